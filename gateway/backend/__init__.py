@@ -1,0 +1,27 @@
+"""Client of Workstream's internal API: the only module that speaks HTTP to the backend."""
+
+from gateway.backend.client import BackendClient, Page, request_id
+from gateway.backend.errors import (
+    BackendAuthError,
+    BackendBadRequest,
+    BackendConflict,
+    BackendError,
+    BackendInvalid,
+    BackendNotFound,
+    BackendStale,
+    BackendUnavailable,
+)
+
+__all__ = [
+    "BackendAuthError",
+    "BackendBadRequest",
+    "BackendClient",
+    "BackendConflict",
+    "BackendError",
+    "BackendInvalid",
+    "BackendNotFound",
+    "BackendStale",
+    "BackendUnavailable",
+    "Page",
+    "request_id",
+]
