@@ -19,6 +19,7 @@ class BackendField:
     required: bool = False  # required on create, can't be cleared
     writable: bool = True  # may appear in a create/update body
     searchable: bool = False  # a list query parameter matches it exactly
+    unique: bool = False  # at most one record per org has a given value
     via_action: bool = False  # changed only through an action endpoint
 
 
@@ -26,7 +27,7 @@ EMPLOYEE_FIELDS: dict[str, BackendField] = {
     f.name: f
     for f in (
         BackendField("id", int, writable=False),
-        BackendField("email", str, required=True, searchable=True),
+        BackendField("email", str, required=True, searchable=True, unique=True),
         BackendField("first_name", str, required=True),
         BackendField("last_name", str, required=True),
         BackendField("display_name", str),
@@ -39,7 +40,7 @@ EMPLOYEE_FIELDS: dict[str, BackendField] = {
         BackendField("locale", str),
         BackendField("timezone", str),
         BackendField("sso_id", str),
-        BackendField("status", str, writable=False, via_action=True),
+        BackendField("status", str, writable=False, searchable=True, via_action=True),
         BackendField("lock_version", int, writable=False),
         BackendField("created_at", str, writable=False),
         BackendField("updated_at", str, writable=False),
@@ -50,7 +51,7 @@ TEAM_FIELDS: dict[str, BackendField] = {
     f.name: f
     for f in (
         BackendField("id", int, writable=False),
-        BackendField("name", str, required=True, searchable=True),
+        BackendField("name", str, required=True, searchable=True, unique=True),
         BackendField("description", str),
         BackendField("member_count", int, writable=False),
         BackendField("lock_version", int, writable=False),
