@@ -1,0 +1,409 @@
+"""SCIM filters evaluated in memory over resource dicts (RFC 7644 §3.4.2.2).
+
+Used where a filter cannot be pushed down to the backend, by the PATCH engine
+for `members[value eq "x"]`, and to re-check what the backend returned. A
+filter is compiled once against a resource type into plain closures (paths
+resolved, operators type-checked, expected values normalised), so matching
+many resources costs only the comparisons; `matches` and `check_filter` reuse
+the compiled form through a small cache.
+
+Semantics, per RFC 7644 §3.4.2.2:
+
+- strings compare with `str.casefold` unless the attribute is caseExact;
+  dateTime as instants; integer/decimal numerically; boolean with eq/ne only;
+- a multi-valued attribute matches if ANY of its values matches (so `ne`
+  means "some value differs");
+- on an absent attribute `ne` is true and every other comparison false;
+  `eq null` means "not present", `ne null` means "present";
+- a multi-valued complex attribute compared without a sub-attribute compares
+  its `value` sub-attribute (`emails co "example.com"`);
+- `pr` is true for a value that is not null, "", [] or {} (nor a complex
+  value whose members are all empty).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from gateway.scim.errors import invalid_filter
+from gateway.scim.filter import (
+    And,
+    AttrPath,
+    Compare,
+    Filter,
+    Not,
+    Or,
+    Present,
+    ValuePath,
+    to_text,
+)
+from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
+
+__all__ = ["check_filter", "compile_filter", "matches", "matches_element"]
+
+Matcher = Callable[[Any], bool]
+Getter = Callable[[Any], list[Any]]
+
+_STRINGY = ("string", "reference")
+_ORDERED = ("gt", "ge", "lt", "le")
+_SUBSTRING = ("co", "sw", "ew")
+
+
+class _Same:
+    """Hash and compare by identity, so caches never hash a whole schema."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def check_filter(node: Filter, rtype: ResourceType) -> None:
+    """Refuse unknown attributes and operators their type cannot take (invalidFilter)."""
+    compile_filter(node, rtype)
+
+
+def compile_filter(node: Filter, rtype: ResourceType) -> Callable[[dict], bool]:
+    """A predicate over resource dicts; compile once when matching many resources."""
+    return _compile_for_type(node, _Same(rtype))
+
+
+def matches(node: Filter, resource: dict, rtype: ResourceType) -> bool:
+    """Whether `resource` (a SCIM dict with canonical names) satisfies `node`."""
+    return _compile_for_type(node, _Same(rtype))(resource)
+
+
+def matches_element(node: Filter, element: dict, parent: Attribute) -> bool:
+    """Whether one value of the multi-valued complex `parent` satisfies a value filter.
+
+    Paths inside `node` name sub-attributes of `parent` (`value`, `type`, ...).
+    """
+    return _compile_for_element(node, _Same(parent))(element)
+
+
+@lru_cache(maxsize=512)
+def _compile_for_type(node: Filter, rtype: _Same) -> Matcher:
+    resource_type: ResourceType = rtype.obj  # type: ignore[assignment]
+    return _compile(node, lambda path: _resource_leaf(path, resource_type), resource_type)
+
+
+@lru_cache(maxsize=512)
+def _compile_for_element(node: Filter, parent: _Same) -> Matcher:
+    attribute: Attribute = parent.obj  # type: ignore[assignment]
+    return _compile(node, lambda path: _element_leaf(path, attribute), None)
+
+
+# --------------------------------------------------------------------------- compilation
+
+# A leaf is (label for errors, attribute to compare by, getter of candidate values,
+# getter of the raw values for `pr`).
+Leaf = tuple[str, Attribute, Getter, Getter]
+
+
+def _compile(
+    node: Filter, leaf_of: Callable[[AttrPath], Leaf], rtype: ResourceType | None
+) -> Matcher:
+    if isinstance(node, And):
+        left = _compile(node.left, leaf_of, rtype)
+        right = _compile(node.right, leaf_of, rtype)
+        return lambda r: left(r) and right(r)
+    if isinstance(node, Or):
+        left = _compile(node.left, leaf_of, rtype)
+        right = _compile(node.right, leaf_of, rtype)
+        return lambda r: left(r) or right(r)
+    if isinstance(node, Not):
+        inner = _compile(node.inner, leaf_of, rtype)
+        return lambda r: not inner(r)
+    if isinstance(node, Present):
+        _label, _attr, _values, raw = leaf_of(node.path)
+        return lambda r: any(_present(v) for v in raw(r))
+    if isinstance(node, Compare):
+        label, attribute, values, raw = leaf_of(node.path)
+        return _compare(node, label, attribute, values, raw)
+    if isinstance(node, ValuePath):
+        if rtype is None:
+            raise invalid_filter(
+                f"Invalid filter: a [...] filter cannot be nested inside another one "
+                f"({to_text(node.path)})"
+            )
+        return _value_path(node, rtype)
+    raise invalid_filter(f"Invalid filter: not a filter expression: {node!r}")
+
+
+def _value_path(node: ValuePath, rtype: ResourceType) -> Matcher:
+    label = to_text(node.path)
+    resolved = _resolve(node.path, rtype)
+    if resolved.sub is not None or resolved.attribute.type != "complex":
+        raise invalid_filter(
+            f"Invalid filter: '{label}' is not a complex attribute, so it cannot take a "
+            f"[...] filter"
+        )
+    inner = _compile_for_element(node.filter, _Same(resolved.attribute))
+    container = _container_of(resolved)
+    name = resolved.attribute.name
+
+    def match(resource: Any) -> bool:
+        holder = container(resource)
+        found = holder.get(name) if isinstance(holder, dict) else None
+        elements = found if isinstance(found, list) else [found]
+        return any(isinstance(e, dict) and inner(e) for e in elements)
+
+    return match
+
+
+def _resolve(path: AttrPath, rtype: ResourceType) -> ResolvedPath:
+    resolved = rtype.resolve(path.urn, path.attr, path.sub)
+    if resolved is not None:
+        return resolved
+    label = to_text(path)
+    if path.sub is not None and rtype.resolve(path.urn, path.attr) is not None:
+        raise invalid_filter(
+            f"Invalid filter: attribute '{to_text(AttrPath(path.urn, path.attr))}' has no "
+            f"sub-attribute '{path.sub}'"
+        )
+    if path.urn is not None and rtype.schema_by_urn(path.urn) is None:
+        raise invalid_filter(
+            f"Invalid filter: unknown schema '{path.urn}' in '{label}' for {rtype.name}"
+        )
+    raise invalid_filter(f"Invalid filter: unknown attribute '{label}' for {rtype.name}")
+
+
+def _container_of(resolved: ResolvedPath) -> Callable[[Any], Any]:
+    """Where the top-level attribute lives: the resource, or its extension's URN key."""
+    if resolved.in_extension:
+        key = resolved.schema
+        return lambda resource: resource.get(key) if isinstance(resource, dict) else None
+    return lambda resource: resource
+
+
+def _resource_leaf(path: AttrPath, rtype: ResourceType) -> Leaf:
+    resolved = _resolve(path, rtype)
+    label = to_text(path)
+    container = _container_of(resolved)
+    top = resolved.attribute
+    name = top.name
+
+    def raw_top(resource: Any) -> list[Any]:
+        holder = container(resource)
+        return _flatten(holder.get(name) if isinstance(holder, dict) else None)
+
+    if resolved.sub is not None:
+        sub_name = resolved.sub.name
+
+        def raw_sub(resource: Any) -> list[Any]:
+            out: list[Any] = []
+            for item in raw_top(resource):
+                if isinstance(item, dict):
+                    out.extend(_flatten(item.get(sub_name)))
+            return out
+
+        return label, resolved.sub, raw_sub, raw_sub
+
+    value_sub = top.sub("value") if top.type == "complex" and top.multi_valued else None
+    if value_sub is not None:
+        value_name = value_sub.name
+
+        def raw_value(resource: Any) -> list[Any]:
+            out: list[Any] = []
+            for item in raw_top(resource):
+                if isinstance(item, dict):
+                    out.extend(_flatten(item.get(value_name)))
+            return out
+
+        return label, value_sub, raw_value, raw_top
+    return label, top, raw_top, raw_top
+
+
+def _element_leaf(path: AttrPath, parent: Attribute) -> Leaf:
+    label = to_text(path)
+    if path.urn is not None or path.sub is not None:
+        raise invalid_filter(
+            f"Invalid filter: inside '{parent.name}[...]' name a sub-attribute of "
+            f"'{parent.name}' ({', '.join(s.name for s in parent.sub_attributes)}), "
+            f"not '{label}'"
+        )
+    sub = parent.sub(path.attr)
+    if sub is None:
+        raise invalid_filter(
+            f"Invalid filter: attribute '{parent.name}' has no sub-attribute '{path.attr}'"
+        )
+    name = sub.name
+
+    def raw(element: Any) -> list[Any]:
+        return _flatten(element.get(name)) if isinstance(element, dict) else []
+
+    return f"{parent.name}.{sub.name}", sub, raw, raw
+
+
+def _flatten(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [v for v in value if v is not None]
+    return [value]
+
+
+def _present(value: Any) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, list):
+        return any(_present(v) for v in value)
+    if isinstance(value, dict):
+        return any(_present(v) for v in value.values())
+    return True
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def _compare(
+    node: Compare, label: str, attribute: Attribute, values: Getter, raw: Getter
+) -> Matcher:
+    op, expected = node.op, node.value
+    kind = attribute.type
+    if expected is None:
+        if op == "eq":
+            return lambda r: not any(_present(v) for v in raw(r))
+        if op == "ne":
+            return lambda r: any(_present(v) for v in raw(r))
+        raise invalid_filter(f"Invalid filter: '{label} {op} null': only eq and ne take null")
+    if kind == "complex":
+        raise invalid_filter(
+            f"Invalid filter: '{label}' is a complex attribute; compare one of its "
+            f"sub-attributes ({', '.join(s.name for s in attribute.sub_attributes)})"
+        )
+    if op in _ORDERED and kind in ("boolean", "binary"):
+        raise invalid_filter(f"Invalid filter: '{op}' cannot compare {kind} attribute '{label}'")
+    if op in _SUBSTRING and kind not in _STRINGY:
+        raise invalid_filter(
+            f"Invalid filter: '{op}' needs a string attribute; '{label}' is {kind}"
+        )
+    test = _value_test(op, expected, attribute, label)
+    if op == "ne":
+        return lambda r: (not (found := values(r))) or any(test(v) for v in found)
+    return lambda r: any(test(v) for v in values(r))
+
+
+def _value_test(op: str, expected: Any, attribute: Attribute, label: str) -> Callable[[Any], bool]:
+    """A test of one attribute value against the (already normalised) filter value."""
+    kind = attribute.type
+    if kind in _STRINGY or kind == "binary":
+        if not isinstance(expected, str):
+            raise invalid_filter(
+                f"Invalid filter: '{label}' is a {kind}; compare it with a quoted string, "
+                f"not {_json(expected)}"
+            )
+        fold = not attribute.case_exact and kind != "binary"
+        want = expected.casefold() if fold else expected
+
+        def norm(value: Any) -> str | None:
+            if not isinstance(value, str):
+                return None
+            return value.casefold() if fold else value
+
+        return _ordered_test(op, want, norm)
+    if kind == "boolean":
+        want_bool = _as_bool(expected)
+        if want_bool is None:
+            raise invalid_filter(
+                f"Invalid filter: '{label}' is a boolean; compare it with true or false, "
+                f"not {_json(expected)}"
+            )
+        return _ordered_test(op, want_bool, _as_bool)
+    if kind in ("integer", "decimal"):
+        if not _is_number(expected):
+            raise invalid_filter(
+                f"Invalid filter: '{label}' is {kind}; compare it with a number, "
+                f"not {_json(expected)}"
+            )
+        return _ordered_test(op, expected, lambda v: v if _is_number(v) else None)
+    if kind == "dateTime":
+        when = _as_datetime(expected)
+        if when is None:
+            raise invalid_filter(
+                f"Invalid filter: '{label}' is a dateTime; compare it with an ISO 8601 "
+                f'string such as "2024-05-01T12:00:00Z", not {_json(expected)}'
+            )
+        return _ordered_test(op, when, _as_datetime)
+    raise invalid_filter(f"Invalid filter: cannot compare '{label}' of type {kind}")
+
+
+def _ordered_test(op: str, want: Any, norm: Callable[[Any], Any]) -> Callable[[Any], bool]:
+    """Compare norm(value) with `want`; a value that cannot be normalised only satisfies ne."""
+
+    def test(value: Any) -> bool:
+        got = norm(value)
+        if got is None:
+            return op == "ne"
+        if op == "eq":
+            return bool(got == want)
+        if op == "ne":
+            return bool(got != want)
+        if op == "co":
+            return want in got
+        if op == "sw":
+            return bool(got.startswith(want))
+        if op == "ew":
+            return bool(got.endswith(want))
+        if op == "gt":
+            return bool(got > want)
+        if op == "ge":
+            return bool(got >= want)
+        if op == "lt":
+            return bool(got < want)
+        return bool(got <= want)
+
+    return test
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_bool(value: Any) -> bool | None:
+    """A boolean, also from "true"/"false" in any case (Entra sends booleans as strings)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().casefold())
+    return None
+
+
+_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
+
+
+def _six_digits(match: re.Match[str]) -> str:
+    """fromisoformat wants at most microseconds; IdPs and .NET send up to 7 digits."""
+    return "." + match.group(1)[:6].ljust(6, "0")
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """An aware datetime from ISO 8601 text ("Z" or offset; naive means UTC)."""
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(_FRACTION.sub(_six_digits, value.strip()))
+        except ValueError:
+            return None
+    else:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

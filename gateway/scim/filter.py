@@ -1,0 +1,554 @@
+"""RFC 7644 §3.4.2.2 filters and §3.5.2 PATCH paths, parsed by a real grammar.
+
+IdPs send filters in many spellings (any case, doubled spaces, URN-qualified
+names whose URN itself holds a dot, Entra's non-standard
+`emails[type eq "work"].value eq "x"`), so the text is parsed by one LALR
+grammar built at import, into small frozen dataclasses that the evaluator,
+the query planner and the PATCH engine share. Names stay as the caller wrote
+them: resolving them against a schema is the caller's job (`evaluate`,
+`patch`), since only the resource type knows what exists.
+
+Every syntax problem becomes a `ScimError` (400, invalidFilter / invalidPath)
+naming the column and what was expected; no lark exception escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Union
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from gateway.scim.errors import ScimError, invalid_filter, invalid_path
+from gateway.scim.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER
+
+__all__ = [
+    "MAX_DEPTH",
+    "And",
+    "AttrPath",
+    "Compare",
+    "Filter",
+    "Not",
+    "Or",
+    "PatchPath",
+    "Present",
+    "ValuePath",
+    "parse_filter",
+    "parse_patch_path",
+    "to_text",
+]
+
+COMPARE_OPS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
+
+# Deeper filters are refused: evaluation and rendering recurse once per level,
+# and no IdP nests anywhere near this.
+MAX_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class AttrPath:
+    """An attribute path as written by the caller; resolution happens elsewhere."""
+
+    urn: str | None
+    attr: str
+    sub: str | None = None
+
+
+@dataclass(frozen=True)
+class Compare:
+    """`path op value`; `op` is lower-case (eq ne co sw ew gt ge lt le)."""
+
+    path: AttrPath
+    op: str
+    value: str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Present:
+    """`path pr`."""
+
+    path: AttrPath
+
+
+@dataclass(frozen=True)
+class And:
+    left: Filter
+    right: Filter
+
+
+@dataclass(frozen=True)
+class Or:
+    left: Filter
+    right: Filter
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: Filter
+
+
+@dataclass(frozen=True)
+class ValuePath:
+    """`emails[type eq "work"]`: inner paths name sub-attributes of `path`."""
+
+    path: AttrPath
+    filter: Filter
+
+
+Filter = Union[Compare, Present, And, Or, Not, ValuePath]  # noqa: UP007 - runtime alias
+
+
+@dataclass(frozen=True)
+class PatchPath:
+    """A PATCH `path`: attrPath, or valuePath optionally followed by `.subAttr`."""
+
+    path: AttrPath
+    filter: Filter | None = None
+    sub: str | None = None
+
+
+# --------------------------------------------------------------------------- grammar
+
+_NAME = r"\$?[A-Za-z][A-Za-z0-9_\-]*"
+
+# One token for a whole attribute path: an optional URN prefix (greedy, so it
+# runs to the last colon and may hold dots, as in "...:2.0:User:"), a name and
+# an optional ".sub". Keeping it one token lets the contextual lexer tell
+# names from keywords by parser state, so an attribute may be called "and".
+_GRAMMAR = rf"""
+filter_start: filter
+path_start: ATTRPATH                                  -> patch_attr
+          | ATTRPATH "[" vfilter "]"                  -> patch_value
+          | ATTRPATH "[" vfilter "]" SUBATTR          -> patch_value_sub
+
+?filter: and_expr
+       | filter OR and_expr                           -> or_
+?and_expr: unary
+         | and_expr AND unary                         -> and_
+?unary: NOT "(" filter ")"                            -> not_
+      | "(" filter ")"
+      | attr_exp
+      | ATTRPATH "[" vfilter "]"                      -> value_path
+      | ATTRPATH "[" vfilter "]" SUBATTR COMPAREOP value -> entra_compare
+      | ATTRPATH "[" vfilter "]" SUBATTR PR           -> entra_present
+
+?vfilter: vand_expr
+        | vfilter OR vand_expr                        -> or_
+?vand_expr: vunary
+          | vand_expr AND vunary                      -> and_
+?vunary: NOT "(" vfilter ")"                          -> not_
+       | "(" vfilter ")"
+       | attr_exp
+
+?attr_exp: ATTRPATH PR                                -> present
+         | ATTRPATH COMPAREOP value                   -> compare
+
+value: STRING | NUMBER | TRUE | FALSE | NULL
+
+ATTRPATH: /(?:urn:[A-Za-z0-9._~%=@\/+:\-]*:)?{_NAME}(?:\.{_NAME})?/i
+SUBATTR: /\.{_NAME}/
+COMPAREOP.2: /(?:eq|ne|co|sw|ew|gt|ge|lt|le)(?![A-Za-z0-9_$\-])/i
+PR.2: /pr(?![A-Za-z0-9_$\-])/i
+AND.2: /and(?![A-Za-z0-9_$\-])/i
+OR.2: /or(?![A-Za-z0-9_$\-])/i
+NOT.3: /not(?=[ \t\r\n]*\()/i
+TRUE.2: /true(?![A-Za-z0-9_$\-])/i
+FALSE.2: /false(?![A-Za-z0-9_$\-])/i
+NULL.2: /null(?![A-Za-z0-9_$\-])/i
+NUMBER: /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![A-Za-z0-9_.])/
+STRING: /"(?:[^"\\]|\\.)*"/s
+
+%ignore /[ \t\r\n]+/
+"""
+
+
+class _Problem(Exception):
+    """A syntax problem found while building the AST (raised from grammar callbacks)."""
+
+    def __init__(self, column: int, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.message = message
+
+
+def _split_attrpath(token: Token) -> AttrPath:
+    """Split one ATTRPATH token into (URN, name, sub): the URN ends at the last colon."""
+    text = str(token)
+    urn: str | None = None
+    if ":" in text:
+        urn, _, text = text.rpartition(":")
+    attr, _, sub = text.partition(".")
+    return AttrPath(urn, attr, sub or None)
+
+
+def _no_sub_before_filter(token: Token) -> AttrPath:
+    path = _split_attrpath(token)
+    if path.sub is not None:
+        raise _Problem(
+            token.column,
+            f"a [...] filter applies to a multi-valued attribute, not to the sub-attribute "
+            f"'{token}'",
+        )
+    return path
+
+
+@v_args(inline=True)
+class _Build(Transformer):
+    """Grammar callbacks run inline by the LALR parser: no parse tree, no recursion."""
+
+    def filter_start(self, node: Filter) -> Filter:
+        return node
+
+    def compare(self, path: Token, op: Token, value: Any) -> Compare:
+        return Compare(_split_attrpath(path), str(op).lower(), value)
+
+    def present(self, path: Token, _pr: Token) -> Present:
+        return Present(_split_attrpath(path))
+
+    def and_(self, left: Filter, _op: Token, right: Filter) -> And:
+        return And(left, right)
+
+    def or_(self, left: Filter, _op: Token, right: Filter) -> Or:
+        return Or(left, right)
+
+    def not_(self, _not: Token, inner: Filter) -> Not:
+        return Not(inner)
+
+    def value_path(self, path: Token, inner: Filter) -> ValuePath:
+        return ValuePath(_no_sub_before_filter(path), inner)
+
+    def entra_compare(
+        self, path: Token, inner: Filter, sub: Token, op: Token, value: Any
+    ) -> ValuePath:
+        # Entra: emails[type eq "work"].value eq "x" means one email matching both.
+        leaf = Compare(AttrPath(None, str(sub)[1:], None), str(op).lower(), value)
+        return ValuePath(_no_sub_before_filter(path), And(inner, leaf))
+
+    def entra_present(self, path: Token, inner: Filter, sub: Token, _pr: Token) -> ValuePath:
+        leaf = Present(AttrPath(None, str(sub)[1:], None))
+        return ValuePath(_no_sub_before_filter(path), And(inner, leaf))
+
+    def patch_attr(self, path: Token) -> PatchPath:
+        return PatchPath(_split_attrpath(path), None, None)
+
+    def patch_value(self, path: Token, inner: Filter) -> PatchPath:
+        return PatchPath(_no_sub_before_filter(path), inner, None)
+
+    def patch_value_sub(self, path: Token, inner: Filter, sub: Token) -> PatchPath:
+        return PatchPath(_no_sub_before_filter(path), inner, str(sub)[1:])
+
+    def value(self, token: Token) -> str | int | float | bool | None:
+        kind = token.type
+        if kind == "STRING":
+            try:
+                return json.loads(str(token), strict=False)
+            except ValueError:
+                message = f"invalid escape in string {_shorten(token)}"
+                raise _Problem(token.column, message) from None
+        if kind == "NUMBER":
+            return _number(token)
+        if kind == "TRUE":
+            return True
+        if kind == "FALSE":
+            return False
+        return None
+
+
+def _number(token: Token) -> int | float:
+    text = str(token)
+    try:
+        if any(c in text for c in ".eE"):
+            number = float(text)
+            if number in (float("inf"), float("-inf")):
+                raise ValueError(text)
+            return number
+        return int(text)
+    except ValueError:
+        raise _Problem(token.column, f"number {_shorten(token)} is out of range") from None
+
+
+class _History(threading.local):
+    """The tokens lexed so far in this thread's current parse, for error messages."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+
+_history = _History()
+
+
+def _remember(token: Token) -> Token:
+    _history.tokens.append(token)
+    return token
+
+
+_TERMINALS = (
+    "ATTRPATH",
+    "SUBATTR",
+    "COMPAREOP",
+    "PR",
+    "AND",
+    "OR",
+    "NOT",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "NUMBER",
+    "STRING",
+    "LPAR",
+    "RPAR",
+    "LSQB",
+    "RSQB",
+)
+
+_PARSER = Lark(
+    _GRAMMAR,
+    parser="lalr",
+    lexer="contextual",
+    start=["filter_start", "path_start"],
+    transformer=_Build(),
+    maybe_placeholders=False,
+    lexer_callbacks={name: _remember for name in _TERMINALS},
+)
+
+
+# --------------------------------------------------------------------------- errors
+
+_VALUE = "a value (a quoted string, a number, true, false or null)"
+_DESCRIPTIONS = {
+    "ATTRPATH": "an attribute path",
+    "NOT": "'not ('",
+    "LPAR": "'('",
+    "COMPAREOP": "an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr)",
+    "PR": "an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr)",
+    "STRING": _VALUE,
+    "NUMBER": _VALUE,
+    "TRUE": _VALUE,
+    "FALSE": _VALUE,
+    "NULL": _VALUE,
+    "LSQB": "'['",
+    "SUBATTR": "'.' and a sub-attribute",
+    "AND": "'and'",
+    "OR": "'or'",
+    "RPAR": "')'",
+    "RSQB": "']'",
+    "$END": "end of input",
+}
+_ORDER = list(dict.fromkeys(_DESCRIPTIONS.values()))
+
+
+def _describe_expected(names: set[str] | frozenset[str]) -> str:
+    found = {_DESCRIPTIONS.get(n, n) for n in names}
+    items = [d for d in _ORDER if d in found] + sorted(found - set(_ORDER))
+    if not items:
+        return "something else"
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    text = str(text)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+_WORD = re.compile(r'"(?:[^"\\]|\\.)*"?|[^\s()\[\]"]+|.', re.S)
+
+
+def _found_at(text: str, pos: int) -> str:
+    if pos >= len(text):
+        return "end of input"
+    if text[pos] == '"' and not re.match(r'"(?:[^"\\]|\\.)*"', text[pos:], re.S):
+        return f"an unterminated string {_shorten(text[pos:])}"
+    match = _WORD.match(text, pos)
+    return _shorten(match.group(0) if match else text[pos])
+
+
+def _accepted_at_error(text: str, start: str) -> set[str] | None:
+    """The terminals the grammar accepts where parsing failed, computed exactly.
+
+    LALR merges lookaheads of states that share a rule, so the sets lark
+    reports can name `]` outside any brackets; replaying the parse and asking
+    the state before the failure is precise. Only runs on the error path.
+    """
+    try:
+        parser = _PARSER.parse_interactive(text, start=start)
+        tokens = parser.lexer_thread.lex(parser.parser_state)
+        while True:
+            try:
+                token = next(tokens)
+            except StopIteration:
+                break
+            except UnexpectedInput:
+                return set(parser.accepts())
+            before = parser.copy(deepcopy_values=False)
+            try:
+                parser.feed_token(token)
+            except UnexpectedInput:
+                return set(before.accepts())
+        before = parser.copy(deepcopy_values=False)
+        parser.feed_eof()
+    except UnexpectedInput:
+        return set(before.accepts())
+    except Exception:  # diagnostics must never mask the real error
+        return None
+    return None
+
+
+def _explain(error: UnexpectedInput, text: str, start: str) -> tuple[int, str]:
+    """(1-based column, 'expected X after Y, found Z') for a lark error."""
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        at_end = token.type == "$END"
+        pos = len(text) if at_end or token.start_pos is None else token.start_pos
+        expected = set(error.expected)
+        found = "end of input" if at_end else _found_at(text, pos)
+    elif isinstance(error, UnexpectedCharacters):
+        pos = error.pos_in_stream
+        expected = set(error.allowed or ())
+        found = _found_at(text, pos)
+    else:  # pragma: no cover - LALR raises only the two kinds above
+        pos, expected, found = 0, set(), "something unexpected"
+    seen = [t for t in _history.tokens if t.end_pos is not None and t.end_pos <= pos]
+    _history.tokens = []
+    precise = _accepted_at_error(text, start)
+    if precise:
+        expected = precise
+    expected.discard("<END-OF-FILE>")
+    previous = seen[-1] if seen else None
+    if previous is not None and previous.type == "ATTRPATH" and previous.lower() == "not":
+        return previous.column, "'not' must be followed by a filter in parentheses: not (...)"
+    depth = sum(t.type == "LSQB" for t in seen) - sum(t.type == "RSQB" for t in seen)
+    if found == "'['" and depth > 0:
+        return pos + 1, "a [...] filter cannot be nested inside another one"
+    after = f" after {_shorten(previous)}" if previous is not None else ""
+    return pos + 1, f"expected {_describe_expected(expected)}{after}, found {found}"
+
+
+def _depth(node: Filter) -> int:
+    """Nesting depth, computed without recursion so a hostile filter cannot blow the stack."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(current, (And, Or)):
+            stack.append((current.left, level + 1))
+            stack.append((current.right, level + 1))
+        elif isinstance(current, Not):
+            stack.append((current.inner, level + 1))
+        elif isinstance(current, ValuePath):
+            stack.append((current.filter, level + 1))
+    return deepest
+
+
+def _parse(text: str, start: str, what: str) -> Any:
+    if not isinstance(text, str):
+        raise ScimError(400, f"Invalid {what}: expected a string", _scim_type(what))
+    _history.tokens = []
+    try:
+        return _PARSER.parse(text, start=start)
+    except _Problem as problem:
+        detail = f"Invalid {what} at column {problem.column}: {problem.message}"
+        raise _error(what, detail) from None
+    except UnexpectedInput as error:
+        column, message = _explain(error, text, start)
+        raise _error(what, f"Invalid {what} at column {column}: {message}") from None
+    except LarkError as error:  # pragma: no cover - defensive: never let lark escape
+        raise _error(what, f"Invalid {what}: {error}") from None
+    finally:
+        _history.tokens = []
+
+
+def _scim_type(what: str) -> str:
+    return "invalidFilter" if what == "filter" else "invalidPath"
+
+
+def _error(what: str, detail: str) -> ScimError:
+    return invalid_filter(detail) if what == "filter" else invalid_path(detail)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+@lru_cache(maxsize=1024)
+def parse_filter(text: str) -> Filter:
+    """Parse a SCIM filter (cached: IdPs repeat the same few filters endlessly)."""
+    node = _parse(text, "filter_start", "filter")
+    if _depth(node) > MAX_DEPTH:
+        raise invalid_filter(f"Invalid filter: nested more than {MAX_DEPTH} levels deep")
+    return node
+
+
+_SCHEMA_URNS = frozenset(u.casefold() for u in (CORE_USER, ENTERPRISE_USER, CORE_GROUP))
+
+
+@lru_cache(maxsize=1024)
+def parse_patch_path(text: str) -> PatchPath:
+    """Parse a PATCH operation's `path` (RFC 7644 §3.5.2); errors are invalidPath."""
+    if isinstance(text, str) and text.strip().casefold() in _SCHEMA_URNS:
+        raise invalid_path(
+            f"Invalid path: {_shorten(text.strip())} is a schema URN, not an attribute path"
+        )
+    path = _parse(text, "path_start", "path")
+    if path.filter is not None and _depth(path.filter) > MAX_DEPTH:
+        raise invalid_path(f"Invalid path: nested more than {MAX_DEPTH} levels deep")
+    return path
+
+
+def _path_text(path: AttrPath) -> str:
+    name = path.attr + (f".{path.sub}" if path.sub is not None else "")
+    return f"{path.urn}:{name}" if path.urn is not None else name
+
+
+def _value_text(value: str | int | float | bool | None) -> str:
+    if value is None or isinstance(value, (bool, str)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} has no SCIM filter spelling")
+        return repr(value)
+    raise TypeError(f"not a SCIM filter value: {value!r}")
+
+
+def to_text(node: Filter | AttrPath | PatchPath) -> str:
+    """Canonical text of a filter, path or PATCH path; parsing it gives `node` back.
+
+    Operators and keywords are lower-case, strings JSON-quoted, and parentheses
+    appear only where precedence (not > and > or, both left-associative)
+    needs them.
+    """
+    if isinstance(node, AttrPath):
+        return _path_text(node)
+    if isinstance(node, PatchPath):
+        if node.filter is None:
+            return _path_text(node.path)
+        sub = f".{node.sub}" if node.sub is not None else ""
+        return f"{_path_text(node.path)}[{to_text(node.filter)}]{sub}"
+    if isinstance(node, Compare):
+        return f"{_path_text(node.path)} {node.op} {_value_text(node.value)}"
+    if isinstance(node, Present):
+        return f"{_path_text(node.path)} pr"
+    if isinstance(node, ValuePath):
+        return f"{_path_text(node.path)}[{to_text(node.filter)}]"
+    if isinstance(node, Not):
+        return f"not ({to_text(node.inner)})"
+    if isinstance(node, And):
+        left = _wrap(node.left, isinstance(node.left, Or))
+        right = _wrap(node.right, isinstance(node.right, (And, Or)))
+        return f"{left} and {right}"
+    if isinstance(node, Or):
+        return f"{to_text(node.left)} or {_wrap(node.right, isinstance(node.right, Or))}"
+    raise TypeError(f"not a SCIM filter node: {node!r}")
+
+
+def _wrap(node: Filter, needed: bool) -> str:
+    text = to_text(node)
+    return f"({text})" if needed else text
