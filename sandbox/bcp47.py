@@ -1,8 +1,8 @@
 """Well-formedness of BCP 47 language tags (RFC 5646 §2.1 ABNF).
 
 The contract only says `locale` is "a BCP 47 tag such as en-US"; checking the
-grammar (not the IANA subtag registry) is what a legacy validator can do
-without shipping the registry, and it is enough to reject `en_US` or `english`.
+grammar (not each subtag against the IANA registry) is what a validator can do
+without shipping the registry, and it is enough to reject `en_US` or `English`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 _ALNUM = "[A-Za-z0-9]"
-_LANGUAGE = r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4}|[A-Za-z]{5,8})"
+# The ABNF also allows 4- and 5-to-8-letter primary languages, but those are
+# reserved and the registry holds none, so they are never valid (`English`).
+_LANGUAGE = r"(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3})"
 _SCRIPT = r"(?:-[A-Za-z]{4})?"
 _REGION = r"(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
 _VARIANT = rf"(?:-(?:{_ALNUM}{{5,8}}|[0-9]{_ALNUM}{{3}}))*"
