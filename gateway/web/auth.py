@@ -1,0 +1,159 @@
+"""Authentication of SCIM requests: Basic (Okta) or Bearer (Entra), each bound to one org.
+
+Builds on `aiohttp_basicauth.BasicAuthMiddleware` (its `ignore` marker and
+`required` decorator keep working) but replaces the parts that do not fit a
+SCIM service: its plain `==` check becomes a lookup in the
+`CredentialStore` (scrypt, constant time), its empty HTML 401 becomes a SCIM
+Error body (Okta's client parses `detail` and `status` on a 401), and bearer
+tokens are accepted too. Only paths under `prefix` are guarded, so the
+health check and other non-SCIM routes stay open. On success the org the
+credential belongs to is put in `request["org_id"]`; nothing downstream
+takes an org from anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import hdrs, web
+from aiohttp_basicauth import BasicAuthMiddleware
+
+from gateway.auth import CredentialStore
+from gateway.auth.store import parse_token
+from gateway.scim.errors import ScimError
+
+log = logging.getLogger(__name__)
+
+ORG_ID = "org_id"  # request key holding the authenticated org id (int)
+SCIM_JSON = "application/scim+json"
+DEFAULT_PREFIX = "/scim/v2"
+DEFAULT_REALM = "Workstream SCIM"
+
+MISSING = "Authentication required: send HTTP Basic credentials or a Bearer token"
+INVALID = "Invalid credentials"
+MALFORMED_BASIC = "Malformed Basic authorization header"
+MALFORMED_BEARER = "Malformed Bearer authorization header"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _loggable(text: str) -> str:
+    """An attacker-chosen name, short and escaped, safe for one log line."""
+    return repr(text[:64])
+
+
+class ScimAuthMiddleware(BasicAuthMiddleware):
+    """aiohttp middleware guarding the SCIM API with the credential store."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        realm: str = DEFAULT_REALM,
+    ) -> None:
+        super().__init__(force=True, realm=realm)
+        self.store = store
+        self.prefix = "/" + prefix.strip("/")
+
+    def protects(self, request: web.Request) -> bool:
+        """Whether the request is for the SCIM API.
+
+        Looks at the decoded path, the raw path and the matched route, so an
+        oddly encoded path that still reaches a SCIM handler is guarded too.
+        """
+        paths = [request.path, request.rel_url.raw_path]
+        resource = request.match_info.route.resource
+        if resource is not None:
+            paths.append(resource.canonical)
+        prefix = self.prefix
+        return any(p == prefix or p.startswith(prefix + "/") for p in paths)
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Overridden: the stock one guards every path and has only one kind of failure.
+        if getattr(handler, "__basic_auth_ignore__", False) or not self.protects(request):
+            return await handler(request)
+        failure = await self.authenticate_request(request)
+        if failure is not None:
+            return self.challenge(failure)
+        return await handler(request)
+
+    async def authenticate(self, request: web.Request) -> bool:
+        """The base class's contract, for callers that only need yes or no."""
+        return await self.authenticate_request(request) is None
+
+    def required(self, handler: Handler) -> Handler:
+        """Guard one handler outside the prefix, with the same checks and 401 body."""
+
+        @functools.wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            failure = await self.authenticate_request(request)
+            return self.challenge(failure) if failure else await handler(request)
+
+        return guarded
+
+    async def authenticate_request(self, request: web.Request) -> str | None:
+        """Check the Authorization header; None on success, else the 401 detail."""
+        header = request.headers.get(hdrs.AUTHORIZATION, "").strip()
+        if not header:
+            return MISSING
+        scheme, _, credentials = header.partition(" ")
+        credentials = credentials.strip()
+        match scheme.lower():
+            case "basic":
+                decoded = self._decode_basic(credentials)
+                if decoded is None:
+                    return MALFORMED_BASIC
+                ok = await self.check_credentials(*decoded, request)
+            case "bearer":
+                if not credentials or " " in credentials:
+                    return MALFORMED_BEARER
+                ok = await self.check_bearer(credentials, request)
+            case _:
+                return f"Unsupported authorization scheme {scheme[:20]!r}: use Basic or Bearer"
+        return None if ok else INVALID
+
+    @staticmethod
+    def _decode_basic(credentials: str) -> tuple[str, str] | None:
+        try:
+            text = base64.b64decode(credentials.encode("ascii"), validate=True).decode("utf-8")
+        except (UnicodeError, binascii.Error):
+            return None
+        username, colon, password = text.partition(":")
+        return (username, password) if colon else None
+
+    async def check_credentials(self, username: str, password: str,
+                                request: web.Request) -> bool:
+        """Basic: the store decides (scrypt, constant time); the org goes on the request."""
+        org_id = await self.store.verify_basic(username, password)
+        if org_id is None:
+            log.warning("SCIM auth failed: Basic user %s from %s", _loggable(username),
+                        request.remote)
+            return False
+        request[ORG_ID] = org_id
+        return True
+
+    async def check_bearer(self, token: str, request: web.Request) -> bool:
+        """Bearer: as Basic; only the token's non-secret id is ever logged."""
+        org_id = await self.store.verify_bearer(token)
+        if org_id is None:
+            parsed = parse_token(token)
+            log.warning("SCIM auth failed: bearer token %s from %s",
+                        parsed[0] if parsed else "(not a gateway token)", request.remote)
+            return False
+        request[ORG_ID] = org_id
+        return True
+
+    def challenge(self, detail: str = MISSING) -> web.Response:
+        """A SCIM Error 401 naming both schemes, instead of the stock empty HTML page."""
+        realm = self.realm.replace("\\", "\\\\").replace('"', '\\"')
+        return web.json_response(
+            ScimError(401, detail).body(),
+            status=401,
+            content_type=SCIM_JSON,
+            headers={hdrs.WWW_AUTHENTICATE: f'Basic realm="{realm}", Bearer realm="{realm}"'},
+        )
