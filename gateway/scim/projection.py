@@ -1,0 +1,177 @@
+"""`attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5, §3.9) on a SCIM resource dict.
+
+Every response that returns a resource passes through `project`, so the
+`returned` characteristic is enforced here once: `never` (password) is
+never sent, `always` (id) always is, `request` only when named. Names are
+resolved with the resource type, so case, URN prefixes and sub-attribute
+paths (`name.givenName`, `emails.value`) work the same as in filters.
+Unknown names are ignored: the RFC does not say to reject them, and an IdP
+asking for an attribute this org does not map should still get an answer.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.scim.resource import SCHEMAS_KEY
+from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
+
+
+def parse_attribute_list(param: str | None) -> list[str] | None:
+    """The comma-separated `attributes`/`excludedAttributes` parameter as a list, or None."""
+    if param is None:
+        return None
+    names = [name.strip() for name in param.split(",")]
+    names = [name for name in names if name]
+    return names or None
+
+
+@dataclass
+class _Selection:
+    """Names resolved against a resource type: whole schemas, attributes, sub-attributes."""
+
+    schemas: set[str] = field(default_factory=set)
+    attributes: set[tuple[str, str]] = field(default_factory=set)  # (schema, attribute)
+    subs: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+    def names_attribute(self, key: tuple[str, str]) -> bool:
+        """Named itself, not just through its schema."""
+        return key in self.attributes
+
+    def whole(self, key: tuple[str, str]) -> bool:
+        return key in self.attributes or key[0] in self.schemas
+
+    def sub_names(self, key: tuple[str, str]) -> set[str]:
+        return self.subs.get(key, set())
+
+
+def project(
+    resource: dict,
+    rtype: ResourceType,
+    attributes: list[str] | None,
+    excluded: list[str] | None,
+) -> dict:
+    """A new dict holding what the request asked to see of `resource`.
+
+    With `attributes`, only those (plus `returned: always` ones and
+    `schemas`) are kept; `excluded` then removes what it names unless it is
+    returned always. `meta` is an ordinary default attribute: present
+    unless `attributes` leaves it out or `excluded` names it.
+    """
+    include = _select(attributes, rtype) if attributes is not None else None
+    exclude = _select(excluded or [], rtype)
+    out: dict = {}
+    for key, value in resource.items():
+        if key == SCHEMAS_KEY:
+            out[key] = copy.deepcopy(value)
+            continue
+        urn, rest = rtype.split_urn(key)
+        if urn is not None and not rest and isinstance(value, dict) and urn != rtype.core.id:
+            inner = {}
+            for name, item in value.items():
+                kept = _project_attribute(rtype.resolve(urn, name), item, include, exclude)
+                if kept is not None:
+                    inner[name] = kept
+            if inner:
+                out[key] = inner
+            continue
+        kept = _project_attribute(rtype.resolve(None, key), value, include, exclude)
+        if kept is not None:
+            out[key] = kept
+    return out
+
+
+def _project_attribute(
+    resolved: ResolvedPath | None, value: Any, include: _Selection | None, exclude: _Selection
+) -> Any:
+    """The part of one top-level attribute's value to return, or None for nothing."""
+    if resolved is None:
+        return None if include is not None else copy.deepcopy(value)
+    attr = resolved.attribute
+    key = (resolved.schema, attr.name)
+    if attr.returned == "never":
+        return None
+    if attr.returned == "always":
+        return _keep_subs(attr, value, lambda sub: sub.returned != "never")
+    if include is not None:
+        if include.names_attribute(key) or (include.whole(key) and attr.returned != "request"):
+            named = include.sub_names(key)
+            value = _keep_subs(attr, value, lambda sub: _returned_by_default(sub, named))
+        elif include.sub_names(key):
+            named = include.sub_names(key)
+            value = _keep_subs(
+                attr, value,
+                lambda sub: sub.returned == "always" or (
+                    sub.name in named and sub.returned != "never"),
+            )
+        else:
+            return None
+    elif attr.returned == "request":
+        return None
+    else:
+        value = _keep_subs(attr, value, lambda sub: _returned_by_default(sub, set()))
+    if exclude.whole(key):
+        return None
+    dropped = exclude.sub_names(key)
+    if dropped:
+        value = _keep_subs(attr, value,
+                           lambda sub: sub.returned == "always" or sub.name not in dropped)
+    return value
+
+
+def _returned_by_default(sub: Attribute, named: set[str]) -> bool:
+    if sub.returned == "never":
+        return False
+    return sub.returned != "request" or sub.name in named
+
+
+def _keep_subs(attr: Attribute, value: Any, keep: Callable[[Attribute], bool]) -> Any:
+    """A copy of a complex value with only the sub-attributes `keep(sub)` accepts."""
+    if attr.type != "complex":
+        return copy.deepcopy(value)
+
+    def one(element: Any) -> Any:
+        if not isinstance(element, dict):
+            return copy.deepcopy(element)
+        out = {}
+        for name, item in element.items():
+            sub = attr.sub(name)
+            if sub is None or keep(sub):
+                out[name] = copy.deepcopy(item)
+        return out or None
+
+    if isinstance(value, list):
+        items = [kept for element in value if (kept := one(element)) is not None]
+        return items or None
+    return one(value)
+
+
+def _select(names: list[str], rtype: ResourceType) -> _Selection:
+    selection = _Selection()
+    for name in names:
+        resolved = _resolve_name(name.strip(), rtype)
+        if resolved is None:
+            urn, rest = rtype.split_urn(name.strip())
+            if urn is not None and not rest:
+                selection.schemas.add(urn)
+            continue  # unknown names are ignored
+        key = (resolved.schema, resolved.attribute.name)
+        if resolved.sub is None:
+            selection.attributes.add(key)
+        else:
+            selection.subs.setdefault(key, set()).add(resolved.sub.name)
+    return selection
+
+
+def _resolve_name(name: str, rtype: ResourceType) -> ResolvedPath | None:
+    """Resolve a name; an extension attribute may be named without its URN if unambiguous."""
+    resolved = rtype.resolve_text(name)
+    if resolved is not None or ":" in name:
+        return resolved
+    attr, _, sub = name.partition(".")
+    found = [r for schema, _ in rtype.extensions
+             if (r := rtype.resolve(schema.id, attr, sub or None)) is not None]
+    return found[0] if len(found) == 1 else None

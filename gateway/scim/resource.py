@@ -1,0 +1,269 @@
+"""Helpers on SCIM resource dicts: canonical names, read-only stripping, path access.
+
+A resource inside the gateway is a plain dict in SCIM JSON form. Attribute
+names are case-insensitive on the wire (RFC 7643 §2.1), so everything that
+compares keys first rewrites them to the schema's spelling here; PATCH,
+projection and the mapping layer can then look keys up directly.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
+
+# Keys that are not attributes but belong to every resource (RFC 7643 §3).
+SCHEMAS_KEY = "schemas"
+
+
+def canonicalise(body: dict, rtype: ResourceType) -> dict:
+    """A deep copy of `body` with every known attribute name spelled as its schema does.
+
+    `username` becomes `userName`, `{"NAME.GIVENNAME": "G"}` becomes
+    `{"name": {"givenName": "G"}}`, sub-attribute keys inside complex values
+    and extension URN keys are rewritten, and a URN-prefixed attribute key
+    (`urn:...:enterprise:2.0:User:department`) is nested under its URN.
+    Attributes the resource type does not know are kept as they came, so a
+    later step (validation, PUT's "ignore unknown") decides what they mean.
+    """
+    out: dict = {}
+    for key, value in body.items():
+        if key.casefold() == SCHEMAS_KEY:
+            out[SCHEMAS_KEY] = copy.deepcopy(value)
+            continue
+        urn, rest = rtype.split_urn(key)
+        if urn is not None and not rest:
+            if not isinstance(value, dict):
+                out[urn] = copy.deepcopy(value)
+            elif urn == rtype.core.id:
+                # Core attributes nested under the core URN belong at top level.
+                for inner_key, inner_value in value.items():
+                    _place(out, rtype, rtype.core.id, inner_key, inner_value)
+            else:
+                container = out.setdefault(urn, {})
+                if isinstance(container, dict):
+                    for inner_key, inner_value in value.items():
+                        _place(out, rtype, urn, inner_key, inner_value)
+                else:
+                    out[urn] = copy.deepcopy(value)
+            continue
+        if urn is not None:
+            _place(out, rtype, urn, rest, value, original_key=key)
+        else:
+            _place(out, rtype, None, key, value)
+    return out
+
+
+def _place(
+    out: dict, rtype: ResourceType, urn: str | None, name: str, value: Any,
+    original_key: str | None = None,
+) -> None:
+    """Put one (possibly dotted) attribute into `out` under its canonical spelling."""
+    attr_name, _, sub_name = name.partition(".")
+    resolved = rtype.resolve(urn, attr_name, sub_name or None)
+    if resolved is None or (resolved.sub is not None and resolved.attribute.multi_valued):
+        # Unknown, or a dotted key into a multi-valued attribute (no single
+        # place to put it): keep it where and as it was written.
+        if urn is not None and original_key is None and urn != rtype.core.id:
+            container = out.setdefault(urn, {})
+            if isinstance(container, dict):
+                container[name] = copy.deepcopy(value)
+                return
+        out[original_key or name] = copy.deepcopy(value)
+        return
+    container = container_of(out, resolved, create=True)
+    attr = resolved.attribute
+    if resolved.sub is not None:
+        parent = container.get(attr.name)
+        if not isinstance(parent, dict):
+            parent = container[attr.name] = {}
+        parent[resolved.sub.name] = canonical_value(resolved.sub, value)
+        return
+    new = canonical_value(attr, value)
+    existing = container.get(attr.name)
+    if isinstance(existing, dict) and isinstance(new, dict):
+        existing.update(new)  # "name" and "name.givenName" both given: merge
+    else:
+        container[attr.name] = new
+
+
+def canonical_value(attr: Attribute, value: Any) -> Any:
+    """A deep copy of `value` with sub-attribute keys spelled canonically."""
+    if attr.type != "complex":
+        return copy.deepcopy(value)
+    if isinstance(value, list):
+        return [_canonical_complex(attr, v) if isinstance(v, dict) else copy.deepcopy(v)
+                for v in value]
+    if isinstance(value, dict):
+        return _canonical_complex(attr, value)
+    return copy.deepcopy(value)
+
+
+def _canonical_complex(attr: Attribute, value: dict) -> dict:
+    out: dict = {}
+    for key, sub_value in value.items():
+        sub = attr.sub(key)
+        if sub is None:
+            out[key] = copy.deepcopy(sub_value)
+        else:
+            out[sub.name] = canonical_value(sub, sub_value)
+    return out
+
+
+def strip_read_only(body: dict, rtype: ResourceType) -> dict:
+    """A copy of `body` without readOnly attributes and readOnly sub-attributes.
+
+    IdPs send back what they read (`id`, `meta`, `groups`, `members[].display`);
+    RFC 7643 §2.2 says a service provider ignores such values, so they are
+    dropped rather than rejected. writeOnly `password` stays: whether to use
+    it is the caller's decision.
+    """
+    out: dict = {}
+    for key, value in body.items():
+        urn, rest = rtype.split_urn(key)
+        if urn is not None and not rest and isinstance(value, dict):
+            inner: dict = {}
+            for name, inner_value in value.items():
+                resolved = rtype.resolve_text(f"{urn}:{name}")
+                if not _is_read_only(resolved):
+                    inner[name] = _strip_attr(resolved, inner_value)
+            out[key] = inner
+            continue
+        resolved = rtype.resolve_text(key)
+        if not _is_read_only(resolved):
+            out[key] = _strip_attr(resolved, value)
+    return out
+
+
+def _is_read_only(resolved: ResolvedPath | None) -> bool:
+    if resolved is None:
+        return False
+    return resolved.attribute.mutability == "readOnly" or (
+        resolved.sub is not None and resolved.sub.mutability == "readOnly"
+    )
+
+
+def _strip_attr(resolved: ResolvedPath | None, value: Any) -> Any:
+    if resolved is None or resolved.sub is not None or resolved.attribute.type != "complex":
+        return copy.deepcopy(value)
+    attr = resolved.attribute
+
+    def strip_one(element: Any) -> Any:
+        if not isinstance(element, dict):
+            return copy.deepcopy(element)
+        return {k: copy.deepcopy(v) for k, v in element.items()
+                if (sub := attr.sub(k)) is None or sub.mutability != "readOnly"}
+
+    if isinstance(value, list):
+        return [strip_one(v) for v in value]
+    return strip_one(value)
+
+
+def container_of(resource: dict, resolved: ResolvedPath, *, create: bool = False) -> dict | None:
+    """The dict that holds `resolved.attribute`: the resource, or its extension object."""
+    if not resolved.in_extension:
+        return resource
+    ext = resource.get(resolved.schema)
+    if isinstance(ext, dict):
+        return ext
+    if not create:
+        return None
+    ext = resource[resolved.schema] = {}
+    return ext
+
+
+def get_value(resource: dict, resolved: ResolvedPath) -> Any:
+    """The value at `resolved` in a canonical resource, or None when unassigned.
+
+    For a sub-attribute of a multi-valued attribute (`emails.value`) the answer
+    is the list of that sub-attribute's values across the elements.
+    """
+    container = container_of(resource, resolved)
+    if container is None:
+        return None
+    value = container.get(resolved.attribute.name)
+    if resolved.sub is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [e[resolved.sub.name] for e in value
+                if isinstance(e, dict) and e.get(resolved.sub.name) is not None]
+    if isinstance(value, dict):
+        return value.get(resolved.sub.name)
+    return None
+
+
+def set_value(resource: dict, resolved: ResolvedPath, value: Any) -> None:
+    """Set the value at `resolved` in place (the resource must be canonical).
+
+    A sub-attribute of a multi-valued attribute is set on every element, or
+    on a new single element when there are none.
+    """
+    container = container_of(resource, resolved, create=True)
+    assert container is not None
+    attr = resolved.attribute
+    if resolved.sub is None:
+        container[attr.name] = copy.deepcopy(value)
+        return
+    current = container.get(attr.name)
+    if attr.multi_valued:
+        elements = [e for e in current if isinstance(e, dict)] if isinstance(current, list) else []
+        if not elements:
+            elements = [{}]
+        for element in elements:
+            element[resolved.sub.name] = copy.deepcopy(value)
+        container[attr.name] = elements
+        return
+    if not isinstance(current, dict):
+        current = container[attr.name] = {}
+    current[resolved.sub.name] = copy.deepcopy(value)
+
+
+def remove_value(resource: dict, resolved: ResolvedPath) -> None:
+    """Remove the value at `resolved` in place, leaving no empty containers behind."""
+    container = container_of(resource, resolved)
+    if container is None:
+        return
+    attr = resolved.attribute
+    if resolved.sub is None:
+        container.pop(attr.name, None)
+    else:
+        current = container.get(attr.name)
+        if isinstance(current, list):
+            for element in current:
+                if isinstance(element, dict):
+                    element.pop(resolved.sub.name, None)
+            container[attr.name] = [e for e in current if e not in ({}, None)]
+        elif isinstance(current, dict):
+            current.pop(resolved.sub.name, None)
+        if container.get(attr.name) in ({}, [], None):
+            container.pop(attr.name, None)
+    if resolved.in_extension and not container:
+        resource.pop(resolved.schema, None)
+
+
+def prune_empty(resource: dict) -> dict:
+    """A copy of `resource` without None values, empty objects and empty lists.
+
+    RFC 7643 §2.5 treats null and empty as unassigned; answering with them
+    makes IdPs see attributes that are not there. `schemas` is kept as is.
+    """
+    out: dict = {}
+    for key, value in resource.items():
+        if key == SCHEMAS_KEY:
+            out[key] = value
+            continue
+        pruned = _prune(value)
+        if pruned is not None:
+            out[key] = pruned
+    return out
+
+
+def _prune(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: p for k, v in value.items() if (p := _prune(v)) is not None}
+        return out or None
+    if isinstance(value, list):
+        items = [p for v in value if (p := _prune(v)) is not None]
+        return items or None
+    return value
