@@ -174,6 +174,12 @@ class BackendClient:
             json_serialize=lambda obj: _dumps(obj).decode(),
             raise_for_status=False,
         )
+        # aiohttp silently replays GET/PUT/DELETE once when a reused connection
+        # drops; that would hide an unknown outcome from the retry rules here
+        # (a DELETE that landed would come back as a bare 404). This client
+        # owns its retries, so turn that off.
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
 
     async def close(self) -> None:
         if self._session is not None:
