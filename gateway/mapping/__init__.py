@@ -1,0 +1,29 @@
+"""What mapping modules import: fields, mapping builders, translators, schema helpers."""
+
+from gateway.mapping.engine import (
+    Field,
+    GroupMapping,
+    MappingError,
+    ResourceMapping,
+    TranslationError,
+    Translator,
+    UserMapping,
+)
+from gateway.scim.schema import CORE_USER, ENTERPRISE_USER, Attribute, Schema
+
+ENTERPRISE = ENTERPRISE_USER
+CORE = CORE_USER
+
+__all__ = [
+    "CORE",
+    "ENTERPRISE",
+    "Attribute",
+    "Field",
+    "GroupMapping",
+    "MappingError",
+    "ResourceMapping",
+    "Schema",
+    "TranslationError",
+    "Translator",
+    "UserMapping",
+]

@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   installs, then runs the gateway in demo mode (embedded sandbox)
+#   make test   installs, starts Redis if none answers, then lints and runs every test
+# .ci/run calls `make test`.
+
+VENV    ?= .venv
+PYTHON  ?= python3
+STAMP   := $(VENV)/.install-stamp
+
+.PHONY: install demo test lint bench redis
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/workstream-gateway --config config.toml
+
+redis:
+	bash scripts/ensure-redis.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) redis lint
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP) redis
+	$(VENV)/bin/python -m bench

@@ -1,0 +1,219 @@
+"""Configuration: `config.toml`, overridden by environment variables, checked at start-up.
+
+Every key has a default, so the gateway starts with no file at all (demo mode:
+embedded sandbox, in-process id store). A bad key or value stops start-up with
+a message naming it, rather than failing on the first request.
+
+Environment overrides: `WS_<SECTION>_<KEY>` (e.g. `WS_BACKEND_URL`,
+`WS_BACKEND_TOKEN`, `WS_REDIS_URL`, `WS_AUTH_CREDENTIALS_FILE`), and `PORT`
+for `server.port` (the Procfile convention).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A configuration key is unknown or has a bad value; the message names it."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Where SCIM is served; the IdP's "SCIM connector base URL" is http(s)://host<base_path>.
+    base_path: str = "/scim/v2"
+    # Largest request body accepted, in bytes (larger → 413).
+    max_body_bytes: int = 1_048_576
+    # Public URL prefix used in meta.location when behind a proxy ("" → from the request).
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    # Base URL of the internal API; "" starts the embedded sandbox (demo mode).
+    url: str = ""
+    token: str = ""
+    timeout_s: float = 10.0
+    # Total time one backend call may take with its retries; below the IdP's 60 s.
+    deadline_s: float = 20.0
+    max_retries: int = 3
+    pool_size: int = 100
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    # redis:// URL shared by every gateway process; "" → in-process store (not shared).
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    # JSON file of hashed credentials written by `workstream-credentials`.
+    credentials_file: str = "credentials.json"
+
+
+@dataclass(frozen=True)
+class ScimConfig:
+    # Largest page a list returns (count above it is clamped).
+    max_page_size: int = 200
+    # Most people a gateway-evaluated filter may scan before it is refused (tooMany).
+    max_scan: int = 10_000
+    # How long an org's SAML/SCIM flags are trusted before being read again.
+    org_cache_ttl_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class MappingsConfig:
+    # Mapping module used by every org without its own.
+    default: str = "mappings.default"
+    # Org id (as a string key) → mapping module, e.g. {"17": "mappings.acme"}.
+    orgs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    # Demo mode only: where the embedded sandbox keeps its data ("" → in memory).
+    sandbox_db: str = ""
+    sandbox_port: int = 8081
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    scim: ScimConfig = field(default_factory=ScimConfig)
+    mappings: MappingsConfig = field(default_factory=MappingsConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
+
+    @property
+    def demo_mode(self) -> bool:
+        return not self.backend.url
+
+
+def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
+    """Coerce `value` to the type of `default`, or fail naming the key."""
+    name = f"{section}.{key}"
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if isinstance(default, int):
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if isinstance(default, float):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if isinstance(default, dict):
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise ValueError
+            return dict(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"config key '{name}' must be a {type(default).__name__}, got {value!r}"
+        ) from None
+    raise ConfigError(f"config key '{name}' has an unsupported type")  # pragma: no cover
+
+
+def _section(name: str, cls: type, raw: dict[str, Any], env: dict[str, str]) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config section '[{name}]' must be a table")
+    instance = cls()
+    known = {f.name for f in fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"unknown config key '{name}.{sorted(unknown)[0]}'")
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        default = getattr(instance, f.name)
+        env_name = f"WS_{name}_{f.name}".upper()
+        if env_name in env and not isinstance(default, dict):
+            values[f.name] = _coerce(name, f.name, env[env_name], default)
+        elif f.name in raw:
+            values[f.name] = _coerce(name, f.name, raw[f.name], default)
+    return replace(instance, **values)
+
+
+def _check(config: Config) -> None:
+    """Range checks that types alone don't catch; each names its key."""
+    positive = {
+        "server.port": config.server.port,
+        "server.max_body_bytes": config.server.max_body_bytes,
+        "backend.timeout_s": config.backend.timeout_s,
+        "backend.deadline_s": config.backend.deadline_s,
+        "backend.pool_size": config.backend.pool_size,
+        "scim.max_page_size": config.scim.max_page_size,
+        "scim.max_scan": config.scim.max_scan,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"config key '{key}' must be positive, got {value!r}")
+    if config.backend.max_retries < 0:
+        raise ConfigError("config key 'backend.max_retries' must be 0 or more")
+    if not config.server.base_path.startswith("/") or config.server.base_path.endswith("/"):
+        raise ConfigError("config key 'server.base_path' must start with '/' and not end with '/'")
+    if config.backend.url:
+        if not config.backend.url.startswith(("http://", "https://")):
+            raise ConfigError("config key 'backend.url' must be an http(s) URL")
+        if not config.backend.token:
+            raise ConfigError("config key 'backend.token' is required when backend.url is set "
+                              "(set WS_BACKEND_TOKEN)")
+    if config.redis.url and not config.redis.url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("config key 'redis.url' must be a redis://, rediss:// or unix:// URL")
+    for org, module in config.mappings.orgs.items():
+        if not org.isdigit():
+            raise ConfigError(f"config key 'mappings.orgs' has a non-numeric org id {org!r}")
+        if not module:
+            raise ConfigError(f"config key 'mappings.orgs.{org}' names no module")
+
+
+_SECTION_CLASSES = {
+    "server": ServerConfig, "backend": BackendConfig, "redis": RedisConfig,
+    "auth": AuthConfig, "scim": ScimConfig, "mappings": MappingsConfig, "demo": DemoConfig,
+}
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read `path` (missing file → all defaults), apply env overrides, validate."""
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, Any] = {}
+    if path is not None and Path(path).exists():
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(raw) - set(_SECTION_CLASSES)
+    if unknown:
+        raise ConfigError(f"unknown config section '[{sorted(unknown)[0]}]'")
+    sections = {
+        name: _section(name, cls, raw.get(name, {}), env) for name, cls in _SECTION_CLASSES.items()
+    }
+    config = Config(**sections)
+    if "PORT" in env:
+        config = replace(
+            config, server=replace(config.server, port=_coerce("server", "port", env["PORT"], 0))
+        )
+    _check(config)
+    return config

@@ -1,0 +1,84 @@
+"""Demo mode: the gateway in front of an embedded sandbox, ready for curl or Okta.
+
+Started when no `backend.url` is configured. Creates (or reuses) a demo org
+with SAML and SCIM enabled, issues a demo credential kept in memory, and
+prints it, so a newcomer can try the whole Okta sequence with no set-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import replace
+
+from aiohttp import web
+
+from gateway.auth import CredentialStore
+from gateway.config import Config
+from gateway.web.app import build_app
+from sandbox.app import SANDBOX_KEY, create_app
+
+log = logging.getLogger(__name__)
+
+DEMO_ORG = "Demo Org"
+
+
+async def start_demo(config: Config) -> tuple[list[web.AppRunner], dict]:
+    """Start sandbox + gateway; return the runners and what to print."""
+    token = secrets.token_urlsafe(24)
+    sandbox = create_app(config.demo.sandbox_db or ":memory:", token)
+    store = sandbox[SANDBOX_KEY].store
+    org = store.find_org(DEMO_ORG) or store.create_org(DEMO_ORG, True, True, 50)
+    sandbox_runner = web.AppRunner(sandbox, access_log=None)
+    await sandbox_runner.setup()
+    await web.TCPSite(sandbox_runner, "127.0.0.1", config.demo.sandbox_port).start()
+
+    backend_url = f"http://127.0.0.1:{config.demo.sandbox_port}"
+    config = replace(config, backend=replace(config.backend, url=backend_url, token=token))
+    credentials = CredentialStore(None)
+    basic = credentials.issue_basic(org["id"], label="demo")
+    bearer = credentials.issue_token(org["id"], label="demo")
+    gateway_runner = web.AppRunner(build_app(config, credentials), access_log=None)
+    await gateway_runner.setup()
+    await web.TCPSite(gateway_runner, config.server.host, config.server.port).start()
+    info = {
+        "url": f"http://{config.server.host}:{config.server.port}{config.server.base_path}",
+        "org_id": org["id"],
+        "username": basic.username,
+        "password": basic.password,
+        "token": bearer.token,
+        "sandbox": backend_url,
+    }
+    return [gateway_runner, sandbox_runner], info
+
+
+def banner(info: dict) -> str:
+    return "\n".join([
+        "",
+        "Workstream SCIM gateway — demo mode (embedded sandbox, in-memory id store)",
+        f"  SCIM base URL : {info['url']}",
+        f"  demo org id   : {info['org_id']}",
+        f"  Basic auth    : {info['username']} / {info['password']}",
+        f"  Bearer token  : {info['token']}",
+        "  (demo credentials live in memory and change at every start)",
+        "Try:",
+        f"  curl -u '{info['username']}:{info['password']}' "
+        f"'{info['url']}/Users?startIndex=1&count=2'",
+        "",
+    ])
+
+
+def run_demo(config: Config) -> None:
+    async def main() -> None:
+        runners, info = await start_demo(config)
+        print(banner(info), flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

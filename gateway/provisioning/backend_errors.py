@@ -1,0 +1,72 @@
+"""Backend errors → SCIM errors, with backend field names turned back into SCIM paths.
+
+The IdP must never see `first_name` or `employee_number`: it sent
+`name.givenName` and `urn:...:employeeNumber`, so those are what the error names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from gateway.backend.errors import (
+    BackendAuthError,
+    BackendBadRequest,
+    BackendConflict,
+    BackendError,
+    BackendInvalid,
+    BackendNotFound,
+    BackendStale,
+    BackendUnavailable,
+)
+from gateway.mapping.engine import ResourceMapping
+from gateway.scim.errors import ScimError
+
+log = logging.getLogger(__name__)
+
+
+def _describe(fields: dict | None, mapping: ResourceMapping) -> str:
+    parts = []
+    for name, messages in (fields or {}).items():
+        bound = mapping.field_for_backend(name)
+        label = bound.text if bound else "a mapped attribute"
+        text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+        parts.append(f"'{label}' {text}")
+    return ", ".join(parts)
+
+
+def to_scim_error(exc: BackendError, mapping: ResourceMapping, what: str) -> ScimError:
+    """The SCIM error the IdP should see for a backend error on `what` (e.g. 'User 12')."""
+    if isinstance(exc, BackendNotFound):
+        return ScimError(404, f"{what} not found")
+    if isinstance(exc, BackendConflict):
+        described = _describe(exc.fields, mapping) or "a unique attribute is already taken"
+        return ScimError(409, f"{mapping.rtype.name} already exists: {described}", "uniqueness")
+    if isinstance(exc, BackendInvalid):
+        described = _describe(exc.fields, mapping) or exc.message
+        return ScimError(400, f"Invalid value: {described}", "invalidValue")
+    if isinstance(exc, BackendStale):
+        return ScimError(412, f"{what} has changed since the version given in If-Match")
+    if isinstance(exc, BackendUnavailable):
+        return ScimError(503, "Workstream is temporarily unavailable; retry later",
+                         retry_after=max(1, int(exc.retry_after)))
+    if isinstance(exc, BackendAuthError):
+        log.error("the backend refused the gateway's service token: check backend.token")
+        return ScimError(503, "Workstream is temporarily unavailable; retry later",
+                         retry_after=30)
+    if isinstance(exc, BackendBadRequest):
+        # The mapping produced something the backend refuses: name it, don't 500.
+        log.warning("backend refused a request as malformed: %s", exc.message)
+        return ScimError(400, f"Workstream refused the request: {exc.message}", "invalidValue")
+    log.error("unexpected backend error %s: %s", exc.status, exc.message)
+    return ScimError(503, "Workstream answered with an error; retry later", retry_after=5)
+
+
+@contextmanager
+def backend_errors(mapping: ResourceMapping, what: str) -> Iterator[None]:
+    """Translate any backend error raised inside the block."""
+    try:
+        yield
+    except BackendError as exc:
+        raise to_scim_error(exc, mapping, what) from None

@@ -1,0 +1,189 @@
+"""Finding a person by userName or externalId in O(1) backend calls, never wrongly.
+
+The backend can search only `email`, slowly, and not `sso_id` at all. So the
+id store keeps, per org, `userName → id` and `externalId → id`. A cached id is
+only a hint: the record is re-read and its current value compared before it
+is trusted, because people change in Workstream directly and Redis may be
+flushed or stale.
+
+On a miss, an attribute the backend can search is searched; any other one is
+found by catching the index up with the records changed since its watermark
+(`updated_since`), so a miss costs one backend call, not a scan of the org.
+Only an index with no watermark (new, flushed or evicted: everything about an
+org lives in one hash, so it goes as a whole) is rebuilt by one paged scan,
+under a lock shared by every gateway process.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gateway.backend.client import BackendClient
+from gateway.backend.errors import BackendNotFound
+from gateway.idstore.base import IdStore, IdStoreError
+from gateway.mapping.engine import BoundField, ResourceMapping, read_scim
+from gateway.mapping.ids import to_scim_id
+
+log = logging.getLogger(__name__)
+
+SPACE = "users"
+WATERMARK = "~watermark"
+# SCIM attributes kept in the index.
+INDEXED = ("userName", "externalId")
+# Re-read this much before the watermark: timestamps have second precision and
+# a write may commit a moment after its updated_at.
+OVERLAP = timedelta(seconds=2)
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _format(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UserIndex:
+    def __init__(self, backend: BackendClient, store: IdStore, *, lock_timeout_s: float = 30.0):
+        self._backend = backend
+        self._store = store
+        self._lock_timeout_s = lock_timeout_s
+
+    # ---- keys ----
+
+    @staticmethod
+    def _field(mapping: ResourceMapping, attr: str) -> BoundField | None:
+        resolved = mapping.rtype.resolve(None, attr)
+        return mapping.field_for_path(resolved) if resolved else None
+
+    @staticmethod
+    def key(mapping: ResourceMapping, attr: str, value: Any) -> str | None:
+        """The index key for `attr = value`, folded when the attribute isn't caseExact."""
+        if not isinstance(value, str) or not value:
+            return None
+        resolved = mapping.rtype.resolve(None, attr)
+        folded = value if resolved is None or resolved.leaf.case_exact else value.casefold()
+        return f"{attr}:{folded}"
+
+    def keys_of(self, mapping: ResourceMapping, record: dict) -> dict[str, str]:
+        """Every index entry a backend record should have."""
+        scim = mapping.to_scim_attributes(record)
+        out = {}
+        for attr in INDEXED:
+            bound = self._field(mapping, attr)
+            if bound is None:
+                continue
+            key = self.key(mapping, attr, read_scim(scim, bound))
+            if key:
+                out[key] = to_scim_id(record["id"])
+        return out
+
+    def _holds(self, mapping: ResourceMapping, record: dict, attr: str, key: str) -> bool:
+        return self.keys_of(mapping, record).get(key) == to_scim_id(record["id"])
+
+    # ---- writes from the gateway's own changes ----
+
+    async def remember(self, org_id: int, mapping: ResourceMapping, records: list[dict]) -> None:
+        entries: dict[str, str] = {}
+        for record in records:
+            entries.update(self.keys_of(mapping, record))
+        if entries:
+            await self._store.put(org_id, {SPACE: entries})
+
+    async def moved(
+        self, org_id: int, mapping: ResourceMapping, before: dict, after: dict
+    ) -> None:
+        """Update the index after a record changed: add new keys, drop the old ones."""
+        old, new = self.keys_of(mapping, before), self.keys_of(mapping, after)
+        if new != old:
+            await self._store.put(org_id, {SPACE: new})
+        for key in old.keys() - new.keys():
+            await self._store.delete_if_equal(org_id, SPACE, key, old[key])
+
+    # ---- lookups ----
+
+    async def find(
+        self, org_id: int, mapping: ResourceMapping, attr: str, value: Any
+    ) -> list[dict]:
+        """Backend records whose `attr` equals `value` (SCIM comparison rules)."""
+        key = self.key(mapping, attr, value)
+        bound = self._field(mapping, attr)
+        if key is None or bound is None:
+            return []
+        hint, watermark = await self._store.get_many(org_id, [(SPACE, key), (SPACE, WATERMARK)])
+        if hint is not None:
+            record = await self._verified(org_id, mapping, attr, key, hint)
+            if record is not None:
+                return [record]
+        backend_field = mapping.catalogue[bound.spec.backend]
+        if backend_field.searchable and bound.spec.translate is None:
+            page = await self._backend.list_employees(
+                org_id, per_page=200, **{bound.spec.backend: value}
+            )
+            found = [r for r in page.items if self._holds(mapping, r, attr, key)]
+            await self.remember(org_id, mapping, found)
+            return found
+        return await self._catch_up_and_find(org_id, mapping, attr, key, watermark)
+
+    async def _verified(
+        self, org_id: int, mapping: ResourceMapping, attr: str, key: str, hint: str
+    ) -> dict | None:
+        try:
+            record = await self._backend.get_employee(org_id, int(hint))
+        except (BackendNotFound, ValueError):
+            record = None
+        if record is not None and self._holds(mapping, record, attr, key):
+            return record
+        log.info("index entry for org %s was stale; dropped it", org_id)
+        await self._store.delete_if_equal(org_id, SPACE, key, hint)
+        return None
+
+    async def _catch_up_and_find(
+        self, org_id: int, mapping: ResourceMapping, attr: str, key: str, watermark: str | None
+    ) -> list[dict]:
+        if watermark is None:
+            try:
+                async with self._store.lock(org_id, "users-index", timeout_s=self._lock_timeout_s):
+                    # Another process may have rebuilt the index while we waited.
+                    hint, watermark = await self._store.get_many(
+                        org_id, [(SPACE, key), (SPACE, WATERMARK)]
+                    )
+                    if watermark is None:
+                        return await self._scan(org_id, mapping, key, since=None)
+            except IdStoreError:
+                log.warning("id store lock unavailable for org %s; rebuilding without it", org_id)
+                return await self._scan(org_id, mapping, key, since=None)
+            if hint is not None:
+                record = await self._verified(org_id, mapping, attr, key, hint)
+                if record is not None:
+                    return [record]
+        since = _format(_parse(watermark) - OVERLAP) if watermark != EPOCH else None
+        return await self._scan(org_id, mapping, key, since=since, floor=watermark)
+
+    async def _scan(
+        self, org_id: int, mapping: ResourceMapping, key: str, since: str | None,
+        floor: str = EPOCH,
+    ) -> list[dict]:
+        """Index every record changed since `since` (all when None); return those matching.
+
+        The new watermark is the newest `updated_at` seen, never below `floor`.
+        """
+        found: list[dict] = []
+        newest = floor
+        batch: dict[str, str] = {}
+        filters = {"updated_since": since} if since else {}
+        async for record in self._backend.iter_employees(org_id, per_page=200, **filters):
+            keys = self.keys_of(mapping, record)
+            batch.update(keys)
+            if key in keys:
+                found.append(record)
+            newest = max(newest, record.get("updated_at") or EPOCH)
+            if len(batch) >= 2000:
+                await self._store.put(org_id, {SPACE: batch})
+                batch = {}
+        batch[WATERMARK] = newest
+        await self._store.put(org_id, {SPACE: batch})
+        return found

@@ -1,0 +1,244 @@
+"""User use cases: create, read, replace, patch, deactivate, list.
+
+Each write reads the current record, computes the SCIM resource it should
+become, maps that to backend fields, and sends only the fields that differ:
+one backend PATCH (guarded by `If-Match`) plus, when `active` changed, the
+deactivate/reactivate action. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.backend.client import BackendClient
+from gateway.backend.errors import BackendError, BackendNotFound, BackendStale
+from gateway.backend.records import STATUS_DEACTIVATED, split_action_fields
+from gateway.idstore.base import IdStore
+from gateway.mapping.engine import parse_version_tag
+from gateway.mapping.ids import from_scim_id
+from gateway.provisioning.backend_errors import backend_errors, to_scim_error
+from gateway.provisioning.context import OrgContext
+from gateway.provisioning.listing import Window, sort_resources
+from gateway.provisioning.planner import Lookup, page_window, plan
+from gateway.provisioning.user_index import UserIndex
+from gateway.scim.errors import ScimError
+from gateway.scim.evaluate import check_filter, matches
+from gateway.scim.filter import Filter
+from gateway.scim.patch import apply_patch
+
+log = logging.getLogger(__name__)
+
+# Read-modify-write attempts when someone else changed the record in between
+# (only when the IdP sent no If-Match of its own).
+WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class ListResult:
+    total: int
+    resources: list[dict]
+
+
+class UserService:
+    def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int) -> None:
+        self._backend = backend
+        self.index = UserIndex(backend, store)
+        self._max_scan = max_scan
+
+    # ---- reads ----
+
+    async def _record(self, ctx: OrgContext, scim_id: str) -> dict:
+        backend_id = from_scim_id(scim_id)
+        if backend_id is None:
+            raise ScimError(404, f"User {scim_id} not found")
+        with backend_errors(ctx.mappings.user, f"User {scim_id}"):
+            return await self._backend.get_employee(ctx.org_id, backend_id)
+
+    async def get(self, ctx: OrgContext, scim_id: str) -> dict:
+        record = await self._record(ctx, scim_id)
+        return ctx.mappings.user.to_scim(record, ctx.base_url)
+
+    # ---- writes ----
+
+    async def create(self, ctx: OrgContext, resource: dict) -> dict:
+        mapping = ctx.mappings.user
+        fields = mapping.to_backend(resource)
+        body, status = split_action_fields(fields)
+        with backend_errors(mapping, "User"):
+            record = await self._backend.create_employee(
+                ctx.org_id, body, idempotency_key=str(uuid.uuid4())
+            )
+            if status == STATUS_DEACTIVATED:
+                record = await self._backend.deactivate_employee(ctx.org_id, record["id"])
+        await self.index.remember(ctx.org_id, mapping, [record])
+        return mapping.to_scim(record, ctx.base_url)
+
+    async def replace(
+        self, ctx: OrgContext, scim_id: str, resource: dict, if_match: str | None
+    ) -> dict:
+        return await self._write(ctx, scim_id, if_match, lambda current: resource)
+
+    async def patch(
+        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: str | None
+    ) -> dict:
+        rtype = ctx.mappings.user.rtype
+        return await self._write(
+            ctx, scim_id, if_match, lambda current: apply_patch(current, operations, rtype)
+        )
+
+    async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
+        """DELETE: the backend has no delete, and a person is never lost: deactivate."""
+        record = await self._record(ctx, scim_id)
+        _check_precondition(record, if_match, scim_id)
+        with backend_errors(ctx.mappings.user, f"User {scim_id}"):
+            await self._backend.deactivate_employee(ctx.org_id, record["id"])
+
+    async def _write(self, ctx: OrgContext, scim_id: str, if_match: str | None, change) -> dict:
+        mapping = ctx.mappings.user
+        for attempt in range(WRITE_ATTEMPTS):
+            record = await self._record(ctx, scim_id)
+            expected = _check_precondition(record, if_match, scim_id)
+            current = mapping.to_scim(record, ctx.base_url)
+            target = change(current)
+            changes = _differences(mapping.to_backend(target, previous=current), record)
+            try:
+                updated = await self._apply(ctx, record, changes, expected)
+            except BackendStale:
+                if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
+                    raise ScimError(
+                        412, f"User {scim_id} has changed since the version given in If-Match"
+                    ) from None
+                log.info("user %s changed while being written; retrying", scim_id)
+                continue
+            except BackendError as exc:
+                raise to_scim_error(exc, mapping, f"User {scim_id}") from None
+            await self.index.moved(ctx.org_id, mapping, record, updated)
+            return mapping.to_scim(updated, ctx.base_url)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _apply(self, ctx: OrgContext, record: dict, changes: dict, lock: int) -> dict:
+        """One backend PATCH for the fields, then the status action if active changed."""
+        body, status = split_action_fields(changes)
+        if body:
+            record = await self._backend.update_employee(
+                ctx.org_id, record["id"], body, if_match=lock
+            )
+        if status is not None:
+            action = (
+                self._backend.deactivate_employee
+                if status == STATUS_DEACTIVATED
+                else self._backend.reactivate_employee
+            )
+            record = await action(ctx.org_id, record["id"])
+        return record
+
+    # ---- listing ----
+
+    async def list(
+        self, ctx: OrgContext, node: Filter | None, window: Window,
+        sort_by: str | None = None, descending: bool = False,
+    ) -> ListResult:
+        mapping = ctx.mappings.user
+        if node is not None:
+            check_filter(node, mapping.advertised)
+        chosen = plan(node, mapping)
+        with backend_errors(mapping, "Users"):
+            if chosen.lookups is not None:
+                records = await self._lookup(ctx, chosen.lookups)
+                resources = self._matching(ctx, records, node)
+            elif chosen.exact and sort_by is None:
+                return await self._backend_page(ctx, chosen.params, window)
+            else:
+                resources = await self._scan(ctx, chosen.params, node)
+        if sort_by is not None:
+            resources = sort_resources(resources, sort_by, descending, mapping.rtype)
+        return ListResult(len(resources), window.slice(resources))
+
+    def _matching(self, ctx: OrgContext, records: list[dict], node: Filter | None) -> list[dict]:
+        mapping = ctx.mappings.user
+        resources = [mapping.to_scim(r, ctx.base_url) for r in records]
+        if node is None:
+            return resources
+        return [r for r in resources if matches(node, r, mapping.rtype)]
+
+    async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
+        by_id: dict[int, dict] = {}
+        for lookup in lookups:
+            for record in await self._one_lookup(ctx, lookup):
+                by_id[record["id"]] = record
+        return [by_id[k] for k in sorted(by_id)]
+
+    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
+        mapping = ctx.mappings.user
+        if lookup.kind == "id":
+            backend_id = from_scim_id(lookup.value)
+            if backend_id is None:
+                return []
+            try:
+                return [await self._backend.get_employee(ctx.org_id, backend_id)]
+            except BackendNotFound:
+                return []
+        if lookup.kind == "index":
+            return await self.index.find(ctx.org_id, mapping, lookup.attr, lookup.value)
+        page = await self._backend.list_employees(
+            ctx.org_id, per_page=200, **{lookup.attr: lookup.value}
+        )
+        return page.items
+
+    async def _backend_page(
+        self, ctx: OrgContext, params: dict[str, Any], window: Window
+    ) -> ListResult:
+        """The backend pages for us: one call (two at most) whatever the org's size."""
+        mapping = ctx.mappings.user
+        if window.count == 0:
+            page = await self._backend.list_employees(ctx.org_id, per_page=1, **params)
+            return ListResult(page.total, [])
+        number, per_page, skip = page_window(window.offset, window.count)
+        page = await self._backend.list_employees(
+            ctx.org_id, page=number, per_page=per_page, **params
+        )
+        records = page.items[skip:skip + window.count]
+        if len(records) < window.count and not page.is_last:
+            more = await self._backend.list_employees(
+                ctx.org_id, page=number + 1, per_page=per_page, **params
+            )
+            records += more.items[: window.count - len(records)]
+        return ListResult(page.total, [mapping.to_scim(r, ctx.base_url) for r in records])
+
+    async def _scan(self, ctx: OrgContext, params: dict[str, Any], node: Filter | None) -> list:
+        """Evaluate `node` over every record the params select, refusing oversized scans."""
+        first = await self._backend.list_employees(ctx.org_id, page=1, per_page=200, **params)
+        if first.total > self._max_scan:
+            raise ScimError(
+                400,
+                f"This filter would scan {first.total} users, more than the limit of "
+                f"{self._max_scan}; filter by userName, externalId, id or email instead",
+                "tooMany",
+            )
+        out = self._matching(ctx, first.items, node)
+        page = first
+        while not page.is_last:
+            page = await self._backend.list_employees(
+                ctx.org_id, page=page.page + 1, per_page=200, **params
+            )
+            out += self._matching(ctx, page.items, node)
+        return out
+
+
+def _check_precondition(record: dict, if_match: str | None, scim_id: str) -> int:
+    """The lock_version to send as If-Match; 412 now if the IdP's version is already stale."""
+    current = record["lock_version"]
+    if if_match is None or if_match.strip() == "*":
+        return current
+    versions = [parse_version_tag(tag) for tag in if_match.split(",")]
+    if current not in versions:
+        raise ScimError(412, f"User {scim_id} has changed since the version given in If-Match")
+    return current
+
+
+def _differences(fields: dict, record: dict) -> dict:
+    """Only the backend fields whose value would change."""
+    return {k: v for k, v in fields.items() if record.get(k) != v}

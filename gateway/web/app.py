@@ -1,0 +1,83 @@
+"""The aiohttp application: middlewares, routes, and services built once at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.auth import CredentialStore
+from gateway.backend.client import BackendClient
+from gateway.config import Config
+from gateway.idstore import make_id_store
+from gateway.idstore.base import IdStore
+from gateway.mapping.registry import MappingRegistry
+from gateway.provisioning.orgs import OrgGate
+from gateway.provisioning.users import UserService
+from gateway.web import discovery, users
+from gateway.web.auth import ScimAuthMiddleware
+from gateway.web.middlewares import request_ids, scim_errors
+from gateway.web.responses import scim_response
+from gateway.web.state import BACKEND, CONFIG, ID_STORE, MAPPINGS, ORG_GATE, USERS
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    config: Config,
+    credentials: CredentialStore,
+    *,
+    id_store: IdStore | None = None,
+) -> web.Application:
+    """The gateway. `config.backend.url` must be set (demo mode sets it to the sandbox).
+
+    Mapping modules are loaded and checked here, so a broken mapping stops
+    start-up instead of failing a customer's request.
+    """
+    auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
+    app = web.Application(
+        client_max_size=config.server.max_body_bytes,
+        middlewares=[request_ids, scim_errors, auth],
+    )
+    app[CONFIG] = config
+    app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
+    app.cleanup_ctx.append(_services(id_store))
+
+    base = config.server.base_path
+    users.add_routes(app, base)
+    discovery.add_routes(app, base)
+    app.router.add_get("/healthz", auth.ignore(healthz))
+    return app
+
+
+def _services(id_store: IdStore | None):
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG]
+        backend = BackendClient(
+            config.backend.url,
+            config.backend.token,
+            timeout_s=config.backend.timeout_s,
+            deadline_s=config.backend.deadline_s,
+            max_retries=config.backend.max_retries,
+            pool_size=config.backend.pool_size,
+        )
+        await backend.start()
+        store = id_store or make_id_store(config.redis.url or None)
+        app[BACKEND] = backend
+        app[ID_STORE] = store
+        app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
+        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan)
+        try:
+            yield
+        finally:
+            await backend.close()
+            if id_store is None:
+                await store.close()
+
+    return services
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness for the load balancer (unauthenticated, says nothing about orgs)."""
+    return scim_response({"status": "ok"})

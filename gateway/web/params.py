@@ -1,0 +1,112 @@
+"""Reading SCIM requests: JSON bodies and list parameters, with clear 400s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway import jsonio
+from gateway.provisioning.listing import Window
+from gateway.scim.errors import ScimError
+from gateway.scim.filter import Filter, parse_filter
+from gateway.scim.projection import parse_attribute_list
+
+
+async def read_json_object(request: web.Request) -> dict:
+    """The body as a JSON object; anything else is a 400 invalidSyntax."""
+    raw = await request.read()
+    if not raw.strip():
+        raise ScimError(400, "The request body is empty; a JSON object is required",
+                        "invalidSyntax")
+    try:
+        body = jsonio.loads(raw)
+    except (jsonio.DecodeError, UnicodeDecodeError, ValueError):
+        raise ScimError(400, "The request body is not valid JSON", "invalidSyntax") from None
+    if not isinstance(body, dict):
+        raise ScimError(400, "The request body must be a JSON object", "invalidSyntax")
+    return body
+
+
+def _integer(name: str, raw: object) -> int:
+    if isinstance(raw, bool):
+        raise ScimError(400, f"{name} must be an integer", "invalidValue")
+    if isinstance(raw, int):
+        return raw
+    text = str(raw).strip()
+    try:
+        return int(text)
+    except ValueError:
+        raise ScimError(400, f"{name} must be an integer, got {text[:40]!r}",
+                        "invalidValue") from None
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """The list/search parameters of RFC 7644 §3.4.2 (query string or SearchRequest)."""
+
+    filter: Filter | None
+    window: Window
+    sort_by: str | None
+    descending: bool
+    attributes: list[str] | None
+    excluded: list[str] | None
+
+    @classmethod
+    def parse(cls, source: dict, max_page_size: int) -> ListParams:
+        """Build from query parameters or a SearchRequest body (same names)."""
+        start = _integer("startIndex", source["startIndex"]) if "startIndex" in source else 1
+        count = _integer("count", source["count"]) if "count" in source else max_page_size
+        text = source.get("filter")
+        if text is not None and not isinstance(text, str):
+            raise ScimError(400, "filter must be a string", "invalidFilter")
+        node = parse_filter(text) if text and text.strip() else None
+        sort_order = str(source.get("sortOrder") or "ascending")
+        if sort_order.lower() not in ("ascending", "descending"):
+            raise ScimError(400, "sortOrder must be 'ascending' or 'descending'", "invalidValue")
+        sort_by = source.get("sortBy") or None
+        if sort_by is not None and not isinstance(sort_by, str):
+            raise ScimError(400, "sortBy must be a string", "invalidValue")
+        return cls(
+            filter=node,
+            window=Window(max(1, start), min(max(0, count), max_page_size)),
+            sort_by=sort_by,
+            descending=sort_order.lower() == "descending",
+            attributes=_names(source.get("attributes")),
+            excluded=_names(source.get("excludedAttributes")),
+        )
+
+
+def _names(value: object) -> list[str] | None:
+    """attributes/excludedAttributes as a comma-separated string or a JSON list."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)] or None
+    if isinstance(value, str):
+        return parse_attribute_list(value)
+    raise ScimError(400, "attributes must be a string or a list of strings", "invalidValue")
+
+
+def projection_params(request: web.Request) -> tuple[list[str] | None, list[str] | None]:
+    """attributes/excludedAttributes of a single-resource request."""
+    return (parse_attribute_list(request.query.get("attributes")),
+            parse_attribute_list(request.query.get("excludedAttributes")))
+
+
+def query_dict(request: web.Request) -> dict[str, str]:
+    """Query parameters as a dict, case-insensitive names folded to RFC spelling.
+
+    A repeated parameter is a 400: which of two filters was meant can't be guessed.
+    """
+    canonical = {n.lower(): n for n in ("filter", "startIndex", "count", "sortBy", "sortOrder",
+                                        "attributes", "excludedAttributes")}
+    out: dict[str, str] = {}
+    for key, value in request.query.items():
+        if not key:
+            continue
+        name = canonical.get(key.lower(), key)
+        if name in out:
+            raise ScimError(400, f"Query parameter {name} is given twice", "invalidValue")
+        out[name] = value
+    return out

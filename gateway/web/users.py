@@ -1,0 +1,118 @@
+"""HTTP handlers for /Users: parse, normalise, validate, call the use case, render."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.scim.idp_quirks import normalise_patch, normalise_resource
+from gateway.scim.projection import project
+from gateway.scim.resource import canonicalise, strip_read_only
+from gateway.scim.schema import ResourceType
+from gateway.scim.validation import validate
+from gateway.web.context import org_context
+from gateway.web.params import ListParams, projection_params, query_dict, read_json_object
+from gateway.web.responses import list_response, resource_response, scim_response
+from gateway.web.state import CONFIG, USERS
+
+
+async def resource_body(request: web.Request, rtype: ResourceType, kind: str) -> dict:
+    """A POST/PUT body: IdP dialects normalised, names canonical, validated, read-only dropped."""
+    body = await read_json_object(request)
+    body = canonicalise(normalise_resource(body, rtype), rtype)
+    validate(kind, body)
+    return strip_read_only(body, rtype)
+
+
+async def patch_operations(request: web.Request, rtype: ResourceType) -> list[dict]:
+    body = normalise_patch(await read_json_object(request), rtype)
+    validate("PatchOp", body)
+    return body["Operations"]
+
+
+def _projected(request: web.Request, resource: dict, rtype: ResourceType) -> dict:
+    attributes, excluded = projection_params(request)
+    return project(resource, rtype, attributes, excluded)
+
+
+async def list_users(request: web.Request) -> web.Response:
+    return await _search(request, query_dict(request))
+
+
+async def search_users(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    validate("SearchRequest", body)
+    return await _search(request, body)
+
+
+async def _search(request: web.Request, source: dict) -> web.Response:
+    ctx = await org_context(request)
+    params = ListParams.parse(source, request.app[CONFIG].scim.max_page_size)
+    result = await request.app[USERS].list(
+        ctx, params.filter, params.window, params.sort_by, params.descending
+    )
+    rtype = ctx.mappings.user.rtype
+    resources = [project(r, rtype, params.attributes, params.excluded) for r in result.resources]
+    return list_response(result.total, params.window.start_index, resources)
+
+
+async def create_user(request: web.Request) -> web.Response:
+    ctx = await org_context(request)
+    rtype = ctx.mappings.user.rtype
+    body = await resource_body(request, rtype, "User")
+    resource = await request.app[USERS].create(ctx, body)
+    return resource_response(resource, 201, location=True,
+                             projected=_projected(request, resource, rtype))
+
+
+async def get_user(request: web.Request) -> web.Response:
+    ctx = await org_context(request)
+    resource = await request.app[USERS].get(ctx, request.match_info["id"])
+    if _not_modified(request, resource):
+        return scim_response(None, 304, {"ETag": resource["meta"]["version"]})
+    return resource_response(resource, projected=_projected(request, resource,
+                                                            ctx.mappings.user.rtype))
+
+
+async def replace_user(request: web.Request) -> web.Response:
+    ctx = await org_context(request)
+    rtype = ctx.mappings.user.rtype
+    body = await resource_body(request, rtype, "User")
+    resource = await request.app[USERS].replace(
+        ctx, request.match_info["id"], body, request.headers.get("If-Match")
+    )
+    return resource_response(resource, projected=_projected(request, resource, rtype))
+
+
+async def patch_user(request: web.Request) -> web.Response:
+    ctx = await org_context(request)
+    rtype = ctx.mappings.user.rtype
+    operations = await patch_operations(request, rtype)
+    resource = await request.app[USERS].patch(
+        ctx, request.match_info["id"], operations, request.headers.get("If-Match")
+    )
+    return resource_response(resource, projected=_projected(request, resource, rtype))
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    ctx = await org_context(request)
+    await request.app[USERS].deactivate(ctx, request.match_info["id"],
+                                        request.headers.get("If-Match"))
+    return scim_response(None, 204)
+
+
+def _not_modified(request: web.Request, resource: dict) -> bool:
+    tags = request.headers.get("If-None-Match")
+    if not tags:
+        return False
+    version = resource["meta"].get("version")
+    return tags.strip() == "*" or version in [t.strip() for t in tags.split(",")]
+
+
+def add_routes(app: web.Application, base: str) -> None:
+    app.router.add_get(f"{base}/Users", list_users)
+    app.router.add_post(f"{base}/Users", create_user)
+    app.router.add_post(f"{base}/Users/.search", search_users)
+    app.router.add_get(f"{base}/Users/{{id}}", get_user)
+    app.router.add_put(f"{base}/Users/{{id}}", replace_user)
+    app.router.add_patch(f"{base}/Users/{{id}}", patch_user)
+    app.router.add_delete(f"{base}/Users/{{id}}", delete_user)

@@ -1,0 +1,37 @@
+"""The default mapping: SCIM User ⇄ Workstream employee, SCIM Group ⇄ team.
+
+Ops: don't edit this file for one customer. Make a module of your own that
+starts from `USER`/`GROUP` here and changes a few lines (see the examples
+beside this file), then name it for the org in config.toml:
+
+    [mappings.orgs]
+    "17" = "mappings.acme"
+
+Each line reads: SCIM attribute path → backend field.
+"""
+
+from gateway.mapping import ENTERPRISE, Field, GroupMapping, UserMapping
+from gateway.mapping.translators import ACTIVE_STATUS, USER_REFERENCE
+
+USER = UserMapping([
+    Field("userName", "email"),
+    Field("name.givenName", "first_name"),
+    Field("name.familyName", "last_name"),
+    Field("displayName", "display_name"),
+    Field("title", "title"),
+    Field('emails[type eq "work"].value', "email"),
+    Field('phoneNumbers[type eq "work"].value', "phone"),
+    Field("locale", "locale"),
+    Field("timezone", "timezone"),
+    Field("externalId", "sso_id"),
+    Field(f"{ENTERPRISE}:department", "department"),
+    Field(f"{ENTERPRISE}:employeeNumber", "employee_number"),
+    Field(f"{ENTERPRISE}:costCenter", "cost_center"),
+    Field(f"{ENTERPRISE}:manager.value", "manager_id", translate=USER_REFERENCE),
+    # A PUT without `active` must never deactivate anyone.
+    Field("active", "status", translate=ACTIVE_STATUS, keep_when_absent=True),
+])
+
+GROUP = GroupMapping([
+    Field("displayName", "name"),
+])

@@ -1,0 +1,245 @@
+"""Shared fixtures: a real sandbox and a real gateway on real sockets, a real Redis.
+
+`world` gives an end-to-end test everything it needs: two orgs (A and B) with
+their own credentials, SCIM clients for each, and a look at the backend calls
+the gateway made (the sandbox's request log).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from gateway.auth import CredentialStore
+from gateway.auth.hashing import ScryptParams
+from gateway.config import Config
+from gateway.idstore import MemoryIdStore, RedisIdStore
+from gateway.idstore.base import IdStore
+from gateway.web.app import build_app
+from sandbox.app import create_app
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SANDBOX_TOKEN = "sandbox-test-token"
+# Cheap scrypt for tests: the cost parameters are not what's under test here.
+TEST_SCRYPT = ScryptParams(n=2**10, r=8, p=1)
+
+
+class ScimClient:
+    """A SCIM client bound to one credential; returns (status, json-or-None, headers)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, auth: str) -> None:
+        self.session = session
+        self.base = base
+        self.auth = auth
+
+    async def request(
+        self, method: str, path: str, body: Any = None, *, headers: dict | None = None,
+        raw: bytes | None = None, params: dict | None = None,
+    ) -> tuple[int, Any, dict]:
+        hdrs = {"Authorization": self.auth}
+        if body is not None or raw is not None:
+            hdrs["Content-Type"] = "application/scim+json"
+        hdrs.update(headers or {})
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        async with self.session.request(method, self.base + path, data=data, headers=hdrs,
+                                        params=params) as resp:
+            text = await resp.read()
+            payload = None
+            if text:
+                try:
+                    payload = await resp.json(content_type=None)
+                except ValueError:
+                    payload = text.decode(errors="replace")
+            return resp.status, payload, resp.headers.copy()
+
+    async def get(self, path: str, **kw: Any):
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, body: Any, **kw: Any):
+        return await self.request("POST", path, body, **kw)
+
+    async def put(self, path: str, body: Any, **kw: Any):
+        return await self.request("PUT", path, body, **kw)
+
+    async def patch(self, path: str, body: Any, **kw: Any):
+        return await self.request("PATCH", path, body, **kw)
+
+    async def delete(self, path: str, **kw: Any):
+        return await self.request("DELETE", path, **kw)
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@dataclass
+class Backend:
+    """Direct access to the sandbox, as the legacy backend's own admin would have."""
+
+    session: aiohttp.ClientSession
+    url: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Token {SANDBOX_TOKEN}"}
+
+    async def call(self, method: str, path: str, body: Any = None, params: dict | None = None):
+        async with self.session.request(method, self.url + path, json=body,
+                                        headers=self.headers, params=params) as resp:
+            return resp.status, (await resp.json(content_type=None) if resp.content_length
+                                 != 0 else None)
+
+    async def create_org(self, name: str, **flags: Any) -> int:
+        status, org = await self.call("POST", "/_sandbox/orgs", {"name": name, **flags})
+        assert status == 201, org
+        return org["id"]
+
+    async def set_org(self, org_id: int, **flags: Any) -> None:
+        status, body = await self.call("PATCH", f"/_sandbox/orgs/{org_id}", flags)
+        assert status == 200, body
+
+    async def employee(self, org_id: int, employee_id: int | str) -> dict:
+        status, body = await self.call("GET", f"/internal/v1/orgs/{org_id}/employees/{employee_id}")
+        assert status == 200, body
+        return body
+
+    async def employees(self, org_id: int, **params: Any) -> list[dict]:
+        status, body = await self.call("GET", f"/internal/v1/orgs/{org_id}/employees",
+                                       params={"per_page": "200", **params})
+        assert status == 200, body
+        return body["employees"]
+
+    async def update_employee(self, org_id: int, employee_id: int | str, fields: dict) -> dict:
+        status, body = await self.call(
+            "PATCH", f"/internal/v1/orgs/{org_id}/employees/{employee_id}", fields)
+        assert status == 200, body
+        return body
+
+    async def clear_log(self) -> None:
+        await self.call("DELETE", "/_sandbox/requests")
+
+    async def calls(self) -> list[str]:
+        """Backend calls since the last clear_log, as "METHOD /path?query" strings."""
+        _, body = await self.call("GET", "/_sandbox/requests")
+        out = []
+        for r in body["requests"]:
+            query = r.get("query")
+            if isinstance(query, dict):
+                query = "&".join(f"{k}={v}" for k, v in query.items())
+            out.append(f"{r['method']} {r['path']}" + (f"?{query}" if query else ""))
+        return out
+
+    async def maintenance(self, enabled: bool, retry_after: int | None = None) -> None:
+        await self.call("PUT", "/_sandbox/maintenance",
+                        {"enabled": enabled, "retry_after": retry_after})
+
+
+@dataclass
+class World:
+    backend: Backend
+    gateway_url: str
+    org_a: int
+    org_b: int
+    a: ScimClient
+    b: ScimClient
+    credentials: CredentialStore
+    store: IdStore
+    app: Any
+    session: aiohttp.ClientSession
+    extra: dict = field(default_factory=dict)
+
+    def client(self, auth: str) -> ScimClient:
+        return ScimClient(self.session, self.gateway_url, auth)
+
+
+@pytest.fixture
+async def redis_store() -> AsyncIterator[RedisIdStore]:
+    store = RedisIdStore(REDIS_URL, prefix=f"test-{uuid.uuid4().hex[:12]}")
+    yield store
+    await _drop_prefix(store)
+    await store.close()
+
+
+async def _drop_prefix(store: RedisIdStore) -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL)
+    try:
+        async for key in client.scan_iter(match=f"{store.prefix}:*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
+def gateway_config(backend_url: str, **scim: Any) -> Config:
+    config = Config()
+    return replace(
+        config,
+        backend=replace(config.backend, url=backend_url, token=SANDBOX_TOKEN, deadline_s=3.0,
+                        timeout_s=2.0),
+        scim=replace(config.scim, **scim),
+    )
+
+
+@pytest.fixture
+def sandbox_rate_limit() -> int:
+    return 0
+
+
+@pytest.fixture
+def scim_settings() -> dict:
+    return {}
+
+
+@pytest.fixture
+def mapping_orgs() -> dict:
+    return {}
+
+
+@pytest.fixture
+async def world(
+    redis_store, sandbox_rate_limit, scim_settings, mapping_orgs
+) -> AsyncIterator[World]:
+    sandbox = TestServer(create_app(":memory:", SANDBOX_TOKEN, sandbox_rate_limit),
+                         host="127.0.0.1")
+    await sandbox.start_server()
+    session = aiohttp.ClientSession()
+    backend = Backend(session, str(sandbox.make_url("")).rstrip("/"))
+    org_a = await backend.create_org("Org A")
+    org_b = await backend.create_org("Org B")
+    credentials = CredentialStore(None, params=TEST_SCRYPT)
+    issued_a = credentials.issue_basic(org_a, label="okta")
+    issued_b = credentials.issue_basic(org_b, label="okta")
+    config = gateway_config(backend.url, **scim_settings)
+    if mapping_orgs:
+        config = replace(config, mappings=replace(
+            config.mappings, orgs={str(org_a): m for m in mapping_orgs.values()}))
+    app = build_app(config, credentials, id_store=redis_store)
+    gateway = TestServer(app, host="127.0.0.1")
+    await gateway.start_server()
+    url = str(gateway.make_url("/scim/v2")).rstrip("/")
+    w = World(
+        backend=backend, gateway_url=url, org_a=org_a, org_b=org_b,
+        a=ScimClient(session, url, basic(issued_a.username, issued_a.password)),
+        b=ScimClient(session, url, basic(issued_b.username, issued_b.password)),
+        credentials=credentials, store=redis_store, app=app, session=session,
+    )
+    try:
+        yield w
+    finally:
+        await session.close()
+        await gateway.close()
+        await sandbox.close()
+
+
+@pytest.fixture
+def memory_store() -> MemoryIdStore:
+    return MemoryIdStore()
