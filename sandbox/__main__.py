@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> None:
         store = app[SANDBOX_KEY].store
         org = store.find_org(args.org) or store.create_org(args.org, True, True, args.rate_limit)
         print(f"org {org['name']!r} id={org['id']}", flush=True)
-    print(f"sandbox listening on http://{args.host}:{args.port}", flush=True)
-    web.run_app(app, host=args.host, port=args.port, print=None)
+    listening = f"sandbox listening on http://{args.host}:{args.port}"
+    # run_app calls `print` once the socket is bound: readiness for scripts and tests.
+    web.run_app(app, host=args.host, port=args.port, print=lambda _: print(listening, flush=True))
 
 
 if __name__ == "__main__":

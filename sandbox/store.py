@@ -491,6 +491,10 @@ class Store:
         ).fetchall()
         return [{"employee_id": e, "added_at": iso(at)} for e, at in rows], total
 
+    def count_memberships(self, team_id: int) -> int:
+        """Membership rows of a team, counted directly (a deleted team must have none)."""
+        return self._one("SELECT COUNT(*) FROM memberships WHERE team_id = ?", (team_id,))[0]
+
     def add_members(self, team_id: int, employee_ids: Iterable[int], now: int) -> int:
         """Add the ids not yet members (callers checked they are in the org)."""
         ids = list(dict.fromkeys(employee_ids))
