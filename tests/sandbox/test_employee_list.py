@@ -185,3 +185,11 @@ async def test_get_one_employee_is_not_found_in_another_org(api: Api, org: int) 
 async def test_get_with_query_parameter_is_bad_request(api: Api, org: int, base: str) -> None:
     ada = await api.create_employee(org, email="ada@acme.example")
     assert (await api.call("GET", f"{base}/employees/{ada['id']}?fields=email")).status == 400
+
+
+async def test_plus_addressed_email_is_found_when_percent_encoded(
+    api: Api, org: int, base: str
+) -> None:
+    ada = await api.create_employee(org, email="ada+scim@acme.example")
+    reply = await api.call("GET", f"{base}/employees?email=ADA%2Bscim%40acme.example")
+    assert [e["id"] for e in reply.body["employees"]] == [ada["id"]]

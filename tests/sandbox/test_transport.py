@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.sandbox.conftest import Api
 
 ISO_Z = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -109,3 +111,17 @@ async def test_huge_record_id_is_not_found_not_a_crash(api: Api, base: str) -> N
     assert reply.status == 404
     reply = await api.call("GET", "/internal/v1/orgs/99999999999999999999999")
     assert reply.status == 404
+
+
+async def test_unexpected_failure_is_a_json_500_with_request_id(
+    api: Api, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(_: int) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(api.sandbox.store, "get_org", broken)
+    reply = await api.call("GET", base, headers={"X-Request-Id": "req-500"})
+    assert reply.status == 500
+    assert reply.error_code == "internal"
+    assert "disk on fire" not in reply.body["error"]["message"]
+    assert reply.headers["X-Request-Id"] == "req-500"
