@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from gateway.scim.errors import invalid_filter
@@ -79,12 +80,12 @@ def check_filter(node: Filter, rtype: ResourceType) -> None:
 
 def compile_filter(node: Filter, rtype: ResourceType) -> Callable[[dict], bool]:
     """A predicate over resource dicts; compile once when matching many resources."""
-    return _compile_for_type(node, _Same(rtype))
+    return _compile_for_type(node, rtype)
 
 
 def matches(node: Filter, resource: dict, rtype: ResourceType) -> bool:
     """Whether `resource` (a SCIM dict with canonical names) satisfies `node`."""
-    return _compile_for_type(node, _Same(rtype))(resource)
+    return _compile_for_type(node, rtype)(resource)
 
 
 def matches_element(node: Filter, element: dict, parent: Attribute) -> bool:
@@ -92,19 +93,65 @@ def matches_element(node: Filter, element: dict, parent: Attribute) -> bool:
 
     Paths inside `node` name sub-attributes of `parent` (`value`, `type`, ...).
     """
-    return _compile_for_element(node, _Same(parent))(element)
+    return _compile_for_element(node, parent)(element)
 
 
-@lru_cache(maxsize=512)
-def _compile_for_type(node: Filter, rtype: _Same) -> Matcher:
-    resource_type: ResourceType = rtype.obj  # type: ignore[assignment]
-    return _compile(node, lambda path: _resource_leaf(path, resource_type), resource_type)
+def _compile_for_type(node: Filter, rtype: ResourceType) -> Matcher:
+    return _cached(
+        "type", node, rtype, lambda: _compile(node, lambda p: _resource_leaf(p, rtype), rtype)
+    )
 
 
-@lru_cache(maxsize=512)
-def _compile_for_element(node: Filter, parent: _Same) -> Matcher:
-    attribute: Attribute = parent.obj  # type: ignore[assignment]
-    return _compile(node, lambda path: _element_leaf(path, attribute), None)
+def _compile_for_element(node: Filter, parent: Attribute) -> Matcher:
+    return _cached(
+        "element", node, parent, lambda: _compile(node, lambda p: _element_leaf(p, parent), None)
+    )
+
+
+_CACHE_SIZE = 512
+_cache: OrderedDict[tuple[str, str, _Same], Matcher] = OrderedDict()
+_cache_lock = threading.Lock()
+_by_identity: dict[tuple[str, int, int], tuple[object, object, Matcher]] = {}
+
+
+def _cached(kind: str, node: Filter, owner: object, build: Callable[[], Matcher]) -> Matcher:
+    """Compiled matchers, keyed by canonical text rather than by the node itself.
+
+    Nodes compare `true == 1` (Python booleans are ints), so keying by node
+    would let `count eq true` reuse the matcher of `count eq 1`; the canonical
+    text tells them apart. The owner is keyed by identity so no schema is hashed.
+    A first look-up by object identity makes `matches` over many resources with
+    the same node as cheap as a compiled predicate.
+    """
+    fast_key = (kind, id(node), id(owner))
+    seen = _by_identity.get(fast_key)
+    if seen is not None and seen[0] is node and seen[1] is owner:
+        return seen[2]
+    matcher = _cached_by_text(kind, node, owner, build)
+    if len(_by_identity) >= _CACHE_SIZE:
+        _by_identity.clear()
+    _by_identity[fast_key] = (node, owner, matcher)  # holds node and owner, so ids stay unique
+    return matcher
+
+
+def _cached_by_text(
+    kind: str, node: Filter, owner: object, build: Callable[[], Matcher]
+) -> Matcher:
+    try:
+        key = (kind, to_text(node), _Same(owner))
+    except (TypeError, ValueError):  # not renderable: compile uncached (and likely refuse)
+        return build()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    matcher = build()
+    with _cache_lock:
+        _cache[key] = matcher
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return matcher
 
 
 # --------------------------------------------------------------------------- compilation
@@ -152,7 +199,7 @@ def _value_path(node: ValuePath, rtype: ResourceType) -> Matcher:
             f"Invalid filter: '{label}' is not a complex attribute, so it cannot take a "
             f"[...] filter"
         )
-    inner = _compile_for_element(node.filter, _Same(resolved.attribute))
+    inner = _compile_for_element(node.filter, resolved.attribute)
     container = _container_of(resolved)
     name = resolved.attribute.name
 
@@ -406,4 +453,4 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=repr)

@@ -19,7 +19,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -100,7 +100,7 @@ class ValuePath:
     filter: Filter
 
 
-Filter = Union[Compare, Present, And, Or, Not, ValuePath]  # noqa: UP007 - runtime alias
+Filter = Compare | Present | And | Or | Not | ValuePath
 
 
 @dataclass(frozen=True)
@@ -369,35 +369,20 @@ def _found_at(text: str, pos: int) -> str:
     return _shorten(match.group(0) if match else text[pos])
 
 
-def _accepted_at_error(text: str, start: str) -> set[str] | None:
-    """The terminals the grammar accepts where parsing failed, computed exactly.
+def _accepted_at_error(tokens: list[Token], start: str) -> set[str] | None:
+    """The terminals the grammar accepts after `tokens`, computed exactly.
 
     LALR merges lookaheads of states that share a rule, so the sets lark
-    reports can name `]` outside any brackets; replaying the parse and asking
-    the state before the failure is precise. Only runs on the error path.
+    reports can name `]` outside any brackets; replaying the tokens that were
+    accepted and asking the resulting state is precise. Error path only.
     """
     try:
-        parser = _PARSER.parse_interactive(text, start=start)
-        tokens = parser.lexer_thread.lex(parser.parser_state)
-        while True:
-            try:
-                token = next(tokens)
-            except StopIteration:
-                break
-            except UnexpectedInput:
-                return set(parser.accepts())
-            before = parser.copy(deepcopy_values=False)
-            try:
-                parser.feed_token(token)
-            except UnexpectedInput:
-                return set(before.accepts())
-        before = parser.copy(deepcopy_values=False)
-        parser.feed_eof()
-    except UnexpectedInput:
-        return set(before.accepts())
+        parser = _PARSER.parse_interactive("", start=start)
+        for token in tokens:
+            parser.feed_token(token)
+        return set(parser.accepts())
     except Exception:  # diagnostics must never mask the real error
         return None
-    return None
 
 
 def _explain(error: UnexpectedInput, text: str, start: str) -> tuple[int, str]:
@@ -415,8 +400,7 @@ def _explain(error: UnexpectedInput, text: str, start: str) -> tuple[int, str]:
     else:  # pragma: no cover - LALR raises only the two kinds above
         pos, expected, found = 0, set(), "something unexpected"
     seen = [t for t in _history.tokens if t.end_pos is not None and t.end_pos <= pos]
-    _history.tokens = []
-    precise = _accepted_at_error(text, start)
+    precise = _accepted_at_error(seen, start)
     if precise:
         expected = precise
     expected.discard("<END-OF-FILE>")
