@@ -25,6 +25,7 @@ from gateway.idstore import MemoryIdStore, RedisIdStore
 from gateway.idstore.base import IdStore
 from gateway.web.app import build_app
 from sandbox.app import create_app
+from tests.faultproxy import FaultProxy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SANDBOX_TOKEN = "sandbox-test-token"
@@ -205,8 +206,14 @@ def mapping_orgs() -> dict:
 
 
 @pytest.fixture
+def fault_proxy_enabled() -> bool:
+    """Override to True to put a FaultProxy between the gateway and the sandbox."""
+    return False
+
+
+@pytest.fixture
 async def world(
-    redis_store, sandbox_rate_limit, scim_settings, mapping_orgs
+    redis_store, sandbox_rate_limit, scim_settings, mapping_orgs, fault_proxy_enabled
 ) -> AsyncIterator[World]:
     sandbox = TestServer(create_app(":memory:", SANDBOX_TOKEN, sandbox_rate_limit),
                          host="127.0.0.1")
@@ -218,7 +225,13 @@ async def world(
     credentials = CredentialStore(None, params=TEST_SCRYPT)
     issued_a = credentials.issue_basic(org_a, label="okta")
     issued_b = credentials.issue_basic(org_b, label="okta")
-    config = gateway_config(backend.url, **scim_settings)
+    proxy = None
+    backend_url = backend.url
+    if fault_proxy_enabled:
+        proxy = FaultProxy(backend.url)
+        await proxy.start()
+        backend_url = proxy.url
+    config = gateway_config(backend_url, **scim_settings)
     if mapping_orgs:
         config = replace(config, mappings=replace(
             config.mappings, orgs={str(org_a): m for m in mapping_orgs.values()}))
@@ -231,13 +244,24 @@ async def world(
         a=ScimClient(session, url, basic(issued_a.username, issued_a.password)),
         b=ScimClient(session, url, basic(issued_b.username, issued_b.password)),
         credentials=credentials, store=redis_store, app=app, session=session,
+        extra={"proxy": proxy, "config": config},
     )
     try:
         yield w
     finally:
         await session.close()
         await gateway.close()
+        if proxy is not None:
+            await proxy.close()
         await sandbox.close()
+
+
+async def start_gateway(world: World, id_store: IdStore) -> tuple[TestServer, str]:
+    """A second gateway (same config and credentials) with its own id store."""
+    server = TestServer(build_app(world.extra["config"], world.credentials, id_store=id_store),
+                        host="127.0.0.1")
+    await server.start_server()
+    return server, str(server.make_url("/scim/v2")).rstrip("/")
 
 
 @pytest.fixture
