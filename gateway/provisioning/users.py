@@ -25,7 +25,7 @@ from gateway.provisioning.listing import Window, sort_resources
 from gateway.provisioning.planner import Lookup, page_window, plan
 from gateway.provisioning.user_index import UserIndex
 from gateway.scim.errors import ScimError
-from gateway.scim.evaluate import check_filter, matches
+from gateway.scim.evaluate import check_filter, compile_filter
 from gateway.scim.filter import Filter
 from gateway.scim.patch import apply_patch
 
@@ -162,7 +162,8 @@ class UserService:
         resources = [mapping.to_scim(r, ctx.base_url) for r in records]
         if node is None:
             return resources
-        return [r for r in resources if matches(node, r, mapping.rtype)]
+        predicate = compile_filter(node, mapping.rtype)  # cached: compiled once per filter
+        return [r for r in resources if predicate(r)]
 
     async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
         by_id: dict[int, dict] = {}

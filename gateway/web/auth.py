@@ -28,7 +28,7 @@ from gateway.scim.errors import ScimError
 
 log = logging.getLogger(__name__)
 
-ORG_ID = "org_id"  # request key holding the authenticated org id (int)
+ORG_ID = web.RequestKey("org_id", int)  # the authenticated org id
 SCIM_JSON = "application/scim+json"
 DEFAULT_PREFIX = "/scim/v2"
 DEFAULT_REALM = "Workstream SCIM"
