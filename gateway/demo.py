@@ -63,9 +63,11 @@ def banner(info: dict) -> str:
         f"  Basic auth    : {info['username']} / {info['password']}",
         f"  Bearer token  : {info['token']}",
         "  (demo credentials live in memory and change at every start)",
-        "Try:",
-        f"  curl -u '{info['username']}:{info['password']}' "
-        f"'{info['url']}/Users?startIndex=1&count=2'",
+        "Paste into another shell, then use the README's curl lines:",
+        f"  export SCIM_URL='{info['url']}'",
+        f"  export SCIM_AUTH='{info['username']}:{info['password']}'",
+        f"  export SCIM_TOKEN='{info['token']}'",
+        "  curl -s -u \"$SCIM_AUTH\" \"$SCIM_URL/Users?startIndex=1&count=2\"",
         "",
     ])
 
