@@ -151,7 +151,10 @@ def read_scim(resource: dict, bound: BoundField) -> Any:
     if bound.element is not None:
         if not isinstance(value, list):
             return None
-        value = next((e for e in value if _element_matches(e, bound.element)), None)
+        matching = [e for e in value if _element_matches(e, bound.element)]
+        # Several work emails: the one marked primary is the one meant (RFC 7643 §2.4).
+        value = next((e for e in matching if e.get("primary") is True),
+                     matching[0] if matching else None)
     if bound.path.sub is not None:
         if not isinstance(value, dict):
             return None
