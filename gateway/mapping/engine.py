@@ -56,7 +56,9 @@ class Field:
       backend value alone instead of clearing it (a PUT without `active` must
       not deactivate anyone).
     - `fallback`: computes the value from the whole SCIM resource when the
-      attribute itself is absent on a write (a derived value).
+      attribute itself is absent on a write (a derived value). On an update,
+      a value that was derived and that the request left as it was is derived
+      again, so it follows its sources (a renamed person's display name).
     """
 
     scim: str
@@ -360,8 +362,15 @@ class ResourceMapping:
         values = []
         for s in sources:
             value = read_scim(resource, s)
-            if value is None and s.spec.fallback is not None:
-                value = s.spec.fallback(resource)
+            if s.spec.fallback is not None:
+                if value is None:
+                    value = s.spec.fallback(resource)
+                elif previous is not None and value == read_scim(previous, s) == (
+                    s.spec.fallback(previous)
+                ):
+                    # Derived before and not touched now: derive it again from the new sources.
+                    derived = s.spec.fallback(resource)
+                    value = value if derived is None else derived
             values.append(value)
         order = list(range(len(sources)))
         if previous is not None:
