@@ -19,7 +19,6 @@ backend is legacy and fragile, so this is where "treat it gently" lives:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import random
@@ -35,21 +34,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from gateway import jsonio
 from gateway.backend.errors import BackendUnavailable, error_for
-
-try:  # the fastest serializer available; the stdlib one otherwise
-    import orjson
-
-    def _dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj)
-
-    _loads: Callable[[bytes], Any] = orjson.loads
-except ImportError:  # pragma: no cover - depends on the environment
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-    _loads = json.loads
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +157,7 @@ class BackendClient:
                 "Authorization": f"Token {self._token}",
                 "Accept": "application/json",
             },
-            json_serialize=lambda obj: _dumps(obj).decode(),
+            json_serialize=lambda obj: jsonio.dumps(obj).decode(),
             raise_for_status=False,
         )
         # aiohttp silently replays GET/PUT/DELETE once when a reused connection
@@ -482,7 +468,7 @@ class BackendClient:
         hdrs: dict[str, str] = dict(headers or {})
         data: bytes | None = None
         if body is not None:
-            data = _dumps(body)
+            data = jsonio.dumps(body)
             hdrs["Content-Type"] = "application/json"
         rid = request_id.get()
         if rid:
@@ -581,7 +567,7 @@ class BackendClient:
         if not raw:
             return None
         try:
-            return _loads(raw)
+            return jsonio.loads(raw)
         except ValueError:
             raise BackendUnavailable(
                 DEFAULT_RETRY_AFTER_S, f"{stat}: {status} with a body that is not JSON"
@@ -590,6 +576,6 @@ class BackendClient:
     @staticmethod
     def _parse_error(raw: bytes) -> Any:
         try:
-            return _loads(raw) if raw else None
+            return jsonio.loads(raw) if raw else None
         except ValueError:
             return None
