@@ -321,7 +321,9 @@ class ResourceMapping:
         `previous` is the resource before the change (PATCH/PUT); when given,
         a source the request changed wins over one it left as it was. Fields
         whose every source is absent and marked `keep_when_absent` are left
-        out (unchanged). Raises ScimError 400 naming the SCIM attribute.
+        out (unchanged), and so is a field whose value can't be translated but
+        is exactly what `previous` read back (set in Workstream directly). Any
+        other untranslatable value raises ScimError 400 naming the SCIM attribute.
         """
         by_backend: dict[str, list[BoundField]] = {}
         for b in self.bound:
@@ -338,6 +340,10 @@ class ResourceMapping:
                 try:
                     value = chosen.spec.translate.to_backend(value)
                 except (TranslationError, ValueError, TypeError, KeyError) as exc:
+                    if previous is not None and value == read_scim(previous, chosen):
+                        # Read from Workstream and sent back as it was (a value set there
+                        # directly, outside the table): leave it alone, neither refuse nor guess.
+                        continue
                     reason = str(exc) or "it can't be translated"
                     raise ScimError(
                         400, f"Attribute '{chosen.text}' has an unusable value {value!r}: {reason}",
