@@ -31,7 +31,14 @@ def load_module(name: str, fallback: OrgMappings | None = None) -> OrgMappings:
         raise MappingError(f"mapping module {name}: {exc}") from None
     except ImportError as exc:
         raise MappingError(f"mapping module {name} can't be imported: {exc}") from None
-    user = getattr(module, "USER", None) or (fallback.user if fallback else None)
+    except Exception as exc:  # a typo in the module: SyntaxError, NameError, TypeError...
+        raise MappingError(
+            f"mapping module {name} can't be imported: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not hasattr(module, "USER"):
+        # A misspelt `USERS = ...` must not quietly fall back to the default mapping.
+        raise MappingError(f"mapping module {name}: defines no USER mapping")
+    user = module.USER
     group = getattr(module, "GROUP", None) or (fallback.group if fallback else None)
     for label, mapping, kind in (("USER", user, "User"), ("GROUP", group, "Group")):
         if not isinstance(mapping, ResourceMapping) or mapping.kind != kind:
