@@ -1,0 +1,76 @@
+"""config.toml + environment overrides, validated at start-up naming the bad key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_no_file_means_demo_defaults():
+    config = load_config(None, env={})
+    assert config.demo_mode
+    assert config.server.port == 8080 and config.redis.url == ""
+
+
+def test_repo_config_toml_is_valid_and_matches_defaults():
+    assert load_config(ROOT / "config.toml", env={}) == load_config(None, env={})
+
+
+def test_env_overrides_url_secret_and_port(tmp_path):
+    config = load_config(None, env={
+        "WS_BACKEND_URL": "http://backend:8080", "WS_BACKEND_TOKEN": "s3cret",
+        "WS_REDIS_URL": "redis://r:6379/0", "PORT": "5000", "WS_SCIM_MAX_SCAN": "50",
+    })
+    assert not config.demo_mode
+    assert config.backend.token == "s3cret" and config.server.port == 5000
+    assert config.redis.url == "redis://r:6379/0" and config.scim.max_scan == 50
+
+
+def test_file_values_are_read(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[scim]\nmax_page_size = 50\n[mappings.orgs]\n"17" = "mappings.default"\n')
+    config = load_config(path, env={})
+    assert config.scim.max_page_size == 50
+    assert config.mappings.orgs == {"17": "mappings.default"}
+
+
+@pytest.mark.parametrize("text,env,named", [
+    ("[scim]\nmax_scn = 5\n", {}, "scim.max_scn"),
+    ("[sever]\nport = 1\n", {}, "[sever]"),
+    ("[scim]\nmax_scan = \"lots\"\n", {}, "scim.max_scan"),
+    ("", {"WS_SERVER_PORT": "eighty"}, "server.port"),
+    ("[scim]\nmax_scan = 0\n", {}, "scim.max_scan"),
+    ("[backend]\nurl = \"http://x\"\n", {}, "backend.token"),
+    ("[backend]\nurl = \"ftp://x\"\ntoken = \"t\"\n", {}, "backend.url"),
+    ("[redis]\nurl = \"localhost:6379\"\n", {}, "redis.url"),
+    ("[server]\nbase_path = \"scim/\"\n", {}, "server.base_path"),
+    ("[mappings.orgs]\nacme = \"mappings.default\"\n", {}, "mappings.orgs"),
+    ("[scim\n", {}, "not valid TOML"),
+])
+def test_bad_config_names_the_key(tmp_path, text, env, named):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert named in str(err.value)
+
+
+def test_gateway_refuses_to_start_on_bad_config_or_mapping(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[scim]\nmax_scan = -1\n")
+    result = subprocess.run([sys.executable, "-m", "gateway", "--config", str(bad)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2 and "scim.max_scan" in result.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[backend]\nurl = "http://127.0.0.1:9"\ntoken = "t"\n'
+                      '[mappings]\ndefault = "mappings.no_such_module"\n')
+    result = subprocess.run([sys.executable, "-m", "gateway", "--config", str(broken)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2 and "mappings.no_such_module" in result.stderr
