@@ -1,5 +1,6 @@
 """What mapping modules import: fields, mapping builders, translators, schema helpers."""
 
+from gateway.mapping.derived import joined
 from gateway.mapping.engine import (
     Field,
     GroupMapping,
@@ -9,6 +10,7 @@ from gateway.mapping.engine import (
     Translator,
     UserMapping,
 )
+from gateway.mapping.extensions import custom_extension
 from gateway.scim.schema import CORE_USER, ENTERPRISE_USER, Attribute, Schema
 
 ENTERPRISE = ENTERPRISE_USER
@@ -26,4 +28,6 @@ __all__ = [
     "TranslationError",
     "Translator",
     "UserMapping",
+    "custom_extension",
+    "joined",
 ]
