@@ -401,9 +401,13 @@ class ResourceMapping:
                 continue
             if element is None and b.element is None:
                 return b
-            if element is not None and b.element is not None and all(
-                _same(element.get(k), v) for k, v in b.element.items()
-            ) and len(element) == len(b.element):
+            if element is None or b.element is None:
+                continue
+            # Sub-attribute names are case-insensitive: `emails[TYPE eq "work"]` is this field.
+            terms = {k.casefold(): v for k, v in element.items()}
+            if len(terms) == len(b.element) and all(
+                _same(terms.get(k.casefold()), v) for k, v in b.element.items()
+            ):
                 return b
         return None
 
