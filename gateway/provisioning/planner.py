@@ -61,11 +61,14 @@ def _point(node: Filter, mapping: ResourceMapping) -> list[Lookup] | None:
     if found is None:
         return None
     bound, value = found
+    if not isinstance(value, str) or not value:
+        # `externalId eq null` (or `eq ""`) matches everyone WITHOUT one: no point finds them.
+        return None
     name = bound.path.text()
     if name in INDEXED_ATTRIBUTES and bound.element is None:
         return [Lookup("index", value, name)]
     backend = mapping.catalogue[bound.spec.backend]
-    if not (backend.searchable and backend.unique) or not isinstance(value, str):
+    if not (backend.searchable and backend.unique):
         return None
     # Another identity attribute feeding the same backend field (the work email and
     # userName both feed `email`) has the same value: use its cached index entry.
