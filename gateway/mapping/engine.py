@@ -232,18 +232,20 @@ class ResourceMapping:
     def without(self, *scim_paths: str) -> ResourceMapping:
         """This mapping minus the fields for `scim_paths`."""
         drop = {p.casefold() for p in scim_paths}
-        missing = drop - {f.scim.casefold() for f in self.fields}
+        mapped = {f.scim.casefold() for f in self.fields}
+        missing = [p for p in scim_paths if p.casefold() not in mapped]
         if missing:
-            raise MappingError(f"without(): no field for {sorted(missing)[0]!r}")
+            raise MappingError(f"without(): no field for {missing[0]!r}")
         kept = tuple(f for f in self.fields if f.scim.casefold() not in drop)
         return ResourceMapping(kept, self.extensions, self.kind)
 
     def read_only(self, *scim_paths: str) -> ResourceMapping:
         """This mapping with `scim_paths` ignored on writes (still returned on reads)."""
         wanted = {p.casefold() for p in scim_paths}
-        missing = wanted - {f.scim.casefold() for f in self.fields}
+        mapped = {f.scim.casefold() for f in self.fields}
+        missing = [p for p in scim_paths if p.casefold() not in mapped]
         if missing:
-            raise MappingError(f"read_only(): no field for {sorted(missing)[0]!r}")
+            raise MappingError(f"read_only(): no field for {missing[0]!r}")
         fields = tuple(
             replace(f, writable=False) if f.scim.casefold() in wanted else f for f in self.fields
         )
@@ -452,7 +454,8 @@ class ResourceMapping:
                 restricted = schema.restricted_to(names)
                 restricted = Schema(
                     restricted.id, restricted.name, restricted.description,
-                    tuple(self._trim(schema.id, a) for a in restricted.attributes),
+                    tuple(self._mark_required(schema.id, self._trim(schema.id, a))
+                          for a in restricted.attributes),
                 )
                 out.append(restricted)
         return out
@@ -472,6 +475,40 @@ class ResourceMapping:
                         keep.add("primary")
         subs = tuple(s for s in attr.sub_attributes if s.name in keep) or attr.sub_attributes
         return replace(attr, sub_attributes=subs)
+
+    def _sole_sources(self) -> list[BoundField]:
+        """Fields that alone feed a required backend field: a create without them is refused."""
+        by_backend: dict[str, list[BoundField]] = {}
+        for b in self.bound:
+            if b.spec.writable:
+                by_backend.setdefault(b.spec.backend, []).append(b)
+        return [
+            sources[0] for name, sources in by_backend.items()
+            if self.catalogue[name].required and len(sources) == 1
+            and sources[0].spec.fallback is None and sources[0].element is None
+        ]
+
+    def _mark_required(self, schema_id: str, attr: Attribute) -> Attribute:
+        """Advertise `required` (RFC 7643 §7) where the backend refuses a create without it.
+
+        The RFC's User schema requires only userName, but Workstream needs a
+        first and last name: a client reading /Schemas must learn that before
+        its first create fails.
+        """
+        whole, subs = False, set()
+        for b in self._sole_sources():
+            if (b.path.schema or self.rtype.core.id) == schema_id and (
+                b.path.attribute.name == attr.name
+            ):
+                if b.path.sub is None:
+                    whole = True
+                else:
+                    subs.add(b.path.sub.name)
+        if not whole and not subs:
+            return attr
+        return replace(attr, required=True, sub_attributes=tuple(
+            replace(s, required=True) if s.name in subs else s for s in attr.sub_attributes
+        ))
 
 
 def version_tag(lock_version: int) -> str:
