@@ -461,19 +461,34 @@ class ResourceMapping:
         return out
 
     def _trim(self, schema_id: str, attr: Attribute) -> Attribute:
-        """Keep only the sub-attributes this mapping carries (plus type/primary selectors)."""
+        """Keep only the sub-attributes this mapping carries (plus type/primary selectors).
+
+        A selector's canonicalValues become the values the mapping stores
+        (`emails.type`: just "work"), so a client knows an element of another
+        type is not kept (RFC 7643 §7: providers MAY ignore unsupported values).
+        """
         if not attr.sub_attributes:
             return attr
         keep: set[str] = set()
+        selected: dict[str, list[str]] = {}
         for b in self.bound:
             if (b.path.schema or self.rtype.core.id) == schema_id and b.path.attribute == attr:
                 if b.path.sub is not None:
                     keep.add(b.path.sub.name)
                 if b.element is not None:
-                    keep.update(attr.sub(k).name for k in b.element if attr.sub(k))  # type: ignore[union-attr]
+                    for key, value in b.element.items():
+                        sub = attr.sub(key)
+                        if sub is None:
+                            continue
+                        keep.add(sub.name)
+                        if isinstance(value, str) and value not in selected.get(sub.name, []):
+                            selected.setdefault(sub.name, []).append(value)
                     if attr.sub("primary"):
                         keep.add("primary")
-        subs = tuple(s for s in attr.sub_attributes if s.name in keep) or attr.sub_attributes
+        subs = tuple(
+            replace(s, canonical_values=tuple(selected[s.name])) if s.name in selected else s
+            for s in attr.sub_attributes if s.name in keep
+        ) or attr.sub_attributes
         return replace(attr, sub_attributes=subs)
 
     def _sole_sources(self) -> list[BoundField]:
