@@ -30,4 +30,5 @@ test: $(STAMP) redis lint
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP) redis
+	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
 	$(VENV)/bin/python -m bench
