@@ -41,6 +41,9 @@ class Translator:
 
     to_backend: Callable[[Any], Any]
     to_scim: Callable[[Any], Any]
+    # The resource type ("User") whose SCIM id the translated value is: a field
+    # mapping `<attr>.value` then also serves `<attr>.$ref`, that resource's URI.
+    references: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,8 @@ class ResourceMapping:
     catalogue: dict[str, BackendField] = field(init=False, repr=False, compare=False)
     # The resource type cut down to what this mapping carries: /Schemas and filters use it.
     advertised: ResourceType = field(init=False, repr=False, compare=False)
+    # `<attr>.value` fields that also serve `<attr>.$ref` (see Translator.references).
+    references: tuple[BoundField, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         base = user_resource_type() if self.kind == "User" else group_resource_type()
@@ -210,6 +215,7 @@ class ResourceMapping:
         object.__setattr__(self, "rtype", rtype)
         object.__setattr__(self, "catalogue", catalogue)
         object.__setattr__(self, "bound", tuple(bind(f, rtype) for f in self.fields))
+        object.__setattr__(self, "references", self._reference_fields())
         self.check()
         schemas = {s.id: s for s in self.advertised_schemas()}
         advertised = replace(
@@ -300,6 +306,11 @@ class ResourceMapping:
     def to_scim(self, record: dict, base_url: str) -> dict:
         """The whole SCIM resource for a backend record: schemas, id, attributes, meta."""
         attrs = self.to_scim_attributes(record)
+        for b in self.references:
+            target = read_scim(attrs, _parent(b))
+            if isinstance(target, dict) and target.get("value") is not None:
+                endpoint = _ENDPOINTS[b.spec.translate.references]  # type: ignore[union-attr]
+                target["$ref"] = f"{base_url}{endpoint}/{target['value']}"
         scim_id = to_scim_id(record["id"])
         schemas = [self.rtype.core.id, *(s.id for s, _ in self.rtype.extensions if s.id in attrs)]
         return {
@@ -475,6 +486,8 @@ class ResourceMapping:
             if (b.path.schema or self.rtype.core.id) == schema_id and b.path.attribute == attr:
                 if b.path.sub is not None:
                     keep.add(b.path.sub.name)
+                if b in self.references:
+                    keep.add("$ref")
                 if b.element is not None:
                     for key, value in b.element.items():
                         sub = attr.sub(key)
@@ -490,6 +503,17 @@ class ResourceMapping:
             for s in attr.sub_attributes if s.name in keep
         ) or attr.sub_attributes
         return replace(attr, sub_attributes=subs)
+
+    def _reference_fields(self) -> tuple[BoundField, ...]:
+        """Readable `<attr>.value` fields holding another resource's id, where `<attr>` has
+        a `$ref` sub-attribute (RFC 7643 §2.3.7): the enterprise manager."""
+        return tuple(
+            b for b in self.bound
+            if b.spec.readable and b.spec.translate is not None
+            and b.spec.translate.references in _ENDPOINTS and b.element is None
+            and b.path.sub is not None and b.path.sub.name == "value"
+            and b.path.attribute.sub("$ref") is not None
+        )
 
     def _sole_sources(self) -> list[BoundField]:
         """Fields that alone feed a required backend field: a create without them is refused."""
@@ -524,6 +548,15 @@ class ResourceMapping:
         return replace(attr, required=True, sub_attributes=tuple(
             replace(s, required=True) if s.name in subs else s for s in attr.sub_attributes
         ))
+
+
+# Where each resource type a reference may point at is served (for `$ref` URIs).
+_ENDPOINTS = {rt.name: rt.endpoint for rt in (user_resource_type(), group_resource_type())}
+
+
+def _parent(bound: BoundField) -> BoundField:
+    """The field's complex attribute itself (`manager` for `manager.value`)."""
+    return replace(bound, path=replace(bound.path, sub=None))
 
 
 def version_tag(lock_version: int) -> str:

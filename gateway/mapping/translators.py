@@ -32,8 +32,8 @@ def _user_ref_to_backend(value: Any) -> int:
     return backend_id
 
 
-# A SCIM user id (manager.value) ⇄ a backend employee id.
-USER_REFERENCE = Translator(_user_ref_to_backend, to_scim_id)
+# A SCIM user id (manager.value) ⇄ a backend employee id; reads also carry manager.$ref.
+USER_REFERENCE = Translator(_user_ref_to_backend, to_scim_id, references="User")
 
 
 def table(codes: dict[str, str], *, case_insensitive: bool = True) -> Translator:
