@@ -35,6 +35,10 @@ INDEXED = ("userName", "externalId")
 # Re-read this much before the watermark: timestamps have second precision and
 # a write may commit a moment after its updated_at.
 OVERLAP = timedelta(seconds=2)
+# Once the newest indexed change is this far in the past (by our clock, with room
+# for clock skew), nothing more can appear at or before it: a catch-up starts
+# just after it, so a same-second mass update isn't re-read on every miss.
+SETTLED = timedelta(minutes=5)
 EPOCH = "1970-01-01T00:00:00Z"
 
 
@@ -44,6 +48,16 @@ def _parse(ts: str) -> datetime:
 
 def _format(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def catch_up_from(watermark: str, now: datetime | None = None) -> str | None:
+    """The `updated_since` for a catch-up after `watermark` (None: read everything)."""
+    if watermark == EPOCH:
+        return None
+    newest = _parse(watermark)
+    if (now or datetime.now(UTC)) - newest > SETTLED:
+        return _format(newest + timedelta(seconds=1))
+    return _format(newest - OVERLAP)
 
 
 class UserIndex:
@@ -160,8 +174,8 @@ class UserIndex:
                 record = await self._verified(org_id, mapping, attr, key, hint)
                 if record is not None:
                     return [record]
-        since = _format(_parse(watermark) - OVERLAP) if watermark != EPOCH else None
-        return await self._scan(org_id, mapping, key, since=since, floor=watermark)
+        return await self._scan(org_id, mapping, key, since=catch_up_from(watermark),
+                                floor=watermark)
 
     async def _scan(
         self, org_id: int, mapping: ResourceMapping, key: str, since: str | None,
