@@ -25,6 +25,9 @@ expand_remove_by_value   Entra ID             `remove members` with a value list
                                               of `members[value eq "<id>"]`
 drop_null_attributes     several              `null` in a POST/PUT body is unassigned
                                               (RFC 7643 §2.5), not a typed value
+drop_extension_schemas   scim2-client         a PATCH value holding a whole extension
+                                              repeats its URN in a `schemas` list
+                                              inside it; an extension has no such attribute
 
 Okta's group rename `{"op":"replace","value":{"id":"<gid>","displayName":"Y"}}`
 needs no rewrite: PATCH ignores read-only attributes in a path-less value.
@@ -82,6 +85,7 @@ def normalise_patch(body: dict, rtype: ResourceType) -> dict:
             continue
         operation = lower_case_op(operation)
         operation = rewrite_scim1_urns_in_op(operation, rtype)
+        operation = drop_extension_schemas(operation, rtype)
         for op in split_pathless_value(operation, rtype):
             op = clear_with_empty_value(op, rtype)
             op = coerce_booleans_in_op(op, rtype)
@@ -145,6 +149,45 @@ def rewrite_scim1_urns_in_op(op: dict, rtype: ResourceType) -> dict:
     if isinstance(op.get("value"), dict):
         out["value"] = rewrite_scim1_urns(op["value"], rtype)
     return out
+
+
+def drop_extension_schemas(op: dict, rtype: ResourceType) -> dict:
+    """scim2-client puts the extension's own `schemas` list inside a whole-extension value.
+
+    `{"op":"add","path":"urn:...:enterprise:2.0:User","value":{"schemas":["urn:...:enterprise:2.0:User"],"department":"R"}}`
+    (or the same object under the URN key of a path-less value): the list only
+    repeats the URN the path or key already names, so it is dropped.
+    """
+    value = op.get("value")
+    if not isinstance(value, dict):
+        return op
+    path = op.get("path")
+    if isinstance(path, str) and path.strip():
+        urn, rest = rtype.split_urn(path.strip())
+        if urn is None or rest or not _has_schemas_list(value):
+            return op
+        return {**op, "value": _without_schemas(value)}
+    if not any(_is_schema_key(k, rtype) and _has_schemas_list(v) for k, v in value.items()):
+        return op
+    return {**op, "value": {
+        k: _without_schemas(v) if _is_schema_key(k, rtype) and _has_schemas_list(v) else v
+        for k, v in value.items()
+    }}
+
+
+def _is_schema_key(key: str, rtype: ResourceType) -> bool:
+    urn, rest = rtype.split_urn(key)
+    return urn is not None and not rest
+
+
+def _has_schemas_list(value: Any) -> bool:
+    return isinstance(value, dict) and any(
+        k.casefold() == "schemas" and isinstance(v, list) for k, v in value.items()
+    )
+
+
+def _without_schemas(value: dict) -> dict:
+    return {k: v for k, v in value.items() if k.casefold() != "schemas"}
 
 
 def split_pathless_value(op: dict, rtype: ResourceType) -> list[dict]:

@@ -169,6 +169,21 @@ def test_onelogin_scim1_urn_in_patch_path_and_keys() -> None:
     ]
 
 
+def test_scim2_client_extension_value_loses_its_own_schemas_list() -> None:
+    ext = {"schemas": [ENTERPRISE_USER], "department": "R"}
+    out = ops({"op": "add", "path": ENTERPRISE_USER, "value": ext},
+              {"op": "replace", "value": {ENTERPRISE_USER: ext, "title": "T"}})
+    assert out == [
+        {"op": "add", "path": ENTERPRISE_USER, "value": {"department": "R"}},
+        {"op": "replace", "value": {ENTERPRISE_USER: {"department": "R"}, "title": "T"}},
+    ]
+
+
+def test_schemas_key_under_an_attribute_path_is_left_for_patch_to_reject() -> None:
+    op = {"op": "add", "path": "name", "value": {"schemas": ["x"], "givenName": "G"}}
+    assert ops(op) == [op]
+
+
 def test_normalise_patch_does_not_mutate_its_input() -> None:
     body = {"schemas": [PATCH_OP], "Operations": [
         {"op": "Replace", "path": "active", "value": "False"},
