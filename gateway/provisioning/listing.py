@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,16 +37,14 @@ def _sortable(value: Any, case_exact: bool, kind: str) -> Any:
     return value
 
 
-def sort_resources(
-    resources: list[dict], sort_by: str, descending: bool, rtype: ResourceType
-) -> list[dict]:
-    """Sort by `sort_by`; resources missing the attribute go last; ties keep id order.
+def sort_key(sort_by: str, rtype: ResourceType) -> Callable[[dict], Any] | None:
+    """The value a resource sorts by (None when it has none), or None if `sort_by` is unknown.
 
     A multi-valued attribute sorts by its primary value (RFC 7644 §3.4.2.3).
     """
     resolved = rtype.resolve_text(sort_by)
     if resolved is None:
-        raise ScimError(400, f"sortBy names an unknown attribute '{sort_by}'", "invalidValue")
+        return None
     leaf = resolved.leaf
 
     def value_of(resource: dict) -> Any:
@@ -57,15 +56,30 @@ def sort_resources(
         if resolved.sub is not None or (isinstance(value, dict) and "value" in value):
             value = value.get(resolved.sub.name if resolved.sub else "value") if isinstance(
                 value, dict) else None
-        return None if isinstance(value, dict | list) else value
+        if value is None or isinstance(value, dict | list):
+            return None
+        return _sortable(value, leaf.case_exact, leaf.type)
 
-    present = [(value_of(r), r) for r in resources]
-    have = [(v, r) for v, r in present if v is not None]
-    missing = [r for v, r in present if v is None]
+    return value_of
+
+
+def sort_keyed(keyed: list[tuple[Any, Any]], sort_by: str, descending: bool) -> list[Any]:
+    """Items of (sort value or None, item) in order; None goes last; ties keep their order."""
+    have = [(v, item) for v, item in keyed if v is not None]
+    missing = [item for v, item in keyed if v is None]
     try:
-        have.sort(key=lambda pair: _sortable(pair[0], leaf.case_exact, leaf.type),
-                  reverse=descending)
+        have.sort(key=lambda pair: pair[0], reverse=descending)
     except TypeError:
         raise ScimError(400, f"sortBy '{sort_by}' has values that can't be ordered",
                         "invalidValue") from None
-    return [r for _, r in have] + missing
+    return [item for _, item in have] + missing
+
+
+def sort_resources(
+    resources: list[dict], sort_by: str, descending: bool, rtype: ResourceType
+) -> list[dict]:
+    """Sort by `sort_by`; resources missing the attribute go last; ties keep id order."""
+    key = sort_key(sort_by, rtype)
+    if key is None:
+        raise ScimError(400, f"sortBy names an unknown attribute '{sort_by}'", "invalidValue")
+    return sort_keyed([(key(r), r) for r in resources], sort_by, descending)

@@ -15,7 +15,7 @@ from gateway.idstore.base import IdStore
 from gateway.mapping.registry import MappingRegistry
 from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
-from gateway.web import discovery, users
+from gateway.web import discovery, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.responses import scim_response
@@ -46,6 +46,7 @@ def build_app(
 
     base = config.server.base_path
     users.add_routes(app, base)
+    search.add_routes(app, base)
     discovery.add_routes(app, base)
     app.router.add_get("/healthz", auth.ignore(healthz))
     return app
