@@ -1,0 +1,352 @@
+"""Microsoft Entra ID's user provisioning, replayed request by request.
+
+Every Entra user shape in idp-wire-shapes.md goes gateway → sandbox over real
+sockets with a real Redis, authenticated by a bearer token as Entra's "Secret
+Token" is; outcomes are read back from the backend itself, not the gateway.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conftest import ScimClient, World
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.fixture
+def entra(world: World) -> ScimClient:
+    """Org A's client, holding a long-lived bearer token as Entra does."""
+    issued = world.credentials.issue_token(world.org_a, label="entra")
+    return world.client("Bearer " + issued.token)
+
+
+def entra_user(user_name: str, external_id: str | None = None, *,
+               given: str = "Grace", family: str = "Hopper", number: str = "E-1") -> dict:
+    """Entra's create body (its SCIM validator's shape: string-free, roles, meta)."""
+    return {
+        "schemas": [CORE, ENTERPRISE],
+        "externalId": external_id or str(uuid.uuid4()),
+        "userName": user_name,
+        "active": True,
+        "displayName": f"{given} {family}",
+        "emails": [{"primary": True, "type": "work", "value": user_name}],
+        "meta": {"resourceType": "User"},
+        "name": {"formatted": f"{given} {family}", "familyName": family, "givenName": given},
+        "roles": [],
+        ENTERPRISE: {"department": "Research", "employeeNumber": number},
+    }
+
+
+def ops(*operations: dict) -> dict:
+    return {"schemas": [PATCH_OP], "Operations": list(operations)}
+
+
+async def create(entra: ScimClient, user_name: str = "grace@contoso.example", **kw) -> dict:
+    kw.setdefault("number", "E-1" if user_name == "grace@contoso.example" else f"E-{user_name}")
+    status, body, _ = await entra.post("/Users", entra_user(user_name, **kw))
+    assert status == 201, body
+    return body
+
+
+async def record(world: World, user: dict) -> dict:
+    return await world.backend.employee(world.org_a, user["id"])
+
+
+async def ids(entra: ScimClient, flt: str) -> list[str]:
+    status, body, _ = await entra.get("/Users", params={"filter": flt})
+    assert status == 200, body
+    assert body["totalResults"] == len(body["Resources"])
+    return [r["id"] for r in body["Resources"]]
+
+
+# ---------------------------------------------------------------- test connection
+
+
+EMPTY = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+         "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []}
+
+
+@pytest.mark.parametrize("attribute", ["userName", "externalId"])
+async def test_entra_test_connection_filter_on_random_guid_is_200_empty(
+    world: World, entra: ScimClient, attribute: str
+):
+    await create(entra)
+    status, body, headers = await entra.get(
+        "/Users", params={"filter": f'{attribute} eq "{uuid.uuid4()}"'})
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/scim+json")
+    assert body == EMPTY
+
+
+async def test_entra_test_connection_reads_a_random_user_as_scim_404(entra: ScimClient):
+    status, body, _ = await entra.get(f"/Users/{uuid.uuid4()}")
+    assert status == 404
+    assert body["status"] == "404" and body["detail"]
+
+
+async def test_entra_wrong_bearer_token_is_scim_401(world: World, entra: ScimClient):
+    status, body, _ = await world.client("Bearer not-a-real-token").get("/Users")
+    assert status == 401 and body["status"] == "401"
+    issued = world.credentials.issue_token(world.org_b, label="entra")
+    b_user = await create(world.client("Bearer " + issued.token), "b@fabrikam.example")
+    # A token of org B sees nothing of org A and vice versa.
+    assert (await entra.get(f"/Users/{b_user['id']}"))[0] == 404
+
+
+# ---------------------------------------------------------------- create and match
+
+
+async def test_entra_create_lands_in_backend(world: World, entra: ScimClient):
+    external_id = str(uuid.uuid4())
+    status, user, headers = await entra.post(
+        "/Users", entra_user("grace@contoso.example", external_id))
+    assert status == 201, user
+    assert headers["Location"].endswith(f"/Users/{user['id']}")
+    assert user["active"] is True and user[ENTERPRISE]["department"] == "Research"
+    rec = await record(world, user)
+    assert rec["email"] == "grace@contoso.example"
+    assert rec["sso_id"] == external_id
+    assert (rec["first_name"], rec["last_name"]) == ("Grace", "Hopper")
+    assert rec["display_name"] == "Grace Hopper"
+    assert rec["department"] == "Research" and rec["employee_number"] == "E-1"
+    assert rec["status"] == "active"
+
+
+async def test_entra_matches_by_username_external_id_and_work_email(
+    world: World, entra: ScimClient
+):
+    external_id = str(uuid.uuid4())
+    user = await create(entra, external_id=external_id)
+    other = await create(entra, "alan@contoso.example", given="Alan", family="Turing")
+    for flt in (
+        'userName eq "grace@contoso.example"',
+        'userName eq "GRACE@Contoso.Example"',  # userName is caseExact: false
+        f'externalId eq "{external_id}"',
+        'emails[type eq "work"].value eq "grace@contoso.example"',
+        f'externalId eq "{external_id}" and userName eq "grace@contoso.example"',
+    ):
+        assert await ids(entra, flt) == [user["id"]], flt
+    assert await ids(entra, 'emails[type eq "work"].value eq "alan@contoso.example"') == [
+        other["id"]]
+    # externalId is caseExact: an Entra objectId in another case is someone else.
+    assert await ids(entra, f'externalId eq "{external_id.upper()}"') == []
+    # `and` of two identities belonging to different people matches no one.
+    assert await ids(
+        entra, f'externalId eq "{external_id}" and userName eq "alan@contoso.example"') == []
+
+
+async def test_entra_matching_costs_constant_backend_calls(world: World, entra: ScimClient):
+    external_id = str(uuid.uuid4())
+    user = await create(entra, external_id=external_id)
+    for i in range(30):
+        await create(entra, f"filler{i}@contoso.example")
+    for flt in ('userName eq "grace@contoso.example"', f'externalId eq "{external_id}"',
+                'emails[type eq "work"].value eq "grace@contoso.example"'):
+        await world.backend.clear_log()
+        assert await ids(entra, flt) == [user["id"]]
+        calls = await world.backend.calls()
+        assert 1 <= len(calls) <= 2, (flt, calls)
+
+
+# ---------------------------------------------------------------- PATCH shapes
+
+
+async def test_entra_disable_with_string_false_deactivates_and_keeps_data(
+    world: World, entra: ScimClient
+):
+    user = await create(entra)
+    before = await record(world, user)
+    status, body, _ = await entra.patch(
+        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": "False"}))
+    assert status == 200, body
+    assert body["active"] is False
+    after = await record(world, user)
+    assert after["status"] == "deactivated"
+    for key in ("email", "first_name", "last_name", "sso_id", "department", "employee_number"):
+        assert after[key] == before[key], key
+    status, body, _ = await entra.patch(
+        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": "True"}))
+    assert status == 200 and body["active"] is True
+    assert (await record(world, user))["status"] == "active"
+
+
+async def test_entra_disable_with_real_boolean(world: World, entra: ScimClient):
+    user = await create(entra)
+    status, body, _ = await entra.patch(
+        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": False}))
+    assert status == 200 and body["active"] is False
+    assert (await record(world, user))["status"] == "deactivated"
+
+
+async def test_entra_capitalised_ops_on_each_path_shape(world: World, entra: ScimClient):
+    user = await create(entra)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Replace", "path": "name.familyName", "value": "Murray Hopper"},
+        {"op": "Add", "path": "title", "value": "Rear Admiral"},
+        {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Navy"},
+        {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+1 555 0100"},
+    ))
+    assert status == 200, body
+    assert body["name"]["familyName"] == "Murray Hopper"
+    assert body[ENTERPRISE]["department"] == "Navy"
+    rec = await record(world, user)
+    assert rec["last_name"] == "Murray Hopper" and rec["title"] == "Rear Admiral"
+    assert rec["department"] == "Navy" and rec["phone"] == "+1 555 0100"
+    assert rec["first_name"] == "Grace"
+
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Remove", "path": "title"}))
+    assert status == 200, body
+    assert "title" not in body
+    assert (await record(world, user))["title"] is None
+
+
+async def test_entra_replace_work_email_value_path(world: World, entra: ScimClient):
+    user = await create(entra)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Replace", "path": 'emails[type eq "work"].value',
+         "value": "grace.hopper@contoso.example"}))
+    assert status == 200, body
+    assert (await record(world, user))["email"] == "grace.hopper@contoso.example"
+    # The person is found under the new address, and no longer under the old one.
+    assert await ids(entra, 'emails[type eq "work"].value eq "grace.hopper@contoso.example"') \
+        == [user["id"]]
+    assert await ids(entra, 'emails[type eq "work"].value eq "grace@contoso.example"') == []
+
+
+async def test_entra_replace_username(world: World, entra: ScimClient):
+    user = await create(entra)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Replace", "path": "userName", "value": "ghopper@contoso.example"}))
+    assert status == 200, body
+    assert body["userName"] == "ghopper@contoso.example"
+    assert (await record(world, user))["email"] == "ghopper@contoso.example"
+    assert await ids(entra, 'userName eq "ghopper@contoso.example"') == [user["id"]]
+    assert await ids(entra, 'userName eq "grace@contoso.example"') == []
+
+
+async def test_entra_merged_pathless_replace_with_dotted_and_urn_keys(
+    world: World, entra: ScimClient
+):
+    user = await create(entra)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops({
+        "op": "replace",
+        "value": {
+            "name.givenName": "Amazing Grace",
+            f"{ENTERPRISE}:employeeNumber": "7",
+            "displayName": "Amazing Grace Hopper",
+            "active": "False",
+        },
+    }))
+    assert status == 200, body
+    rec = await record(world, user)
+    assert rec["first_name"] == "Amazing Grace" and rec["last_name"] == "Hopper"
+    assert rec["employee_number"] == "7"
+    assert rec["display_name"] == "Amazing Grace Hopper"
+    assert rec["status"] == "deactivated"
+    assert rec["department"] == "Research"
+
+
+async def test_entra_manager_as_bare_string_after_create(world: World, entra: ScimClient):
+    boss = await create(entra, "boss@contoso.example", given="Boss", family="Person")
+    user = await create(entra)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]}))
+    assert status == 200, body
+    assert body[ENTERPRISE]["manager"]["value"] == boss["id"]
+    assert (await record(world, user))["manager_id"] == int(boss["id"])
+    status, read, _ = await entra.get(f"/Users/{user['id']}")
+    assert read[ENTERPRISE]["manager"]["value"] == boss["id"]
+
+
+async def test_entra_manager_that_is_no_user_is_a_clear_400(world: World, entra: ScimClient):
+    user = await create(entra)
+    for bad in ("not-an-id", "99999999"):
+        status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+            {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": bad}))
+        assert status == 400, (bad, body)
+        assert body["detail"]
+    assert (await record(world, user))["manager_id"] is None
+
+
+@pytest.mark.parametrize("empty", ["", None])
+async def test_entra_clearing_with_empty_or_null(world: World, entra: ScimClient, empty):
+    boss = await create(entra, "boss@contoso.example", given="Boss", family="Person")
+    user = await create(entra)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]},
+        {"op": "Add", "path": "title", "value": "Admiral"},
+        {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+1 555 0100"},
+    ))
+    assert status == 200, body
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Replace", "path": "title", "value": empty},
+        {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": empty},
+        {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": empty},
+        {"op": "Replace", "path": 'phoneNumbers[type eq "work"].value', "value": empty},
+    ))
+    assert status == 200, body
+    assert "title" not in body
+    assert "department" not in body.get(ENTERPRISE, {})
+    assert "manager" not in body.get(ENTERPRISE, {})
+    assert "phoneNumbers" not in body
+    rec = await record(world, user)
+    assert rec["title"] is None and rec["department"] is None
+    assert rec["manager_id"] is None and rec["phone"] is None
+    assert rec["employee_number"] == "E-1" and rec["first_name"] == "Grace"
+
+
+@pytest.mark.parametrize("empty", ["", None])
+async def test_entra_clearing_inside_merged_pathless_op(world: World, entra: ScimClient, empty):
+    user = await create(entra)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops({
+        "op": "Replace",
+        "value": {f"{ENTERPRISE}:department": empty, "displayName": empty,
+                  "name.familyName": "Hopper-Murray"},
+    }))
+    assert status == 200, body
+    rec = await record(world, user)
+    assert rec["department"] is None and rec["display_name"] is None
+    assert rec["last_name"] == "Hopper-Murray"
+
+
+async def test_entra_clearing_a_required_attribute_is_400_and_changes_nothing(
+    world: World, entra: ScimClient
+):
+    user = await create(entra)
+    before = await record(world, user)
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        {"op": "Replace", "path": "title", "value": "Admiral"},
+        {"op": "Replace", "path": "name.familyName", "value": ""},
+    ))
+    assert status == 400, body
+    assert "name.familyName" in body["detail"]
+    assert await record(world, user) == before
+
+
+async def test_entra_hard_delete_is_204_and_only_deactivates(world: World, entra: ScimClient):
+    user = await create(entra)
+    status, body, _ = await entra.patch(
+        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": "False"}))
+    assert status == 200
+    status, body, _ = await entra.delete(f"/Users/{user['id']}")
+    assert status == 204 and body is None
+    rec = await record(world, user)
+    assert rec["status"] == "deactivated" and rec["email"] == "grace@contoso.example"
+    # Still there to be matched and reactivated.
+    assert await ids(entra, 'userName eq "grace@contoso.example"') == [user["id"]]
+    status, body, _ = await entra.get(f"/Users/{user['id']}")
+    assert status == 200 and body["active"] is False
+
+
+async def test_entra_delete_of_active_user_deactivates(world: World, entra: ScimClient):
+    user = await create(entra)
+    status, _, _ = await entra.delete(f"/Users/{user['id']}")
+    assert status == 204
+    assert (await record(world, user))["status"] == "deactivated"
+    assert len(await world.backend.employees(world.org_a)) == 1
