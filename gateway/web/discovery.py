@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.scim.errors import ScimError
 from gateway.web.context import org_context
+from gateway.web.params import projection_params
 from gateway.web.responses import list_response, scim_response
 from gateway.web.state import CONFIG
 
@@ -19,10 +20,18 @@ QUERY_EXTENSION = "urn:workstream:params:scim:gateway:1.0:Query"
 
 
 async def service_provider_config(request: web.Request) -> web.Response:
+    """RFC 7643 §5 exactly; the query extension only when `attributes` names it.
+
+    RFC 7644 §4: "The attributes returned in the JSON object are defined in
+    Section 5 of [RFC7643]", and strict clients (scim2-client) refuse the
+    whole document over one unknown schema. So the extension is returned the
+    way RFC 7643 §7 `returned: "request"` attributes are:
+    `GET /ServiceProviderConfig?attributes=urn:workstream:params:scim:gateway:1.0:Query`.
+    """
     ctx = await org_context(request)
     config = request.app[CONFIG]
-    return scim_response({
-        "schemas": [SPC_SCHEMA, QUERY_EXTENSION],
+    body = {
+        "schemas": [SPC_SCHEMA],
         "documentationUri": "https://support.workstream.example/scim",
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
@@ -37,14 +46,18 @@ async def service_provider_config(request: web.Request) -> web.Response:
             {"type": "oauthbearertoken", "name": "Bearer token",
              "description": "Long-lived token issued by Workstream support"},
         ],
-        QUERY_EXTENSION: {
+        "meta": {"resourceType": "ServiceProviderConfig",
+                 "location": f"{ctx.base_url}/ServiceProviderConfig"},
+    }
+    attributes, _ = projection_params(request)
+    if any(a.casefold().startswith(QUERY_EXTENSION.casefold()) for a in attributes or ()):
+        body["schemas"].append(QUERY_EXTENSION)
+        body[QUERY_EXTENSION] = {
             "maxScan": config.scim.max_scan,
             "pushedDown": _pushed_down(ctx.mappings.user),
             "indexed": ["userName", "externalId"],
-        },
-        "meta": {"resourceType": "ServiceProviderConfig",
-                 "location": f"{ctx.base_url}/ServiceProviderConfig"},
-    })
+        }
+    return scim_response(body)
 
 
 def _pushed_down(mapping) -> list[str]:

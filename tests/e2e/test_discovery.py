@@ -16,7 +16,13 @@ async def test_service_provider_config_is_honest(world: World):
     assert spc["etag"]["supported"] is True and spc["sort"]["supported"] is True
     assert spc["changePassword"]["supported"] is False
     assert {s["type"] for s in spc["authenticationSchemes"]} == {"httpbasic", "oauthbearertoken"}
-    query = spc["urn:workstream:params:scim:gateway:1.0:Query"]
+    # RFC 7644 §4: only RFC 7643 §5 attributes by default; the query extension on request.
+    assert spc["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"]
+    ext = "urn:workstream:params:scim:gateway:1.0:Query"
+    assert ext not in spc
+    status, spc, _ = await world.a.get("/ServiceProviderConfig", params={"attributes": ext})
+    assert status == 200 and ext in spc["schemas"]
+    query = spc[ext]
     assert query["maxScan"] == 10000 and "userName" in query["pushedDown"]
 
 
