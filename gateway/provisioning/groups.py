@@ -1,0 +1,537 @@
+"""Group use cases on Workstream teams: create, read, list, replace, patch, delete.
+
+A group is a team: its attributes go through the org's Group mapping (a
+versioned team record), its externalId lives in the id store
+(`group_index`: the backend has nowhere to keep it), and its members are the
+team's memberships, which the backend changes with unversioned add/remove
+calls of at most 100 ids.
+
+Cost rules:
+
+- adding or removing members touches only the ids named: one backend call
+  per 100 ids whatever the group's size, no member list read, no lock
+  (adds and removes commute at the backend);
+- a replace (PUT, or PATCH `replace members`) reads the current members once,
+  page by page, and sends only the difference, under the id store's
+  distributed lock `group:<id>` so that two replaces can't interleave their
+  read-modify-write (a lost update);
+- reads never load members unless they are asked for, and then hand them out
+  page by page (`member_pages`) so the web layer can stream them.
+
+All-or-nothing: every id to be added is known to be a person of the org before
+anything changes. A single add call of at most 100 ids is its own check (the
+backend refuses it whole); anything bigger, or an add that follows a rename,
+is checked first (`member_check`). Removing an id that isn't a member (or
+isn't anyone) is a success: IdPs retry removals.
+
+Deleting a group deletes the team and its memberships; the people stay.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gateway.backend.client import MAX_MEMBER_IDS, BackendClient
+from gateway.backend.errors import BackendInvalid, BackendNotFound, BackendStale
+from gateway.idstore.base import IdStore, IdStoreUnavailable, LockTimeout
+from gateway.mapping.engine import ResourceMapping, parse_version_tag
+from gateway.mapping.ids import from_scim_id, to_scim_id
+from gateway.provisioning.backend_errors import backend_errors
+from gateway.provisioning.context import OrgContext
+from gateway.provisioning.group_index import ExternalIds, GroupIndex, IndexLost
+from gateway.provisioning.group_patch import MembershipChange, member_values, split_operations
+from gateway.provisioning.listing import Window, sort_resources
+from gateway.provisioning.member_check import MemberCheck
+from gateway.provisioning.planner import Lookup, page_window, plan
+from gateway.scim.errors import ScimError
+from gateway.scim.evaluate import check_filter, matches
+from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
+from gateway.scim.patch import apply_patch
+
+log = logging.getLogger(__name__)
+
+WRITE_ATTEMPTS = 3
+PER_PAGE = 200
+EXTERNAL_ID = "externalId"
+
+
+@dataclass(frozen=True)
+class ListResult:
+    total: int
+    resources: list[dict]  # without members (the web layer streams them when asked)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A group after a create or replace, and the member ids it now has (SCIM ids)."""
+
+    resource: dict
+    members: list[str]
+
+
+def _batches(ids: Sequence[int]) -> list[list[int]]:
+    return [list(ids[i:i + MAX_MEMBER_IDS]) for i in range(0, len(ids), MAX_MEMBER_IDS)]
+
+
+class GroupService:
+    def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int,
+                 lock_timeout_s: float = 20.0) -> None:
+        self._backend = backend
+        self._store = store
+        self._max_scan = max_scan
+        self._lock_timeout_s = lock_timeout_s
+        self.index = GroupIndex(backend, store)
+        self.check = MemberCheck(backend, store)
+
+    # ---- reads ----
+
+    @staticmethod
+    def _team_id(scim_id: str) -> int:
+        team_id = from_scim_id(scim_id)
+        if team_id is None:
+            raise ScimError(404, f"Group {scim_id} not found")
+        return team_id
+
+    async def _team(self, ctx: OrgContext, scim_id: str) -> dict:
+        team_id = self._team_id(scim_id)
+        with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
+            return await self._backend.get_team(ctx.org_id, team_id)
+
+    async def _render(self, ctx: OrgContext, teams: list[dict]) -> list[dict]:
+        """SCIM resources (no members) for team records, externalIds from the index."""
+        with backend_errors(ctx.mappings.group, "Groups"):
+            known = await self.index.external_ids(ctx.org_id, [t["id"] for t in teams])
+        return [self._resource(ctx, team, known) for team in teams]
+
+    @staticmethod
+    def _resource(ctx: OrgContext, team: dict, known: ExternalIds) -> dict:
+        resource = ctx.mappings.group.to_scim(team, ctx.base_url)
+        external = known.values.get(team["id"])
+        if external is None:
+            return resource
+        out: dict = {}
+        for key, value in resource.items():
+            out[key] = value
+            if key == "id":
+                out[EXTERNAL_ID] = external
+        return out
+
+    async def get(self, ctx: OrgContext, scim_id: str) -> dict:
+        """The group without members (see `member_pages`)."""
+        team = await self._team(ctx, scim_id)
+        return (await self._render(ctx, [team]))[0]
+
+    async def member_pages(self, ctx: OrgContext, scim_id: str) -> AsyncIterator[list[str]]:
+        """The group's member ids, one backend page at a time (never all held at once)."""
+        team_id = self._team_id(scim_id)
+        page = 1
+        while True:
+            with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
+                result = await self._backend.list_members(
+                    ctx.org_id, team_id, page=page, per_page=PER_PAGE)
+            yield [to_scim_id(m["employee_id"]) for m in result.items]
+            if result.is_last:
+                return
+            page += 1
+
+    async def _member_ids(self, ctx: OrgContext, team_id: int) -> dict[int, None]:
+        """Every current member (backend ids, in order) for a diff."""
+        out: dict[int, None] = {}
+        async for member in self._backend.iter_members(ctx.org_id, team_id, per_page=PER_PAGE):
+            out[member["employee_id"]] = None
+        return out
+
+    # ---- listing ----
+
+    async def list(
+        self, ctx: OrgContext, node: Filter | None, window: Window,
+        sort_by: str | None = None, descending: bool = False,
+    ) -> ListResult:
+        mapping = ctx.mappings.group
+        if node is not None:
+            check_filter(node, mapping.advertised)
+            if _names_members(node):
+                raise ScimError(400, "Groups can't be filtered by members; filter by "
+                                     "displayName, externalId or id", "invalidFilter")
+        lookups = _lookups(node, mapping) if node is not None else None
+        with backend_errors(mapping, "Groups"):
+            if lookups is not None:
+                teams = await self._lookup(ctx, lookups)
+                resources = self._matching(ctx, await self._render(ctx, teams), node)
+            elif node is None and sort_by is None:
+                return await self._backend_page(ctx, window)
+            else:
+                resources = await self._scan(ctx, node)
+        if sort_by is not None:
+            resources = sort_resources(resources, sort_by, descending, mapping.rtype)
+        return ListResult(len(resources), window.slice(resources))
+
+    def _matching(self, ctx: OrgContext, resources: list[dict], node: Filter | None) -> list:
+        if node is None:
+            return resources
+        return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
+
+    async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
+        by_id: dict[int, dict] = {}
+        for lookup in lookups:
+            for team in await self._one_lookup(ctx, lookup):
+                by_id[team["id"]] = team
+        return [by_id[k] for k in sorted(by_id)]
+
+    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
+        if lookup.kind == "search" and isinstance(lookup.value, str):
+            return await self.index.find_by_name(ctx.org_id, ctx.mappings.group, lookup.value)
+        if lookup.kind == "external":
+            assert isinstance(lookup.value, str)
+            try:
+                found = await self.index.find_by_external_id(ctx.org_id, lookup.value)
+            except IndexLost as lost:
+                raise ScimError(
+                    503, f"Can't answer externalId eq \"{lookup.value}\": {lost}. Groups are "
+                    f"still found by displayName; re-pushing the groups from the IdP restores "
+                    f"externalId.", retry_after=60) from None
+            if found is None:
+                return []
+            try:
+                return [await self._backend.get_team(ctx.org_id, found)]
+            except BackendNotFound:
+                await self.index.forget(ctx.org_id, ctx.mappings.group, {"id": found})
+                return []
+        backend_id = from_scim_id(lookup.value) if lookup.kind == "id" else None
+        if backend_id is None:
+            return []
+        try:
+            return [await self._backend.get_team(ctx.org_id, backend_id)]
+        except BackendNotFound:
+            return []
+
+    async def _backend_page(self, ctx: OrgContext, window: Window) -> ListResult:
+        """The backend pages for us: one call (two at most) whatever the org's size."""
+        if window.count == 0:
+            page = await self._backend.list_teams(ctx.org_id, per_page=1)
+            return ListResult(page.total, [])
+        number, per_page, skip = page_window(window.offset, window.count)
+        page = await self._backend.list_teams(ctx.org_id, page=number, per_page=per_page)
+        teams = page.items[skip:skip + window.count]
+        if len(teams) < window.count and not page.is_last:
+            more = await self._backend.list_teams(ctx.org_id, page=number + 1, per_page=per_page)
+            teams += more.items[: window.count - len(teams)]
+        return ListResult(page.total, await self._render(ctx, teams))
+
+    async def _scan(self, ctx: OrgContext, node: Filter | None) -> list[dict]:
+        """Evaluate `node` over every team, refusing oversized scans."""
+        first = await self._backend.list_teams(ctx.org_id, page=1, per_page=PER_PAGE)
+        if first.total > self._max_scan:
+            raise ScimError(
+                400,
+                f"This query would scan {first.total} groups, more than the limit of "
+                f"{self._max_scan}; filter by displayName, externalId or id instead",
+                "tooMany",
+            )
+        out = self._matching(ctx, await self._render(ctx, first.items), node)
+        page = first
+        while not page.is_last:
+            page = await self._backend.list_teams(
+                ctx.org_id, page=page.page + 1, per_page=PER_PAGE)
+            out += self._matching(ctx, await self._render(ctx, page.items), node)
+        return out
+
+    # ---- writes ----
+
+    async def create(self, ctx: OrgContext, body: dict) -> Written:
+        mapping = ctx.mappings.group
+        members = member_values(body.get("members") or [], "members")
+        ids = _to_add(members)
+        fields = mapping.to_backend(body)
+        with backend_errors(mapping, "Group"):
+            await self._refuse_unknown(ctx, ids)
+            await self.index.start(ctx.org_id)
+            team = await self._backend.create_team(
+                ctx.org_id, fields, idempotency_key=str(uuid.uuid4()))
+            for batch in _batches(ids):
+                await self._backend.add_members(ctx.org_id, team["id"], batch)
+        await self.index.remember_name(ctx.org_id, mapping, team)
+        external = _external_id(body)
+        await self.index.set_external_id(ctx.org_id, team["id"], external)
+        known = ExternalIds({team["id"]: external} if external else {})
+        return Written(self._resource(ctx, team, known), [to_scim_id(i) for i in ids])
+
+    async def replace(
+        self, ctx: OrgContext, scim_id: str, body: dict, if_match: str | None
+    ) -> Written:
+        """PUT: the group becomes `body`, members included (the difference is sent)."""
+        team_id = self._team_id(scim_id)
+        target = _to_add(member_values(body.get("members") or [], "members"))
+        change = MembershipChange()
+        change.replace_all([to_scim_id(i) for i in target])
+        resource = await self._write(
+            ctx, scim_id, if_match, change, lambda current: body, external_given=True)
+        return Written(resource or await self.get(ctx, to_scim_id(team_id)),
+                       [to_scim_id(i) for i in target])
+
+    async def patch(
+        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: str | None,
+        *, want_resource: bool,
+    ) -> dict | None:
+        """PATCH; the resource (no members) only when `want_resource`, else None."""
+        rtype = ctx.mappings.group.rtype
+        attribute_ops, change = split_operations(operations, rtype)
+        names_external = any(_mentions_external_id(op) for _, op in attribute_ops)
+
+        def patched(current: dict) -> dict:
+            out = current
+            for index, op in attribute_ops:
+                try:
+                    out = apply_patch(out, [op], rtype)
+                except ScimError as error:
+                    detail = error.detail.removeprefix("Operations[0]: ")
+                    raise ScimError(error.status, f"Operations[{index}]: {detail}",
+                                    error.scim_type) from None
+            return out
+
+        resource = await self._write(
+            ctx, scim_id, if_match, change, patched if attribute_ops else None,
+            external_given=names_external)
+        if not want_resource:
+            return None
+        return resource or await self.get(ctx, scim_id)
+
+    async def delete(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
+        """The team and its memberships go; the people stay."""
+        team = await self._team(ctx, scim_id)
+        _check_precondition(team, if_match, scim_id)
+        with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
+            await self._backend.delete_team(ctx.org_id, team["id"])
+        await self.index.forget(ctx.org_id, ctx.mappings.group, team)
+
+    # ---- the write path shared by PUT and PATCH ----
+
+    async def _write(
+        self, ctx: OrgContext, scim_id: str, if_match: str | None, change: MembershipChange,
+        target: Callable[[dict], dict] | None, *, external_given: bool,
+    ) -> dict | None:
+        """Attributes first (a rename may fail), then adds, then removes.
+
+        Returns the resource when the attributes were read (else None).
+        """
+        team_id = self._team_id(scim_id)
+        if change.replace is not None:
+            async with self._group_lock(ctx, scim_id, team_id):
+                return await self._write_unlocked(
+                    ctx, scim_id, team_id, if_match, change, target, external_given)
+        return await self._write_unlocked(
+            ctx, scim_id, team_id, if_match, change, target, external_given)
+
+    async def _write_unlocked(
+        self, ctx: OrgContext, scim_id: str, team_id: int, if_match: str | None,
+        change: MembershipChange, target: Callable[[dict], dict] | None, external_given: bool,
+    ) -> dict | None:
+        mapping = ctx.mappings.group
+        what = f"Group {scim_id}"
+        team = attrs = None
+        with backend_errors(mapping, what):
+            touches = target is not None or if_match is not None or change.replace is not None
+            if touches or (not change.add and not _to_remove(list(change.remove))):
+                team = await self._backend.get_team(ctx.org_id, team_id)
+                _check_precondition(team, if_match, scim_id)
+            if target is not None and team is not None:
+                attrs = await self._attribute_change(ctx, team, target, external_given)
+            if change.replace is not None:
+                current = await self._member_ids(ctx, team_id)
+                wanted = _to_add(list(change.replace))
+                adds = [i for i in wanted if i not in current]
+                keep = set(wanted)
+                removes = [i for i in current if i not in keep]
+            else:
+                adds = _to_add(list(change.add))
+                removes = _to_remove(list(change.remove))
+            renaming = attrs is not None and bool(attrs.fields)
+            if renaming or len(adds) > MAX_MEMBER_IDS:
+                await self._refuse_unknown(ctx, adds)
+            if attrs is not None and team is not None:
+                team = await self._apply_attributes(ctx, scim_id, team, attrs, target, if_match)
+            await self._add(ctx, team_id, adds)
+            for batch in _batches(removes):
+                await self._backend.remove_members(ctx.org_id, team_id, batch)
+        if attrs is None or team is None:
+            return None
+        known = await self.index.external_ids(ctx.org_id, [team_id])
+        return self._resource(ctx, team, known)
+
+    async def _add(self, ctx: OrgContext, team_id: int, adds: list[int]) -> None:
+        """Add in batches; a refused single batch names the unknown ids (nothing was added)."""
+        for batch in _batches(adds):
+            try:
+                await self._backend.add_members(ctx.org_id, team_id, batch)
+            except BackendInvalid:
+                await self._refuse_unknown(ctx, batch)
+                raise
+
+    async def _refuse_unknown(self, ctx: OrgContext, ids: list[int]) -> None:
+        """400 naming every id that is not a person of this org."""
+        if not ids:
+            return
+        unknown = await self.check.unknown(ctx.org_id, ids)
+        if unknown:
+            raise _unknown_members([to_scim_id(i) for i in unknown])
+
+    @asynccontextmanager
+    async def _group_lock(self, ctx: OrgContext, scim_id: str, team_id: int):
+        try:
+            async with self._store.lock(ctx.org_id, f"group:{team_id}",
+                                        timeout_s=self._lock_timeout_s):
+                yield
+        except LockTimeout:
+            raise ScimError(503, f"Another change to Group {scim_id} is still in progress; "
+                                 "retry later", retry_after=5) from None
+        except IdStoreUnavailable:
+            log.error("id store unreachable: can't lock Group %s of org %s for a replace",
+                      scim_id, ctx.org_id)
+            raise ScimError(503, "The gateway can't lock the group for this change right now; "
+                                 "retry later", retry_after=10) from None
+
+    # ---- attributes ----
+
+    async def _attribute_change(
+        self, ctx: OrgContext, team: dict, target: Callable[[dict], dict], external_given: bool,
+    ) -> _Attributes:
+        mapping = ctx.mappings.group
+        known = await self.index.external_ids(ctx.org_id, [team["id"]])
+        current = self._resource(ctx, team, known)
+        wanted = target(current)
+        fields = _differences(mapping.to_backend(wanted, previous=current), team)
+        old = current.get(EXTERNAL_ID)
+        new = _external_id(wanted)
+        lost = team["id"] in known.lost
+        write_external = new != old or (lost and external_given)
+        return _Attributes(fields, write_external, new, old)
+
+    async def _apply_attributes(
+        self, ctx: OrgContext, scim_id: str, team: dict, attrs: _Attributes,
+        target: Callable[[dict], dict], if_match: str | None,
+    ) -> dict:
+        """One team PATCH guarded by its lock_version (re-read and retried when stale)."""
+        before = team
+        for attempt in range(WRITE_ATTEMPTS):
+            if not attrs.fields:
+                break
+            try:
+                team = await self._backend.update_team(
+                    ctx.org_id, team["id"], attrs.fields, if_match=team["lock_version"])
+                break
+            except BackendStale:
+                if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
+                    raise ScimError(412, f"Group {scim_id} has changed since the version "
+                                         "given in If-Match") from None
+                log.info("group %s changed while being written; retrying", scim_id)
+                team = await self._backend.get_team(ctx.org_id, team["id"])
+                fresh = await self._attribute_change(ctx, team, target, True)
+                attrs = replace(attrs, fields=fresh.fields)
+        await self.index.renamed(ctx.org_id, ctx.mappings.group, before, team)
+        if attrs.write_external:
+            await self.index.set_external_id(ctx.org_id, team["id"], attrs.external,
+                                             attrs.previous)
+        return team
+
+
+@dataclass(frozen=True)
+class _Attributes:
+    fields: dict  # backend fields that change
+    write_external: bool
+    external: str | None
+    previous: str | None
+
+
+def _differences(fields: dict, record: dict) -> dict:
+    return {k: v for k, v in fields.items() if record.get(k) != v}
+
+
+def _external_id(resource: dict) -> str | None:
+    value = resource.get(EXTERNAL_ID)
+    return value if isinstance(value, str) and value else None
+
+
+def _mentions_external_id(op: Any) -> bool:
+    if not isinstance(op, dict):
+        return False
+    path = op.get("path")
+    if isinstance(path, str) and path.strip().casefold() == EXTERNAL_ID.casefold():
+        return True
+    value = op.get("value")
+    return isinstance(value, dict) and any(
+        isinstance(k, str) and k.casefold() == EXTERNAL_ID.casefold() for k in value)
+
+
+def _to_add(members: list[str]) -> list[int]:
+    """Backend ids of members to add; an id that can't be anyone's is a 400 naming it."""
+    ids: dict[int, None] = {}
+    bad: list[str] = []
+    for member in members:
+        backend_id = from_scim_id(member)
+        if backend_id is None:
+            bad.append(member)
+        else:
+            ids[backend_id] = None
+    if bad:
+        raise _unknown_members(bad)
+    return list(ids)
+
+
+def _to_remove(members: list[str]) -> list[int]:
+    """Backend ids of members to remove; an id that can't be anyone's is already absent."""
+    return [i for m in members if (i := from_scim_id(m)) is not None]
+
+
+def _unknown_members(ids: list[str]) -> ScimError:
+    shown = ", ".join(f'"{i}"' for i in ids[:20])
+    more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
+    return ScimError(400, f"members {shown}{more} are not users of this organization; "
+                          "nothing was changed", "invalidValue")
+
+
+def _check_precondition(team: dict, if_match: str | None, scim_id: str) -> int:
+    current = team["lock_version"]
+    if if_match is None or if_match.strip() == "*":
+        return current
+    versions = [parse_version_tag(tag) for tag in if_match.split(",")]
+    if current not in versions:
+        raise ScimError(412, f"Group {scim_id} has changed since the version given in If-Match")
+    return current
+
+
+def _names_members(node: Filter) -> bool:
+    """Whether a filter is about members (the backend can't answer that without a scan)."""
+    if isinstance(node, And | Or):
+        return _names_members(node.left) or _names_members(node.right)
+    if isinstance(node, Not):
+        return _names_members(node.inner)
+    path: AttrPath = node.path
+    return path.attr.casefold() == "members"
+
+
+def _is_external_id(node: Compare, mapping: ResourceMapping) -> bool:
+    resolved = mapping.rtype.resolve(node.path.urn, node.path.attr, node.path.sub)
+    return resolved is not None and resolved.schema == "" and \
+        resolved.attribute.name == EXTERNAL_ID
+
+
+def _lookups(node: Filter, mapping: ResourceMapping) -> list[Lookup] | None:
+    """Point lookups for a group filter: id, displayName (cached hint), externalId (index)."""
+    if isinstance(node, And):
+        sides = [s for s in (_lookups(node.left, mapping), _lookups(node.right, mapping))
+                 if s is not None]
+        return min(sides, key=len) if sides else None
+    if isinstance(node, Or):
+        left, right = _lookups(node.left, mapping), _lookups(node.right, mapping)
+        return left + right if left is not None and right is not None else None
+    if isinstance(node, Compare) and node.op == "eq" and _is_external_id(node, mapping):
+        return [Lookup("external", node.value)] if isinstance(node.value, str) and node.value \
+            else None
+    if isinstance(node, Compare | Present | ValuePath):
+        return plan(node, mapping).lookups
+    return None
