@@ -458,6 +458,10 @@ class ResourceMapping:
     def advertised_schemas(self) -> list[Schema]:
         """The schemas cut down to what this mapping carries (for /Schemas)."""
         mapped = self.mapped_top_level()
+        # Served by the gateway itself, not through a mapped field: a group's members
+        # are the team's memberships (gateway.provisioning.groups).
+        if self.kind == "Group":
+            mapped.setdefault(self.rtype.core.id, set()).add("members")
         out = []
         for schema in self.rtype.schemas:
             names = mapped.get(schema.id, set())
