@@ -13,13 +13,14 @@ from gateway.config import Config
 from gateway.idstore import make_id_store
 from gateway.idstore.base import IdStore
 from gateway.mapping.registry import MappingRegistry
+from gateway.provisioning.groups import GroupService
 from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
-from gateway.web import discovery, search, users
+from gateway.web import discovery, groups, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.responses import scim_response
-from gateway.web.state import BACKEND, CONFIG, ID_STORE, MAPPINGS, ORG_GATE, USERS
+from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def build_app(
 
     base = config.server.base_path
     users.add_routes(app, base)
+    groups.add_routes(app, base)
     search.add_routes(app, base)
     discovery.add_routes(app, base)
     app.router.add_get("/healthz", auth.ignore(healthz))
@@ -69,6 +71,7 @@ def _services(id_store: IdStore | None):
         app[ID_STORE] = store
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
         app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan)
+        app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan)
         try:
             yield
         finally:
