@@ -142,6 +142,39 @@ class Backend:
         await self.call("PUT", "/_sandbox/maintenance",
                         {"enabled": enabled, "retry_after": retry_after})
 
+    async def team(self, org_id: int, team_id: int | str) -> tuple[int, Any]:
+        return await self.call("GET", f"/internal/v1/orgs/{org_id}/teams/{team_id}")
+
+    async def members(self, org_id: int, team_id: int | str) -> list[str]:
+        """A team's member ids as SCIM ids (strings), read page by page from the backend."""
+        out: list[str] = []
+        page = 1
+        while True:
+            status, body = await self.call(
+                "GET", f"/internal/v1/orgs/{org_id}/teams/{team_id}/members",
+                params={"page": str(page), "per_page": "200"})
+            assert status == 200, body
+            out += [str(m["employee_id"]) for m in body["members"]]
+            if page * 200 >= body["meta"]["total"]:
+                return out
+            page += 1
+
+    async def seed_employees(self, org_id: int, count: int, tag: str = "p") -> list[str]:
+        """`count` people through the sandbox's bulk admin route; their ids as SCIM ids."""
+        rows = [{"email": f"{tag}{i}@seed.example", "first_name": "Seed", "last_name": str(i)}
+                for i in range(count)]
+        status, body = await self.call("POST", f"/_sandbox/orgs/{org_id}/employees/bulk",
+                                       {"employees": rows})
+        assert status == 201, body
+        return [str(i) for i in body["ids"]]
+
+    async def seed_members(self, org_id: int, team_id: int | str, ids: list[str]) -> None:
+        """Memberships through the sandbox's bulk admin route (not logged, no 100-id cap)."""
+        status, body = await self.call(
+            "POST", f"/_sandbox/orgs/{org_id}/teams/{team_id}/members/bulk",
+            {"employee_ids": [int(i) for i in ids]})
+        assert status == 200, body
+
 
 @dataclass
 class World:
