@@ -32,6 +32,9 @@ USER = UserMapping([
     Field("active", "status", translate=ACTIVE_STATUS, keep_when_absent=True),
 ])
 
+# A team has no field for a group's externalId: the gateway keeps it in Redis
+# (gateway/provisioning/group_index.py says what happens if Redis loses it),
+# and `members` are the team's memberships. Neither is a Field here.
 GROUP = GroupMapping([
     Field("displayName", "name"),
 ])

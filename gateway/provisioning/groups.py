@@ -25,6 +25,11 @@ is checked first (`member_check`). Removing an id that isn't a member (or
 isn't anyone) is a success: IdPs retry removals.
 
 Deleting a group deletes the team and its memberships; the people stay.
+
+A group's `meta.version` is the team's lock_version: it covers the team's
+attributes, not its members (the backend doesn't version memberships), so
+`If-Match` guards renames and is checked before membership changes, but
+an unchanged version doesn't mean unchanged members.
 """
 
 from __future__ import annotations
