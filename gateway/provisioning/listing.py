@@ -56,8 +56,8 @@ def sort_key(sort_by: str, rtype: ResourceType) -> Callable[[dict], Any] | None:
         if resolved.sub is not None or (isinstance(value, dict) and "value" in value):
             value = value.get(resolved.sub.name if resolved.sub else "value") if isinstance(
                 value, dict) else None
-        if value is None or isinstance(value, dict | list):
-            return None
+        if value is None or value == "" or isinstance(value, dict | list):
+            return None  # "" is no value, as for `pr`: it sorts with the missing ones
         return _sortable(value, leaf.case_exact, leaf.type)
 
     return value_of
