@@ -100,3 +100,42 @@ async def test_root_search_is_authenticated_and_org_bound(world: World, people: 
 async def test_get_on_root_search_is_scim_405(world: World, people: list[str]):
     status, body, headers = await world.a.get("/.search")
     assert status == 405 and body["status"] == "405" and "POST" in headers["Allow"]
+
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+async def test_root_search_covers_users_then_groups(world: World, people: list[str]):
+    gids = []
+    for name in ("Ada Lovelace", "Research"):
+        status, group, _ = await world.a.post("/Groups", {
+            "schemas": [GROUP], "displayName": name, "members": [{"value": people[0]}]})
+        assert status == 201, group
+        gids.append(group["id"])
+    status, body = await root(world, {})
+    assert status == 200 and body["totalResults"] == len(people) + 2
+    assert [(r["meta"]["resourceType"], r["id"]) for r in body["Resources"]] == [
+        ("User", p) for p in people] + [("Group", g) for g in gids]
+    # A window across the boundary between the two types.
+    status, body = await root(world, {"startIndex": 6, "count": 2})
+    assert [r["id"] for r in body["Resources"]] == [people[5], gids[0]]
+    assert body["totalResults"] == 8
+    status, body = await root(world, {"startIndex": 8, "count": 5})
+    assert [r["id"] for r in body["Resources"]] == [gids[1]]
+    # displayName is an attribute of both; userName only of Users; members only of Groups.
+    status, body = await root(world, {"filter": 'displayName eq "ada lovelace"',
+                                      "attributes": ["displayName"]})
+    assert [(r["meta"]["resourceType"] if "meta" in r else None, r["id"])
+            for r in body["Resources"]] == [(None, people[0]), (None, gids[0])]
+    assert body["Resources"][1] == {"schemas": [GROUP], "id": gids[0],
+                                    "displayName": "Ada Lovelace"}
+    status, body = await root(world, {"filter": 'userName eq "ada.lovelace@acme.example"'})
+    assert [r["id"] for r in body["Resources"]] == [people[0]]
+    status, body = await root(world, {"filter": 'displayName sw "R"',
+                                      "excludedAttributes": ["members"]})
+    assert [r["id"] for r in body["Resources"]] == [gids[1]]
+    assert "members" not in body["Resources"][0]
+    status, body = await root(world, {"sortBy": "displayName", "count": 3,
+                                      "attributes": ["displayName"]})
+    assert [r["displayName"] for r in body["Resources"]] == [
+        "Ada Lovelace", "Ada Lovelace", "Grace Hopper"]

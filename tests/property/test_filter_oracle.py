@@ -208,7 +208,7 @@ def filters(records: list[dict[str, Any]]) -> st.SearchStrategy[str]:
     return st.recursive(leaves, combine, max_leaves=4)
 
 
-SORTABLE = [None, None, "userName", "name.familyName", "title", "externalId",
+SORTABLE = [None, None, "userName", "name.familyName", "title", "externalId", "displayName",
             f"{ENTERPRISE}:employeeNumber", "emails", "meta.lastModified"]
 
 
@@ -290,6 +290,8 @@ def _sort_value(resource: dict, sort_by: str) -> Any:
     if sort_by == "title":
         value = resource.get("title")
         return value.casefold() if value is not None else None
+    if sort_by == "displayName":
+        return (resource.get("displayName") or "").casefold() or None  # "" is no value
     if sort_by == "externalId":
         return resource.get("externalId")  # caseExact
     if sort_by == "emails":
