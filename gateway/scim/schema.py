@@ -44,14 +44,15 @@ class Attribute:
     sub_attributes: tuple[Attribute, ...] = ()
     canonical_values: tuple[str, ...] = ()
     reference_types: tuple[str, ...] = ()
+    # Folded name -> sub-attribute, built once: every request resolves names.
+    _subs: dict[str, Attribute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_subs", _index(self.sub_attributes))
 
     def sub(self, name: str) -> Attribute | None:
         """The sub-attribute called `name` (case-insensitive), or None."""
-        folded = name.casefold()
-        for sub in self.sub_attributes:
-            if sub.name.casefold() == folded:
-                return sub
-        return None
+        return self._subs.get(name.casefold())
 
     def to_scim(self) -> dict:
         """The attribute as RFC 7643 §7 represents it in `/Schemas`."""
@@ -100,13 +101,13 @@ class Schema:
     name: str
     description: str
     attributes: tuple[Attribute, ...]
+    _by_name: dict[str, Attribute] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", _index(self.attributes))
 
     def attribute(self, name: str) -> Attribute | None:
-        folded = name.casefold()
-        for attr in self.attributes:
-            if attr.name.casefold() == folded:
-                return attr
-        return None
+        return self._by_name.get(name.casefold())
 
     def restricted_to(self, names: set[str], extra: tuple[Attribute, ...] = ()) -> Schema:
         """A copy keeping only the named top-level attributes (plus `extra` ones).
@@ -131,6 +132,14 @@ class Schema:
         }
 
 
+def _index(attributes: tuple[Attribute, ...]) -> dict[str, Attribute]:
+    """Folded name -> attribute; the first of two same-named ones wins, as a scan would."""
+    out: dict[str, Attribute] = {}
+    for attr in attributes:
+        out.setdefault(attr.name.casefold(), attr)
+    return out
+
+
 # The attributes common to every resource, typed so filters and sorting work on them.
 ID_ATTRIBUTE = Attribute("id", case_exact=True, mutability="readOnly", returned="always",
                          uniqueness="server")
@@ -146,6 +155,7 @@ META_ATTRIBUTE = Attribute(
     ),
 )
 COMMON_ATTRIBUTES = (ID_ATTRIBUTE, EXTERNAL_ID_ATTRIBUTE, META_ATTRIBUTE)
+_COMMON_BY_NAME = _index(COMMON_ATTRIBUTES)
 
 
 @dataclass(frozen=True)
@@ -187,17 +197,30 @@ class ResourceType:
     description: str
     core: Schema
     extensions: tuple[tuple[Schema, bool], ...] = ()  # (schema, required)
+    # Built once, since every request resolves attribute names against them:
+    _schemas: tuple[Schema, ...] = field(init=False, repr=False, compare=False)
+    _by_urn: dict[str, Schema] = field(init=False, repr=False, compare=False)
+    _longest_first: tuple[tuple[str, Schema], ...] = field(init=False, repr=False, compare=False)
+    _resolved: dict[tuple, ResolvedPath] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        schemas = (self.core, *(s for s, _ in self.extensions))
+        by_urn: dict[str, Schema] = {}
+        for schema in schemas:
+            by_urn.setdefault(schema.id.casefold(), schema)
+        longest = sorted(schemas, key=lambda s: len(s.id), reverse=True)
+        object.__setattr__(self, "_schemas", schemas)
+        object.__setattr__(self, "_by_urn", by_urn)
+        object.__setattr__(self, "_longest_first", tuple((s.id.casefold(), s) for s in longest))
+        # Only paths that resolve are remembered: they are finite, unlike what callers send.
+        object.__setattr__(self, "_resolved", {})
 
     @property
     def schemas(self) -> tuple[Schema, ...]:
-        return (self.core, *(s for s, _ in self.extensions))
+        return self._schemas
 
     def schema_by_urn(self, urn: str) -> Schema | None:
-        folded = urn.casefold()
-        for schema in self.schemas:
-            if schema.id.casefold() == folded:
-                return schema
-        return None
+        return self._by_urn.get(urn.casefold())
 
     def split_urn(self, path: str) -> tuple[str | None, str]:
         """Split "urn:...:User:name.givenName" into (schema URN, "name.givenName").
@@ -206,9 +229,10 @@ class ResourceType:
         matched case-insensitively and the longest known URN wins, so the core
         User URN never swallows the enterprise extension's.
         """
+        if ":" not in path:  # every URN has one; most paths are plain names
+            return None, path
         folded = path.casefold()
-        for schema in sorted(self.schemas, key=lambda s: len(s.id), reverse=True):
-            prefix = schema.id.casefold()
+        for prefix, schema in self._longest_first:
             if folded == prefix:
                 return schema.id, ""
             if folded.startswith(prefix + ":"):
@@ -217,14 +241,22 @@ class ResourceType:
 
     def resolve(self, urn: str | None, attr: str, sub: str | None = None) -> ResolvedPath | None:
         """Resolve (optional URN, attribute, optional sub-attribute); None if unknown."""
+        key = (urn and urn.casefold(), attr.casefold(), sub and sub.casefold())
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolve(urn, attr, sub)
+            if found is not None:
+                self._resolved[key] = found
+        return found
+
+    def _resolve(self, urn: str | None, attr: str, sub: str | None) -> ResolvedPath | None:
         if urn is not None:
             schema = self.schema_by_urn(urn)
             candidates: tuple[tuple[str, Attribute | None], ...] = (
                 (schema.id, schema.attribute(attr)) if schema else ("", None),
             )
         else:
-            common = next((a for a in COMMON_ATTRIBUTES if a.name.casefold() == attr.casefold()),
-                          None)
+            common = _COMMON_BY_NAME.get(attr.casefold())
             candidates = (("", common), (self.core.id, self.core.attribute(attr)))
         for schema_id, found in candidates:
             if found is None:
