@@ -11,12 +11,11 @@ asking for an attribute this org does not map should still get an answer.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.scim.resource import SCHEMAS_KEY
+from gateway.scim.resource import SCHEMAS_KEY, json_copy
 from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
 
 
@@ -66,7 +65,7 @@ def project(
     out: dict = {}
     for key, value in resource.items():
         if key == SCHEMAS_KEY:
-            out[key] = copy.deepcopy(value)
+            out[key] = json_copy(value)
             continue
         urn, rest = rtype.split_urn(key)
         if urn is not None and not rest and isinstance(value, dict) and urn != rtype.core.id:
@@ -89,7 +88,7 @@ def _project_attribute(
 ) -> Any:
     """The part of one top-level attribute's value to return, or None for nothing."""
     if resolved is None:
-        return None if include is not None else copy.deepcopy(value)
+        return None if include is not None else json_copy(value)
     attr = resolved.attribute
     key = (resolved.schema, attr.name)
     if attr.returned == "never":
@@ -131,16 +130,16 @@ def _returned_by_default(sub: Attribute, named: set[str]) -> bool:
 def _keep_subs(attr: Attribute, value: Any, keep: Callable[[Attribute], bool]) -> Any:
     """A copy of a complex value with only the sub-attributes `keep(sub)` accepts."""
     if attr.type != "complex":
-        return copy.deepcopy(value)
+        return json_copy(value)
 
     def one(element: Any) -> Any:
         if not isinstance(element, dict):
-            return copy.deepcopy(element)
+            return json_copy(element)
         out = {}
         for name, item in element.items():
             sub = attr.sub(name)
             if sub is None or keep(sub):
-                out[name] = copy.deepcopy(item)
+                out[name] = json_copy(item)
         return out or None
 
     if isinstance(value, list):

@@ -16,6 +16,22 @@ from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
 # Keys that are not attributes but belong to every resource (RFC 7643 §3).
 SCHEMAS_KEY = "schemas"
 
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value; several times faster than `copy.deepcopy` on the hot path.
+
+    Anything that is not JSON (never expected) still goes through `copy.deepcopy`.
+    """
+    if isinstance(value, _ATOMS):
+        return value
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return copy.deepcopy(value)
+
 
 def canonicalise(body: dict, rtype: ResourceType) -> dict:
     """A deep copy of `body` with every known attribute name spelled as its schema does.
@@ -30,12 +46,12 @@ def canonicalise(body: dict, rtype: ResourceType) -> dict:
     out: dict = {}
     for key, value in body.items():
         if key.casefold() == SCHEMAS_KEY:
-            out[SCHEMAS_KEY] = copy.deepcopy(value)
+            out[SCHEMAS_KEY] = json_copy(value)
             continue
         urn, rest = rtype.split_urn(key)
         if urn is not None and not rest:
             if not isinstance(value, dict):
-                out[urn] = copy.deepcopy(value)
+                out[urn] = json_copy(value)
             elif urn == rtype.core.id:
                 # Core attributes nested under the core URN belong at top level.
                 for inner_key, inner_value in value.items():
@@ -46,7 +62,7 @@ def canonicalise(body: dict, rtype: ResourceType) -> dict:
                     for inner_key, inner_value in value.items():
                         _place(out, rtype, urn, inner_key, inner_value)
                 else:
-                    out[urn] = copy.deepcopy(value)
+                    out[urn] = json_copy(value)
             continue
         if urn is not None:
             _place(out, rtype, urn, rest, value, original_key=key)
@@ -68,9 +84,9 @@ def _place(
         if urn is not None and original_key is None and urn != rtype.core.id:
             container = out.setdefault(urn, {})
             if isinstance(container, dict):
-                container[name] = copy.deepcopy(value)
+                container[name] = json_copy(value)
                 return
-        out[original_key or name] = copy.deepcopy(value)
+        out[original_key or name] = json_copy(value)
         return
     container = container_of(out, resolved, create=True)
     attr = resolved.attribute
@@ -91,13 +107,13 @@ def _place(
 def canonical_value(attr: Attribute, value: Any) -> Any:
     """A deep copy of `value` with sub-attribute keys spelled canonically."""
     if attr.type != "complex":
-        return copy.deepcopy(value)
+        return json_copy(value)
     if isinstance(value, list):
-        return [_canonical_complex(attr, v) if isinstance(v, dict) else copy.deepcopy(v)
+        return [_canonical_complex(attr, v) if isinstance(v, dict) else json_copy(v)
                 for v in value]
     if isinstance(value, dict):
         return _canonical_complex(attr, value)
-    return copy.deepcopy(value)
+    return json_copy(value)
 
 
 def _canonical_complex(attr: Attribute, value: dict) -> dict:
@@ -105,7 +121,7 @@ def _canonical_complex(attr: Attribute, value: dict) -> dict:
     for key, sub_value in value.items():
         sub = attr.sub(key)
         if sub is None:
-            out[key] = copy.deepcopy(sub_value)
+            out[key] = json_copy(sub_value)
         else:
             out[sub.name] = canonical_value(sub, sub_value)
     return out
@@ -146,13 +162,13 @@ def _is_read_only(resolved: ResolvedPath | None) -> bool:
 
 def _strip_attr(resolved: ResolvedPath | None, value: Any) -> Any:
     if resolved is None or resolved.sub is not None or resolved.attribute.type != "complex":
-        return copy.deepcopy(value)
+        return json_copy(value)
     attr = resolved.attribute
 
     def strip_one(element: Any) -> Any:
         if not isinstance(element, dict):
-            return copy.deepcopy(element)
-        return {k: copy.deepcopy(v) for k, v in element.items()
+            return json_copy(element)
+        return {k: json_copy(v) for k, v in element.items()
                 if (sub := attr.sub(k)) is None or sub.mutability != "readOnly"}
 
     if isinstance(value, list):
@@ -203,7 +219,7 @@ def set_value(resource: dict, resolved: ResolvedPath, value: Any) -> None:
     assert container is not None
     attr = resolved.attribute
     if resolved.sub is None:
-        container[attr.name] = copy.deepcopy(value)
+        container[attr.name] = json_copy(value)
         return
     current = container.get(attr.name)
     if attr.multi_valued:
@@ -211,12 +227,12 @@ def set_value(resource: dict, resolved: ResolvedPath, value: Any) -> None:
         if not elements:
             elements = [{}]
         for element in elements:
-            element[resolved.sub.name] = copy.deepcopy(value)
+            element[resolved.sub.name] = json_copy(value)
         container[attr.name] = elements
         return
     if not isinstance(current, dict):
         current = container[attr.name] = {}
-    current[resolved.sub.name] = copy.deepcopy(value)
+    current[resolved.sub.name] = json_copy(value)
 
 
 def remove_value(resource: dict, resolved: ResolvedPath) -> None:
