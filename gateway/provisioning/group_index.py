@@ -29,7 +29,13 @@ Then:
 - the IdP's next write carrying the group's externalId (a PUT, which always
   states it, or a PATCH naming it) restores it and clears the team's unknown
   mark; deleting the team clears it too. When none remain, filters answer
-  again.
+  again;
+- the marks only hold for `LOSS_GRACE` after the loss was found (`~lost_at`).
+  An IdP that matches groups by externalId retries its lookup on a 503 and may
+  never get to the write that would restore it, and teams made in Workstream
+  before the gateway existed never had one: after the grace period unknown
+  teams count as having no externalId (a WARNING says so), so provisioning
+  goes on and a duplicate create still meets the backend's unique team name.
 
 The same happens with Redis down: a lock can't be taken, so the index can't be
 checked; externalIds are left out of reads and `externalId eq` misses are `503`.
@@ -40,7 +46,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendNotFound
@@ -52,6 +58,9 @@ log = logging.getLogger(__name__)
 SPACE = "groups"
 UNKNOWN = "groups-unknown"
 EPOCH = "~epoch"
+LOST_AT = "~lost_at"
+# How long unknown externalIds block `externalId eq` misses after a loss is found.
+LOSS_GRACE = timedelta(hours=1)
 DISPLAY_NAME = "displayName"
 # How many (org, team) pairs a process remembers having warned about.
 WARNED_MAX = 10_000
@@ -80,6 +89,14 @@ class ExternalIds:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def within_grace(lost_at: str | None, now: datetime | None = None) -> bool:
+    """Whether unknown marks found at `lost_at` still hold (see LOSS_GRACE)."""
+    if not lost_at:
+        return False
+    found = datetime.strptime(lost_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return (now or datetime.now(UTC)) - found < LOSS_GRACE
 
 
 def name_key(value: str) -> str:
@@ -161,17 +178,21 @@ class GroupIndex:
             return ExternalIds()
         lookups = [(SPACE, ext_key(t)) for t in team_ids]
         lookups += [(UNKNOWN, str(t)) for t in team_ids]
-        lookups.append((SPACE, EPOCH))
+        lookups += [(SPACE, EPOCH), (SPACE, LOST_AT)]
         answers = await self._store.get_many(org_id, lookups)
         count = len(team_ids)
-        values, unknown, epoch = answers[:count], answers[count:2 * count], answers[-1]
+        values, unknown = answers[:count], answers[count:2 * count]
+        epoch, lost_at = answers[-2], answers[-1]
         if epoch is None:
             try:
                 await self.ensure_epoch(org_id)
             except IdStoreError:
-                unknown = ["store down"] * count
+                unknown, lost_at = ["store down"] * count, _now()
             else:
                 unknown = await self._store.get_many(org_id, [(UNKNOWN, str(t)) for t in team_ids])
+                [lost_at] = await self._store.get_many(org_id, [(SPACE, LOST_AT)])
+        if not within_grace(lost_at):
+            unknown = [None] * count
         out = ExternalIds()
         for team_id, value, mark in zip(team_ids, values, unknown, strict=True):
             if value:
@@ -223,8 +244,8 @@ class GroupIndex:
 
         Raises `IndexLost` when it finds nothing but can't say that nothing exists.
         """
-        hint, epoch = await self._store.get_many(
-            org_id, [(SPACE, by_external_key(value)), (SPACE, EPOCH)])
+        hint, epoch, lost_at = await self._store.get_many(
+            org_id, [(SPACE, by_external_key(value)), (SPACE, EPOCH), (SPACE, LOST_AT)])
         if hint is not None:
             [held] = await self._store.get_many(org_id, [(SPACE, ext_key(int(hint)))])
             if held == value:
@@ -235,6 +256,9 @@ class GroupIndex:
                 await self.ensure_epoch(org_id)
             except IdStoreError:
                 raise IndexLost(None) from None
+            [lost_at] = await self._store.get_many(org_id, [(SPACE, LOST_AT)])
+        if not within_grace(lost_at):
+            return None
         unknown = await self._store.count(org_id, UNKNOWN)
         if unknown:
             raise IndexLost(unknown)
@@ -268,13 +292,14 @@ class GroupIndex:
             unknown = 0
             if first.total:
                 unknown = await self._mark_unknown(org_id, now)
-            await self._store.put(org_id, {SPACE: {EPOCH: now}})
+            await self._store.put(
+                org_id, {SPACE: {EPOCH: now, **({LOST_AT: now} if unknown else {})}})
             if unknown:
                 log.warning(
                     "org %s: the group index is empty but the org has teams: Redis lost it, or "
                     "this is the gateway's first look at teams made in Workstream. %d team(s) "
                     "have an unknown externalId until the IdP writes them (PUT, or PATCH "
-                    "carrying externalId)", org_id, unknown,
+                    "carrying externalId), or for %s at most", org_id, unknown, LOSS_GRACE,
                 )
 
     async def _mark_unknown(self, org_id: int, now: str) -> int:

@@ -496,3 +496,16 @@ async def test_discovery_advertises_groups_with_members(world: World):
     assert {a["name"] for a in schema["attributes"]} == {"displayName", "members"}
     status, rtype, _ = await world.a.get("/ResourceTypes/Group")
     assert status == 200 and rtype["endpoint"] == "/Groups"
+
+
+async def test_unknown_external_ids_stop_blocking_after_the_grace_period(world: World):
+    status, team = await world.backend.call(
+        "POST", f"/internal/v1/orgs/{world.org_a}/teams", {"name": "Legacy"})
+    assert status == 201
+    assert (await world.a.get('/Groups?filter=externalId eq "x"'))[0] == 503
+    # The loss was found two hours ago: past LOSS_GRACE, provisioning goes on.
+    await world.store.put(world.org_a, {"groups": {"~lost_at": "2000-01-01T00:00:00Z"}})
+    status, body, _ = await world.a.get('/Groups?filter=externalId eq "x"')
+    assert status == 200 and body["totalResults"] == 0
+    status, read, _ = await world.a.get(f"/Groups/{team['id']}")
+    assert status == 200 and "externalId" not in read
