@@ -503,7 +503,7 @@ async def test_unknown_external_ids_stop_blocking_after_the_grace_period(world: 
         "POST", f"/internal/v1/orgs/{world.org_a}/teams", {"name": "Legacy"})
     assert status == 201
     assert (await world.a.get('/Groups?filter=externalId eq "x"'))[0] == 503
-    # The loss was found two hours ago: past LOSS_GRACE, provisioning goes on.
+    # The loss was found long ago: past LOSS_GRACE, provisioning goes on.
     await world.store.put(world.org_a, {"groups": {"~lost_at": "2000-01-01T00:00:00Z"}})
     status, body, _ = await world.a.get('/Groups?filter=externalId eq "x"')
     assert status == 200 and body["totalResults"] == 0
