@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.scim.idp_quirks import normalise_patch, normalise_resource
 from gateway.scim.projection import project
-from gateway.scim.resource import canonicalise, strip_read_only
+from gateway.scim.resource import strip_read_only
 from gateway.scim.schema import ResourceType
 from gateway.scim.validation import validate
 from gateway.web.context import org_context
@@ -18,7 +18,7 @@ from gateway.web.state import CONFIG, USERS
 async def resource_body(request: web.Request, rtype: ResourceType, kind: str) -> dict:
     """A POST/PUT body: IdP dialects normalised, names canonical, validated, read-only dropped."""
     body = await read_json_object(request)
-    body = canonicalise(normalise_resource(body, rtype), rtype)
+    body = normalise_resource(body, rtype)  # canonical names already: it canonicalises
     validate(kind, body)
     return strip_read_only(body, rtype)
 
