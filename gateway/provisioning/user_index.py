@@ -29,15 +29,17 @@ from gateway.mapping.ids import to_scim_id
 log = logging.getLogger(__name__)
 
 SPACE = "users"
+# "<newest updated_at indexed> <when the read that saw it began>", both ISO UTC.
 WATERMARK = "~watermark"
 # SCIM attributes kept in the index.
 INDEXED = ("userName", "externalId")
 # Re-read this much before the watermark: timestamps have second precision and
 # a write may commit a moment after its updated_at.
 OVERLAP = timedelta(seconds=2)
-# Once the newest indexed change is this far in the past (by our clock, with room
-# for clock skew), nothing more can appear at or before it: a catch-up starts
-# just after it, so a same-second mass update isn't re-read on every miss.
+# When the read that indexed the newest change began this long after that change
+# (room for commit delay and clock skew), everything stamped at or before it was
+# already visible to that read: the next catch-up starts just after it, so a
+# same-second mass update isn't re-read on every miss.
 SETTLED = timedelta(minutes=5)
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -50,14 +52,15 @@ def _format(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def catch_up_from(watermark: str, now: datetime | None = None) -> str | None:
+def catch_up_from(watermark: str) -> str | None:
     """The `updated_since` for a catch-up after `watermark` (None: read everything)."""
-    if watermark == EPOCH:
+    newest, _, read_at = watermark.partition(" ")
+    if newest == EPOCH:
         return None
-    newest = _parse(watermark)
-    if (now or datetime.now(UTC)) - newest > SETTLED:
-        return _format(newest + timedelta(seconds=1))
-    return _format(newest - OVERLAP)
+    newest_at = _parse(newest)
+    if read_at and _parse(read_at) - newest_at > SETTLED:
+        return _format(newest_at + timedelta(seconds=1))
+    return _format(newest_at - OVERLAP)
 
 
 class UserIndex:
@@ -183,10 +186,12 @@ class UserIndex:
     ) -> list[dict]:
         """Index every record changed since `since` (all when None); return those matching.
 
-        The new watermark is the newest `updated_at` seen, never below `floor`.
+        The new watermark is the newest `updated_at` seen, never below `floor`'s,
+        with the time this read began.
         """
         found: list[dict] = []
-        newest = floor
+        read_at = _format(datetime.now(UTC))
+        newest = floor.partition(" ")[0]
         batch: dict[str, str] = {}
         filters = {"updated_since": since} if since else {}
         async for record in self._backend.iter_employees(org_id, per_page=200, **filters):
@@ -198,6 +203,6 @@ class UserIndex:
             if len(batch) >= 2000:
                 await self._store.put(org_id, {SPACE: batch})
                 batch = {}
-        batch[WATERMARK] = newest
+        batch[WATERMARK] = f"{newest} {read_at}"
         await self._store.put(org_id, {SPACE: batch})
         return found

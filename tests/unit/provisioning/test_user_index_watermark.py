@@ -1,19 +1,25 @@
 """Where an index catch-up starts reading (updated_since) relative to its watermark."""
 
-from datetime import UTC, datetime
-
 from gateway.provisioning.user_index import EPOCH, catch_up_from
-
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
 def test_no_watermark_reads_everything():
-    assert catch_up_from(EPOCH, NOW) is None
+    assert catch_up_from(f"{EPOCH} 2026-11-28T12:00:00Z") is None
 
 
-def test_recent_watermark_rereads_the_overlap_window():
-    assert catch_up_from("2026-11-28T11:59:50Z", NOW) == "2026-11-28T11:59:48Z"
+def test_read_soon_after_newest_change_rereads_the_overlap_window():
+    # A write stamped 11:59:50 may commit after a read that began at 11:59:51.
+    assert catch_up_from("2026-11-28T11:59:50Z 2026-11-28T11:59:51Z") == "2026-11-28T11:59:48Z"
 
 
-def test_settled_watermark_starts_just_after_it():
-    assert catch_up_from("2026-11-28T11:00:00Z", NOW) == "2026-11-28T11:00:01Z"
+def test_read_long_after_newest_change_starts_just_after_it():
+    assert catch_up_from("2026-11-28T11:00:00Z 2026-11-28T11:30:00Z") == "2026-11-28T11:00:01Z"
+
+
+def test_old_time_since_the_read_alone_does_not_settle_it():
+    # Hours may pass between catch-ups; only the read's own start time counts.
+    assert catch_up_from("2026-11-28T11:00:00Z 2026-11-28T11:00:01Z") == "2026-11-28T10:59:58Z"
+
+
+def test_watermark_without_read_time_rereads_the_overlap():
+    assert catch_up_from("2026-11-28T11:00:00Z") == "2026-11-28T10:59:58Z"
