@@ -207,6 +207,9 @@ class ResourceMapping:
     advertised: ResourceType = field(init=False, repr=False, compare=False)
     # `<attr>.value` fields that also serve `<attr>.$ref` (see Translator.references).
     references: tuple[BoundField, ...] = field(init=False, repr=False, compare=False)
+    # Each of those with its complex parent (`manager`), built once: to_scim reads it per record.
+    _reference_parents: tuple[tuple[BoundField, BoundField], ...] = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         base = user_resource_type() if self.kind == "User" else group_resource_type()
@@ -216,6 +219,8 @@ class ResourceMapping:
         object.__setattr__(self, "catalogue", catalogue)
         object.__setattr__(self, "bound", tuple(bind(f, rtype) for f in self.fields))
         object.__setattr__(self, "references", self._reference_fields())
+        object.__setattr__(self, "_reference_parents",
+                           tuple((b, _parent(b)) for b in self.references))
         self.check()
         schemas = {s.id: s for s in self.advertised_schemas()}
         advertised = replace(
@@ -306,8 +311,8 @@ class ResourceMapping:
     def to_scim(self, record: dict, base_url: str) -> dict:
         """The whole SCIM resource for a backend record: schemas, id, attributes, meta."""
         attrs = self.to_scim_attributes(record)
-        for b in self.references:
-            target = read_scim(attrs, _parent(b))
+        for b, parent in self._reference_parents:
+            target = read_scim(attrs, parent)
             if isinstance(target, dict) and target.get("value") is not None:
                 endpoint = _ENDPOINTS[b.spec.translate.references]  # type: ignore[union-attr]
                 target["$ref"] = f"{base_url}{endpoint}/{target['value']}"
