@@ -15,9 +15,14 @@ from typing import Any
 
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendError, BackendNotFound, BackendStale
-from gateway.backend.records import STATUS_DEACTIVATED, split_action_fields
+from gateway.backend.records import (
+    STATUS_ACTIVE,
+    STATUS_DEACTIVATED,
+    STATUS_FIELD,
+    split_action_fields,
+)
 from gateway.idstore.base import IdStore
-from gateway.mapping.engine import parse_version_tag
+from gateway.mapping.engine import ResourceMapping, TranslationError, parse_version_tag
 from gateway.mapping.ids import from_scim_id
 from gateway.provisioning.backend_errors import backend_errors, to_scim_error
 from gateway.provisioning.context import OrgContext
@@ -84,10 +89,29 @@ class UserService:
     async def patch(
         self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: str | None
     ) -> dict:
-        rtype = ctx.mappings.user.rtype
+        mapping = ctx.mappings.user
+        status = _status_only(operations, mapping) if if_match is None else None
+        if status is not None:
+            # Okta's (de)activation: the actions are idempotent and answer with the
+            # record, so there is nothing to read first and nothing to compare.
+            return await self._set_status(ctx, scim_id, status)
         return await self._write(
-            ctx, scim_id, if_match, lambda current: apply_patch(current, operations, rtype)
+            ctx, scim_id, if_match, lambda current: apply_patch(current, operations, mapping.rtype)
         )
+
+    async def _set_status(self, ctx: OrgContext, scim_id: str, status: str) -> dict:
+        mapping = ctx.mappings.user
+        backend_id = from_scim_id(scim_id)
+        if backend_id is None:
+            raise ScimError(404, f"User {scim_id} not found")
+        action = (
+            self._backend.deactivate_employee
+            if status == STATUS_DEACTIVATED
+            else self._backend.reactivate_employee
+        )
+        with backend_errors(mapping, f"User {scim_id}"):
+            record = await action(ctx.org_id, backend_id)
+        return mapping.to_scim(record, ctx.base_url)
 
     async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
         """DELETE: the backend has no delete, and a person is never lost: deactivate."""
@@ -238,6 +262,37 @@ def _check_precondition(record: dict, if_match: str | None, scim_id: str) -> int
     if current not in versions:
         raise ScimError(412, f"User {scim_id} has changed since the version given in If-Match")
     return current
+
+
+def _status_only(operations: list[dict], mapping: ResourceMapping) -> str | None:
+    """The new status when the PATCH only sets `active`, else None (the general path).
+
+    Only one add/replace of `active` to a real boolean qualifies (path "active"
+    or a path-less `{"active": bool}`), and only when the mapping maps `active`
+    to the status alone, writable, and derives nothing (a fallback could
+    follow `active`): then the status action is the whole change.
+    """
+    if len(operations) != 1:
+        return None
+    op = operations[0]
+    if op.get("op") not in ("add", "replace"):
+        return None
+    path, value = op.get("path"), op.get("value")
+    if path in (None, "") and isinstance(value, dict) and len(value) == 1:
+        [(path, value)] = value.items()
+    if not isinstance(path, str) or path.casefold() != "active" or not isinstance(value, bool):
+        return None
+    status_fields = [b for b in mapping.bound if b.spec.backend == STATUS_FIELD]
+    if len(status_fields) != 1 or any(b.spec.fallback is not None for b in mapping.bound):
+        return None
+    spec = status_fields[0].spec
+    if status_fields[0].path.text() != "active" or not spec.writable:
+        return None
+    try:
+        status = spec.translate.to_backend(value) if spec.translate else value
+    except TranslationError:
+        return None
+    return status if status in (STATUS_ACTIVE, STATUS_DEACTIVATED) else None
 
 
 def _differences(fields: dict, record: dict) -> dict:
