@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 Clock = Callable[[], datetime]
 
@@ -23,6 +24,7 @@ def to_seconds(moment: datetime) -> float:
     return moment.timestamp()
 
 
+@lru_cache(maxsize=4096)  # every record read formats two; strftime was 6% of the sandbox's CPU
 def iso(seconds: int) -> str:
     """`2026-11-28T14:03:11Z` for POSIX seconds."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
