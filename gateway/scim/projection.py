@@ -60,8 +60,20 @@ def project(
     returned always. `meta` is an ordinary default attribute: present
     unless `attributes` leaves it out or `excluded` names it.
     """
-    include = _select(attributes, rtype) if attributes is not None else None
-    exclude = _select(excluded or [], rtype)
+    if attributes is None and not excluded:
+        # The common case (every GET, every page of a list): what to do with each
+        # attribute is decided once per resource type, not per value.
+        plan = _default_plan(rtype)
+
+        def project_one(urn: str | None, name: str, value: Any) -> Any:
+            return _default_copier(plan, rtype, urn, name)(value)
+    else:
+        include = _select(attributes, rtype) if attributes is not None else None
+        exclude = _select(excluded or [], rtype)
+
+        def project_one(urn: str | None, name: str, value: Any) -> Any:
+            return _project_attribute(rtype.resolve(urn, name), value, include, exclude)
+
     out: dict = {}
     for key, value in resource.items():
         if key == SCHEMAS_KEY:
@@ -71,16 +83,82 @@ def project(
         if urn is not None and not rest and isinstance(value, dict) and urn != rtype.core.id:
             inner = {}
             for name, item in value.items():
-                kept = _project_attribute(rtype.resolve(urn, name), item, include, exclude)
+                kept = project_one(urn, name, item)
                 if kept is not None:
                     inner[name] = kept
             if inner:
                 out[key] = inner
             continue
-        kept = _project_attribute(rtype.resolve(None, key), value, include, exclude)
+        kept = project_one(None, key, value)
         if kept is not None:
             out[key] = kept
     return out
+
+
+Copier = Callable[[Any], Any]
+# Per resource type (by identity, so no schema is hashed): attribute -> default copier.
+_plans: dict[int, tuple[ResourceType, dict[tuple[str | None, str], Copier]]] = {}
+_MAX_TYPES = 64
+_MAX_NAMES = 1024
+
+
+def _default_plan(rtype: ResourceType) -> dict[tuple[str | None, str], Copier]:
+    entry = _plans.get(id(rtype))
+    if entry is None or entry[0] is not rtype:
+        if len(_plans) >= _MAX_TYPES:
+            _plans.clear()
+        entry = _plans[id(rtype)] = (rtype, {})  # holds the type, so its id stays unique
+    return entry[1]
+
+
+def _default_copier(
+    plan: dict[tuple[str | None, str], Copier], rtype: ResourceType, urn: str | None, name: str
+) -> Copier:
+    copier = plan.get((urn, name))
+    if copier is None:
+        resolved = rtype.resolve(urn, name)
+        copier = _copier_for(resolved)
+        if resolved is not None and len(plan) < _MAX_NAMES:  # only known names are kept
+            plan[(urn, name)] = copier
+    return copier
+
+
+def _copier_for(resolved: ResolvedPath | None) -> Copier:
+    """`_project_attribute` with nothing named, as one function of the value."""
+    if resolved is None:
+        return json_copy
+    attr = resolved.attribute
+    if attr.returned in ("never", "request"):
+        return _nothing
+    if attr.returned == "always":
+        def keep(sub: Attribute) -> bool:
+            return sub.returned != "never"
+    else:
+        def keep(sub: Attribute) -> bool:
+            return _returned_by_default(sub, set())
+    if attr.type != "complex":
+        return json_copy
+    if all(keep(sub) for sub in attr.sub_attributes):
+        return _copy_complex
+    return lambda value: _keep_subs(attr, value, keep)
+
+
+def _nothing(value: Any) -> None:
+    return None
+
+
+def _copy_complex(value: Any) -> Any:
+    """`_keep_subs` when every sub-attribute is kept: empty elements still go."""
+
+    def one(element: Any) -> Any:
+        if not isinstance(element, dict):
+            return json_copy(element)
+        return {name: json_copy(item) for name, item in element.items()} or None
+
+    if isinstance(value, list):
+        items = [kept for element in value if (kept := one(element)) is not None]
+        return items or None
+    return one(value)
 
 
 def _project_attribute(
