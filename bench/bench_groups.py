@@ -18,7 +18,6 @@ import asyncio
 import base64
 import contextlib
 import os
-import socket
 import statistics
 import sys
 import time
@@ -30,44 +29,21 @@ from typing import Any
 
 import aiohttp
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-SANDBOX_TOKEN = "bench-sandbox-token"
+from bench.harness import (
+    PATCH_OP,
+    SANDBOX_TOKEN,
+    SCIM_JSON,
+    Sandbox,
+    drop_prefix,
+    free_port,
+    id_store,
+)
+
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-SCIM_JSON = "application/scim+json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Sandbox:
-    """The sandbox process and its admin/log routes."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url
-        self.headers = {"Authorization": f"Token {SANDBOX_TOKEN}"}
-
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.session.request(method, self.url + path, json=body,
-                                        headers=self.headers) as resp:
-            payload = await resp.json(content_type=None) if resp.status != 204 else None
-            if resp.status >= 400:
-                raise RuntimeError(f"sandbox {method} {path}: {resp.status} {payload}")
-            return payload
-
-    async def calls(self) -> list[str]:
-        body = await self.call("GET", "/_sandbox/requests")
-        return [f"{r['method']} {r['path']}" for r in body["requests"]]
-
-    async def clear(self) -> None:
-        await self.call("DELETE", "/_sandbox/requests")
 
 
 async def _start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
-    port = _free_port()
+    port = free_port()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sandbox", "--db", ":memory:", "--port", str(port),
         "--token", SANDBOX_TOKEN, "--rate-limit", "0",
@@ -79,29 +55,6 @@ async def _start_sandbox() -> tuple[asyncio.subprocess.Process, str]:
         proc.kill()
         raise RuntimeError(f"sandbox did not start: {line!r}")
     return proc, f"http://127.0.0.1:{port}"
-
-
-async def _store(prefix: str):
-    from gateway.idstore import MemoryIdStore, RedisIdStore
-
-    store = RedisIdStore(REDIS_URL, prefix=prefix)
-    if await store.ping():
-        return store, "Redis"
-    await store.close()
-    return MemoryIdStore(), "in-process store (Redis did not answer)"
-
-
-async def _drop_prefix(prefix: str) -> None:
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL)
-    try:
-        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            await client.delete(key)
-    except Exception:  # nothing to clean when Redis is away
-        pass
-    finally:
-        await client.aclose()
 
 
 def _kind(call: str) -> str:
@@ -131,7 +84,7 @@ async def main(args: argparse.Namespace) -> None:
 
     sandbox_proc, sandbox_url = await _start_sandbox()
     prefix = f"bench-groups-{uuid.uuid4().hex[:10]}"
-    store, store_name = await _store(prefix)
+    store, store_name = await id_store(prefix)
     session = aiohttp.ClientSession()
     gateway = None
     try:
@@ -297,7 +250,7 @@ async def main(args: argparse.Namespace) -> None:
         await session.close()
         with contextlib.suppress(Exception):
             await store.close()
-        await _drop_prefix(prefix)
+        await drop_prefix(prefix)
         sandbox_proc.terminate()
         await sandbox_proc.wait()
 

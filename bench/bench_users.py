@@ -28,56 +28,9 @@ from typing import Any
 
 import aiohttp
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-SANDBOX_TOKEN = "bench-sandbox-token"
-SCIM_JSON = "application/scim+json"
+from bench.harness import SANDBOX_TOKEN, SCIM_JSON, Sandbox, drop_prefix, id_store
+
 SEED_BATCH = 2_000
-
-
-class Sandbox:
-    """The sandbox's admin and request-log routes."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.session, self.url = session, url
-        self.headers = {"Authorization": f"Token {SANDBOX_TOKEN}"}
-
-    async def call(self, method: str, path: str, body: Any = None) -> Any:
-        async with self.session.request(method, self.url + path, json=body,
-                                        headers=self.headers) as resp:
-            payload = await resp.json(content_type=None) if resp.status != 204 else None
-            if resp.status >= 400:
-                raise RuntimeError(f"sandbox {method} {path}: {resp.status} {payload}")
-            return payload
-
-    async def calls(self) -> list[str]:
-        body = await self.call("GET", "/_sandbox/requests")
-        return [f"{r['method']} {r['path']}" for r in body["requests"]]
-
-    async def clear(self) -> None:
-        await self.call("DELETE", "/_sandbox/requests")
-
-
-async def _store(prefix: str):
-    from gateway.idstore import MemoryIdStore, RedisIdStore
-
-    store = RedisIdStore(REDIS_URL, prefix=prefix)
-    if await store.ping():
-        return store, "Redis"
-    await store.close()
-    return MemoryIdStore(), "in-process store (Redis did not answer)"
-
-
-async def _drop_prefix(prefix: str) -> None:
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL)
-    try:
-        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            await client.delete(key)
-    except Exception:  # nothing to clean when Redis is away
-        pass
-    finally:
-        await client.aclose()
 
 
 def _employee(i: int) -> dict[str, Any]:
@@ -98,7 +51,7 @@ async def main(args: argparse.Namespace) -> None:
     sandbox_server = TestServer(create_app(":memory:", SANDBOX_TOKEN, 0), host="127.0.0.1")
     await sandbox_server.start_server()
     prefix = f"bench-users-{uuid.uuid4().hex[:10]}"
-    store, store_name = await _store(prefix)
+    store, store_name = await id_store(prefix)
     session = aiohttp.ClientSession()
     gateway = None
     try:
@@ -251,7 +204,7 @@ async def main(args: argparse.Namespace) -> None:
         await session.close()
         with contextlib.suppress(Exception):
             await store.close()
-        await _drop_prefix(prefix)
+        await drop_prefix(prefix)
         await sandbox_server.close()
 
 

@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -41,22 +40,14 @@ from typing import Any
 
 import aiohttp
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-SANDBOX_TOKEN = "bench-sandbox-token"
+from bench.harness import PATCH_OP, REDIS_URL, SANDBOX_TOKEN, SCIM_JSON, drop_prefix, free_port
+
 PEER_TOKEN = "bench-peer-token"
 STARTUP_TIMEOUT_S = 30.0
-SCIM_JSON = "application/scim+json"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 # ----------------------------------------------------------------- the servers
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _serve_gateway(args: argparse.Namespace) -> None:
@@ -352,17 +343,6 @@ def scenarios(args: argparse.Namespace, run: str) -> list[tuple[str, int, Callab
     ]
 
 
-async def _clear_prefix(prefix: str) -> None:
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL)
-    try:
-        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            await client.delete(key)
-    finally:
-        await client.aclose()
-
-
 def _table(rows: list[tuple[str, Result, Result]], args: argparse.Namespace) -> str:
     head = (f"{'scenario':36} {'ours req/s':>10} {'peer req/s':>10} {'ratio':>6} "
             f"{'ours p50/p99 ms':>16} {'peer p50/p99 ms':>16} {'backend/req':>11}")
@@ -399,7 +379,7 @@ async def _bench(args: argparse.Namespace) -> int:
     module = "bench.bench_vs_peer"
     children: list[Child] = []
     try:
-        sandbox_port, gateway_port, peer_port = _free_port(), _free_port(), _free_port()
+        sandbox_port, gateway_port, peer_port = free_port(), free_port(), free_port()
         sandbox = await _start("sandbox", "-m", "sandbox", "--db", ":memory:", "--port",
                                str(sandbox_port), "--token", SANDBOX_TOKEN, "--rate-limit", "0",
                                "--org", "Bench Org")
@@ -465,7 +445,7 @@ async def _bench(args: argparse.Namespace) -> int:
     finally:
         for child in reversed(children):
             await child.stop()
-        await _clear_prefix(prefix)
+        await drop_prefix(prefix)
         if args.profile and os.path.exists(args.profile):
             import pstats
 
