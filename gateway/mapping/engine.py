@@ -474,8 +474,8 @@ class ResourceMapping:
                 restricted = schema.restricted_to(names)
                 restricted = Schema(
                     restricted.id, restricted.name, restricted.description,
-                    tuple(self._mark_required(schema.id, self._trim(schema.id, a))
-                          for a in restricted.attributes),
+                    tuple(self._mark_read_only(schema.id, self._mark_required(
+                        schema.id, self._trim(schema.id, a))) for a in restricted.attributes),
                 )
                 out.append(restricted)
         return out
@@ -557,6 +557,30 @@ class ResourceMapping:
         return replace(attr, required=True, sub_attributes=tuple(
             replace(s, required=True) if s.name in subs else s for s in attr.sub_attributes
         ))
+
+    def _mark_read_only(self, schema_id: str, attr: Attribute) -> Attribute:
+        """Advertise `readOnly` where every field carrying the attribute ignores writes.
+
+        An org whose mapping keeps an attribute out of writes (Hooli's `title`)
+        must not tell clients they can change it.
+        """
+        def fields_for(sub: str | None) -> list[BoundField]:
+            return [
+                b for b in self.bound
+                if (b.path.schema or self.rtype.core.id) == schema_id
+                and b.path.attribute.name == attr.name
+                and (b.path.sub.name if b.path.sub else None) == sub
+            ]
+
+        def read_only(sub: str | None) -> bool:
+            found = fields_for(sub)
+            return bool(found) and not any(b.spec.writable for b in found)
+
+        if not attr.sub_attributes:
+            return replace(attr, mutability="readOnly") if read_only(None) else attr
+        subs = tuple(replace(s, mutability="readOnly") if read_only(s.name) else s
+                     for s in attr.sub_attributes)
+        return replace(attr, sub_attributes=subs) if subs != attr.sub_attributes else attr
 
 
 # Where each resource type a reference may point at is served (for `$ref` URIs).

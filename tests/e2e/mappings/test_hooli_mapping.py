@@ -88,3 +88,15 @@ async def test_default_org_still_takes_title(world: World):
     status, user, _ = await world.b.post("/Users", hooli_user())
     assert status == 201
     assert (await world.backend.employee(world.org_b, user["id"]))["title"] == "Intern"
+
+
+async def test_hooli_schema_advertises_title_read_only_for_hooli_only(world: World):
+    core = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+    async def title_mutability(client) -> str:
+        status, schema, _ = await client.get(f"/Schemas/{core}")
+        assert status == 200
+        return next(a for a in schema["attributes"] if a["name"] == "title")["mutability"]
+
+    assert await title_mutability(world.a) == "readOnly"
+    assert await title_mutability(world.b) == "readWrite"
