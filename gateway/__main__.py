@@ -21,12 +21,20 @@ from gateway.web.app import build_app
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workstream-gateway", description=__doc__)
     parser.add_argument("--config", default="config.toml", help="path to config.toml")
+    parser.add_argument(
+        "--require-backend", action="store_true",
+        help="refuse to start without backend.url instead of running the demo "
+             "(production: a missing WS_BACKEND_URL must not send people to a throwaway sandbox)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         config = load_config(args.config)
+        if config.demo_mode and args.require_backend:
+            raise ConfigError("backend.url is not set (WS_BACKEND_URL) and --require-backend "
+                              "forbids the demo sandbox")
         if config.demo_mode:
             from gateway.demo import run_demo
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,17 @@ def test_gateway_refuses_to_start_on_bad_config_or_mapping(tmp_path):
     result = subprocess.run([sys.executable, "-m", "gateway", "--config", str(broken)],
                             capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.returncode == 2 and "mappings.no_such_module" in result.stderr
+
+
+def test_production_start_refuses_to_fall_back_to_the_demo(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "--config", str(ROOT / "config.toml"),
+         "--require-backend"],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    assert result.returncode == 2 and "backend.url" in result.stderr
+
+
+def test_procfile_serves_on_port_and_requires_a_backend():
+    line = (ROOT / "Procfile").read_text().strip()
+    assert line.startswith("web: ") and "--require-backend" in line
