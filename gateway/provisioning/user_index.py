@@ -16,7 +16,11 @@ under a lock shared by every gateway process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +46,10 @@ OVERLAP = timedelta(seconds=2)
 # same-second mass update isn't re-read on every miss.
 SETTLED = timedelta(minutes=5)
 EPOCH = "1970-01-01T00:00:00Z"
+# Index scans read pages of the backend's largest size, a few in flight at once
+# (the backend client honours 429s if that is more than the org's rate limit).
+SCAN_PAGE_SIZE = 200
+SCAN_CONCURRENCY = 4
 
 
 def _parse(ts: str) -> datetime:
@@ -64,10 +72,12 @@ def catch_up_from(watermark: str) -> str | None:
 
 
 class UserIndex:
-    def __init__(self, backend: BackendClient, store: IdStore, *, lock_timeout_s: float = 30.0):
+    def __init__(self, backend: BackendClient, store: IdStore, *, lock_timeout_s: float = 30.0,
+                 monotonic: Callable[[], float] = time.monotonic):
         self._backend = backend
         self._store = store
         self._lock_timeout_s = lock_timeout_s
+        self._monotonic = monotonic  # measures how long a scan took
 
     # ---- keys ----
 
@@ -186,23 +196,67 @@ class UserIndex:
     ) -> list[dict]:
         """Index every record changed since `since` (all when None); return those matching.
 
-        The new watermark is the newest `updated_at` seen, never below `floor`'s,
-        with the time this read began.
+        The new watermark is the newest `updated_at` seen (never below `floor`'s),
+        with the time this read began. A read of several pages is several
+        snapshots: a record on an early page may change before the last page is
+        read, and a newer change seen later would carry the watermark past it.
+        Such a change is stamped after the first page's snapshot, and nothing
+        seen is stamped more than the read's duration after that snapshot, so
+        the watermark steps back by that duration (a difference of durations:
+        no clock comparison) and the next catch-up re-reads what changed while
+        this one ran. A read begun long after its newest change needs no step.
         """
         found: list[dict] = []
-        read_at = _format(datetime.now(UTC))
+        started = datetime.now(UTC)
+        clock = self._monotonic()
         newest = floor.partition(" ")[0]
         batch: dict[str, str] = {}
         filters = {"updated_since": since} if since else {}
-        async for record in self._backend.iter_employees(org_id, per_page=200, **filters):
-            keys = self.keys_of(mapping, record)
-            batch.update(keys)
-            if key in keys:
-                found.append(record)
-            newest = max(newest, record.get("updated_at") or EPOCH)
+        pages = 0
+        async for records in self._pages(org_id, filters):
+            pages += 1
+            for record in records:
+                keys = self.keys_of(mapping, record)
+                batch.update(keys)
+                if key in keys:
+                    found.append(record)
+                newest = max(newest, record.get("updated_at") or EPOCH)
             if len(batch) >= 2000:
                 await self._store.put(org_id, {SPACE: batch})
                 batch = {}
-        batch[WATERMARK] = f"{newest} {read_at}"
+        if pages > 1 and newest != EPOCH and started - _parse(newest) <= SETTLED:
+            took = timedelta(seconds=math.ceil(self._monotonic() - clock))
+            newest = _format(_parse(newest) - took)
+        batch[WATERMARK] = f"{newest} {_format(started)}"
         await self._store.put(org_id, {SPACE: batch})
         return found
+
+    async def _pages(self, org_id: int, filters: dict[str, str]) -> AsyncIterator[list[dict]]:
+        """The pages of a list, fetched `SCAN_CONCURRENCY` at a time once the total is known.
+
+        A rebuild of a 100,000-person org is 500 pages: one after another they
+        could outlast the IdP's 60 s. Pages are handed over as they arrive, so
+        at most a few are held at once; a failure cancels the rest.
+        """
+        first = await self._backend.list_employees(
+            org_id, page=1, per_page=SCAN_PAGE_SIZE, **filters)
+        yield first.items
+        last = -(-first.total // SCAN_PAGE_SIZE)
+        if last <= 1 or first.is_last:
+            return
+        limit = asyncio.Semaphore(SCAN_CONCURRENCY)
+
+        async def fetch(number: int) -> list[dict]:
+            async with limit:
+                page = await self._backend.list_employees(
+                    org_id, page=number, per_page=SCAN_PAGE_SIZE, **filters)
+                return page.items
+
+        tasks = [asyncio.ensure_future(fetch(n)) for n in range(2, last + 1)]
+        try:
+            for done in asyncio.as_completed(tasks):
+                yield await done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,66 @@
+"""A multi-page index scan never lets its watermark pass a change it could have missed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from gateway.backend.client import Page
+from gateway.idstore import MemoryIdStore
+from gateway.provisioning.user_index import SPACE, WATERMARK, UserIndex, catch_up_from
+from mappings.default import USER
+
+FMT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def person(n: int, stamped: datetime) -> dict:
+    return {"id": n, "email": f"u{n}@x.example", "first_name": "A", "last_name": "B",
+            "sso_id": f"s{n}", "status": "active", "lock_version": 1,
+            "created_at": stamped.strftime(FMT), "updated_at": stamped.strftime(FMT)}
+
+
+class TwoPageBackend:
+    """Page 1 is read at T; the scan then takes 10 s, and page 2 shows a change at T+9."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+
+    async def list_employees(self, org_id, *, page=1, per_page=50, **filters) -> Page:
+        if page == 1:
+            items = [person(n, self.start - timedelta(hours=1)) for n in range(1, 201)]
+        else:
+            items = [person(n, self.start - timedelta(hours=1)) for n in range(201, 400)]
+            items.append(person(400, self.start + timedelta(seconds=9)))
+        return Page(items, 400, page, per_page)
+
+
+async def test_long_multi_page_scan_steps_its_watermark_back_by_its_duration():
+    start = datetime.now(UTC).replace(microsecond=0)
+    ticks = iter([0.0, 10.0])
+    store = MemoryIdStore()
+    index = UserIndex(TwoPageBackend(start), store,  # type: ignore[arg-type]
+                      monotonic=lambda: next(ticks))
+
+    found = await index._scan(17, USER, "externalId:s400", since=None)
+
+    assert [r["id"] for r in found] == [400]
+    [watermark] = await store.get_many(17, [(SPACE, WATERMARK)])
+    # Someone on page 1 may have changed at T+1, after page 1 was read: the next
+    # catch-up must start at or before that.
+    since = catch_up_from(watermark)
+    assert since is not None and since <= (start + timedelta(seconds=1)).strftime(FMT)
+    [hint] = await store.get_many(17, [(SPACE, "externalId:s123")])
+    assert hint == "123"
+
+
+async def test_single_page_catch_up_keeps_the_newest_change_as_watermark():
+    start = datetime.now(UTC).replace(microsecond=0)
+
+    class OnePage:
+        async def list_employees(self, org_id, *, page=1, per_page=50, **filters) -> Page:
+            return Page([person(1, start), person(2, start + timedelta(seconds=3))], 2, 1,
+                        per_page)
+
+    store = MemoryIdStore()
+    await UserIndex(OnePage(), store)._scan(17, USER, "x", since=None)  # type: ignore[arg-type]
+    [watermark] = await store.get_many(17, [(SPACE, WATERMARK)])
+    assert watermark.split(" ")[0] == (start + timedelta(seconds=3)).strftime(FMT)
