@@ -117,3 +117,53 @@ async def test_mutated_create_bodies_never_500(world: World, mutations, n):
     assert_deliberate(status, answer, mutations)
     count_after = await _people(world)
     assert count_after == count_before + (1 if status == 201 else 0), (status, answer)
+
+
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+GROUP_PATHS = st.sampled_from([
+    None, "members", 'members[value eq "1"]', 'members[value eq "999999"]', "members[value pr]",
+    "displayName", "externalId", "id", "members.value", "members[", "nope",
+])
+MEMBER_VALUES = st.one_of(
+    VALUES,
+    st.lists(st.fixed_dictionaries({"value": st.sampled_from(["1", "2", "999999", "x", ""])},
+                                   optional={"display": st.text(max_size=4)}), max_size=3),
+)
+GROUP_OPERATIONS = st.lists(
+    st.fixed_dictionaries(
+        {"op": st.sampled_from(["add", "replace", "remove", "Remove", "Add", "copy"])},
+        optional={"path": GROUP_PATHS, "value": MEMBER_VALUES},
+    ),
+    min_size=0, max_size=3,
+)
+
+
+async def _team_state(world: World, team_id: str) -> tuple:
+    _, team = await world.backend.call("GET", f"/internal/v1/orgs/{world.org_a}/teams/{team_id}")
+    _, members = await world.backend.call(
+        "GET", f"/internal/v1/orgs/{world.org_a}/teams/{team_id}/members",
+        params={"per_page": "200"})
+    return team, [m["employee_id"] for m in members["members"]]
+
+
+@FUZZ
+@given(operations=GROUP_OPERATIONS)
+async def test_generated_group_patches_never_500_and_refusals_change_nothing(
+    world: World, operations
+):
+    if "fuzz_group" not in world.extra:
+        for n in (1, 2):
+            status, _, _ = await world.a.post("/Users", okta_user(email=f"m{n}@acme.example",
+                                                                  external_id=f"m{n}"))
+            assert status == 201
+        status, group, _ = await world.a.post("/Groups", {"schemas": [GROUP],
+                                                          "displayName": "Fuzz"})
+        assert status == 201, group
+        world.extra["fuzz_group"] = group["id"]
+    group_id = world.extra["fuzz_group"]
+    before = await _team_state(world, group_id)
+    status, answer, _ = await world.a.patch(
+        f"/Groups/{group_id}", {"schemas": [PATCH_OP], "Operations": operations})
+    assert_deliberate(status, answer, operations)
+    if status >= 400:
+        assert await _team_state(world, group_id) == before, operations
