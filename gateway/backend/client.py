@@ -94,6 +94,20 @@ def _retry_after(header: str | None) -> int | None:
         return None
 
 
+async def _every_item(
+    fetch: Callable[[int], Awaitable[Page]],
+) -> AsyncIterator[dict[str, Any]]:
+    """Every item of a paged list, fetching page after page until the last."""
+    page = 1
+    while True:
+        result = await fetch(page)
+        for item in result.items:
+            yield item
+        if result.is_last:
+            return
+        page += 1
+
+
 def _check_ids(employee_ids: Sequence[int]) -> list[int]:
     ids = list(employee_ids)
     if len(ids) > MAX_MEMBER_IDS:
@@ -217,14 +231,10 @@ class BackendClient:
         self, org_id: OrgId, *, per_page: int = 200, **filters: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Every matching employee, one page in memory at a time."""
-        page = 1
-        while True:
-            result = await self.list_employees(org_id, page=page, per_page=per_page, **filters)
-            for item in result.items:
-                yield item
-            if result.is_last:
-                return
-            page += 1
+        async for item in _every_item(
+            lambda page: self.list_employees(org_id, page=page, per_page=per_page, **filters)
+        ):
+            yield item
 
     async def get_employee(self, org_id: OrgId, employee_id: RecordId) -> dict[str, Any]:
         return await self._request(
@@ -237,16 +247,8 @@ class BackendClient:
     async def create_employee(
         self, org_id: OrgId, fields: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
-        """Create with an Idempotency-Key (given or fresh) so retries cannot duplicate."""
-        key = idempotency_key or str(uuid.uuid4())
-        return await self._request(
-            "POST",
-            f"/orgs/{_seg(org_id)}/employees",
-            "POST employees",
-            body=dict(fields),
-            headers={"Idempotency-Key": key},
-            retry=True,
-        )
+        return await self._create(f"/orgs/{_seg(org_id)}/employees", "POST employees",
+                                  fields, idempotency_key)
 
     async def update_employee(
         self,
@@ -294,14 +296,10 @@ class BackendClient:
         self, org_id: OrgId, *, per_page: int = 200, name: str | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """Every matching team, one page in memory at a time."""
-        page = 1
-        while True:
-            result = await self.list_teams(org_id, page=page, per_page=per_page, name=name)
-            for item in result.items:
-                yield item
-            if result.is_last:
-                return
-            page += 1
+        async for item in _every_item(
+            lambda page: self.list_teams(org_id, page=page, per_page=per_page, name=name)
+        ):
+            yield item
 
     async def get_team(self, org_id: OrgId, team_id: RecordId) -> dict[str, Any]:
         return await self._request(
@@ -311,16 +309,8 @@ class BackendClient:
     async def create_team(
         self, org_id: OrgId, fields: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
-        """Create with an Idempotency-Key (given or fresh) so retries cannot duplicate."""
-        key = idempotency_key or str(uuid.uuid4())
-        return await self._request(
-            "POST",
-            f"/orgs/{_seg(org_id)}/teams",
-            "POST teams",
-            body=dict(fields),
-            headers={"Idempotency-Key": key},
-            retry=True,
-        )
+        return await self._create(f"/orgs/{_seg(org_id)}/teams", "POST teams",
+                                  fields, idempotency_key)
 
     async def update_team(
         self, org_id: OrgId, team_id: RecordId, fields: Mapping[str, Any], *, if_match: int | None
@@ -360,14 +350,10 @@ class BackendClient:
         self, org_id: OrgId, team_id: RecordId, *, per_page: int = 200
     ) -> AsyncIterator[dict[str, Any]]:
         """Every membership of a team, one page in memory at a time."""
-        page = 1
-        while True:
-            result = await self.list_members(org_id, team_id, page=page, per_page=per_page)
-            for item in result.items:
-                yield item
-            if result.is_last:
-                return
-            page += 1
+        async for item in _every_item(
+            lambda page: self.list_members(org_id, team_id, page=page, per_page=per_page)
+        ):
+            yield item
 
     async def add_members(
         self, org_id: OrgId, team_id: RecordId, employee_ids: Sequence[int]
@@ -396,6 +382,15 @@ class BackendClient:
         )
 
     # --------------------------------------------------------------- plumbing
+
+    async def _create(
+        self, path: str, stat: str, fields: Mapping[str, Any], idempotency_key: str | None
+    ) -> dict[str, Any]:
+        """Create with an Idempotency-Key (given or fresh) so retries cannot duplicate."""
+        return await self._request(
+            "POST", path, stat, body=dict(fields),
+            headers={"Idempotency-Key": idempotency_key or str(uuid.uuid4())}, retry=True,
+        )
 
     async def _update(
         self, path: str, resource: str, fields: Mapping[str, Any], if_match: int | None
