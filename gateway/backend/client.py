@@ -424,14 +424,19 @@ class BackendClient:
 
     @staticmethod
     def _page(body: Any, key: str) -> Page:
-        meta = body.get("meta") or {}
-        items = body.get(key) or []
-        return Page(
-            items=items,
-            total=int(meta.get("total", len(items))),
-            page=int(meta.get("page", 1)),
-            per_page=int(meta.get("per_page", len(items) or 1)),
-        )
+        """A list answer as a Page; one of another shape is a backend fault, not our bug."""
+        meta = body.get("meta") if isinstance(body, dict) else None
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(meta, dict) or not isinstance(items, list) or not all(
+            isinstance(i, dict) for i in items
+        ):
+            raise BackendUnavailable(DEFAULT_RETRY_AFTER_S, f"list of {key}: unexpected shape")
+        numbers = [meta.get("total", len(items)), meta.get("page", 1),
+                   meta.get("per_page", len(items) or 1)]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+            raise BackendUnavailable(DEFAULT_RETRY_AFTER_S, f"list of {key}: meta is not numeric")
+        total, page, per_page = numbers
+        return Page(items=items, total=total, page=page, per_page=per_page or 1)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter, so a fleet of gateways doesn't retry in step."""
@@ -559,14 +564,18 @@ class BackendClient:
 
     @staticmethod
     def _parse_ok(raw: bytes, stat: str, status: int) -> Any:
-        if not raw:
+        """A 2xx body: nothing for 204, else the JSON object every contract call answers."""
+        if status == 204:
             return None
         try:
-            return jsonio.loads(raw)
+            body = jsonio.loads(raw)
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             raise BackendUnavailable(
-                DEFAULT_RETRY_AFTER_S, f"{stat}: {status} with a body that is not JSON"
-            ) from None
+                DEFAULT_RETRY_AFTER_S, f"{stat}: {status} with a body that is not a JSON object"
+            )
+        return body
 
     @staticmethod
     def _parse_error(raw: bytes) -> Any:

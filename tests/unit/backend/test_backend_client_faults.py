@@ -290,6 +290,27 @@ async def test_2xx_body_that_is_not_json_is_unavailable_not_a_crash(client, mock
         await client.get_employee(1, 7)
 
 
+@pytest.mark.parametrize("body", ["", "[]", '"ok"', "null"])
+async def test_2xx_body_that_is_not_an_object_is_unavailable_not_a_crash(client, mock, body):
+    mock.get(EMP_URL, status=200, body=body)
+    with pytest.raises(BackendUnavailable):
+        await client.get_employee(1, 7)
+
+
+@pytest.mark.parametrize("payload", [
+    {"employees": [RECORD]},  # no meta
+    {"meta": {"total": 1, "page": 1, "per_page": 50}},  # no list
+    {"employees": "x", "meta": {"total": 1}},
+    {"employees": [RECORD, 3], "meta": {"total": 2}},
+    {"employees": [RECORD], "meta": {"total": None, "page": 1, "per_page": 50}},
+    {"employees": [RECORD], "meta": {"total": "1", "page": 1, "per_page": 50}},
+])
+async def test_list_answer_of_the_wrong_shape_is_unavailable_not_a_crash(client, mock, payload):
+    mock.get(re.compile(rf"{BASE}/internal/v1/orgs/1/employees\?.*"), payload=payload)
+    with pytest.raises(BackendUnavailable):
+        await client.list_employees(1)
+
+
 # ------------------------------------------------------------------ lost answers
 
 
