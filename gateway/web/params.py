@@ -12,6 +12,25 @@ from gateway.scim.errors import ScimError
 from gateway.scim.filter import Filter, parse_filter
 from gateway.scim.projection import parse_attribute_list
 
+# SCIM bodies nest a few levels (extension → manager → value); this leaves room to
+# spare while keeping the recursive walks after it (canonicalise, validation) safe.
+MAX_BODY_DEPTH = 32
+# The largest startIndex accepted: far past any org, and small enough to echo as JSON.
+MAX_START_INDEX = 2**31 - 1
+
+
+def _depth_exceeds(value: object, limit: int) -> bool:
+    """Whether JSON `value` nests deeper than `limit` (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
 
 async def read_json_object(request: web.Request) -> dict:
     """The body as a JSON object; anything else is a 400 invalidSyntax."""
@@ -25,6 +44,9 @@ async def read_json_object(request: web.Request) -> dict:
         raise ScimError(400, "The request body is not valid JSON", "invalidSyntax") from None
     if not isinstance(body, dict):
         raise ScimError(400, "The request body must be a JSON object", "invalidSyntax")
+    if _depth_exceeds(body, MAX_BODY_DEPTH):
+        raise ScimError(400, f"The request body nests deeper than {MAX_BODY_DEPTH} levels",
+                        "invalidSyntax")
     return body
 
 
@@ -56,6 +78,8 @@ class ListParams:
     def parse(cls, source: dict, max_page_size: int) -> ListParams:
         """Build from query parameters or a SearchRequest body (same names)."""
         start = _integer("startIndex", source["startIndex"]) if "startIndex" in source else 1
+        if start > MAX_START_INDEX:
+            raise ScimError(400, f"startIndex must be at most {MAX_START_INDEX}", "invalidValue")
         count = _integer("count", source["count"]) if "count" in source else max_page_size
         text = source.get("filter")
         if text is not None and not isinstance(text, str):

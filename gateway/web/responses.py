@@ -45,6 +45,12 @@ def list_response(total: int, start_index: int, resources: list[dict]) -> web.Re
 
 
 def error_response(error: ScimError) -> web.Response:
+    """The SCIM Error body; always encodable, since it is the answer of last resort.
+
+    A detail may quote what the client sent, lone surrogates included, which
+    no JSON encoder writes as UTF-8: those are escaped rather than crash here.
+    """
+    error.detail = error.detail.encode("utf-8", "backslashreplace").decode("utf-8")
     headers = dict(error.headers)
     if error.retry_after is not None:
         headers["Retry-After"] = str(int(error.retry_after))
