@@ -246,10 +246,18 @@ class _Build(Transformer):
         kind = token.type
         if kind == "STRING":
             try:
-                return json.loads(str(token), strict=False)
+                text = json.loads(str(token), strict=False)
             except ValueError:
                 message = f"invalid escape in string {_shorten(token)}"
                 raise _Problem(token.column, message) from None
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # "\ud800" decodes, but no UTF-8 text (so no JSON answer) can hold it.
+                message = (f"string {_shorten(token)} holds a lone surrogate "
+                           "(a \\uD800-\\uDFFF escape outside a valid pair)")
+                raise _Problem(token.column, message) from None
+            return text
         if kind == "NUMBER":
             return _number(token)
         if kind == "TRUE":

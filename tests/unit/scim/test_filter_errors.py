@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from gateway.scim.errors import ScimError
-from gateway.scim.filter import MAX_DEPTH, AttrPath, Present, parse_filter, parse_patch_path
+from gateway.scim.filter import (
+    MAX_DEPTH,
+    AttrPath,
+    Compare,
+    Present,
+    parse_filter,
+    parse_patch_path,
+)
 
 VALUE = "a value (a quoted string, a number, true, false or null)"
 OPERATOR = "an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr)"
@@ -172,3 +180,25 @@ def test_bare_schema_urn_is_not_a_patch_path() -> None:
         parse_patch_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
     assert caught.value.scim_type == "invalidPath"
     assert "schema URN" in caught.value.detail
+
+
+def test_lone_surrogate_in_a_filter_string_is_an_invalid_filter() -> None:
+    # It would decode, then make the JSON answer unencodable: a 500 instead of a 400.
+    detail = detail_of('active eq "\\ud800"')
+    assert detail.startswith("Invalid filter at column 11: string")
+    assert "lone surrogate" in detail
+    orjson.dumps(detail)
+
+
+def test_lone_surrogate_in_a_patch_path_filter_is_an_invalid_path() -> None:
+    with pytest.raises(ScimError) as caught:
+        parse_patch_path('emails[type eq "\\udc00"].value')
+    assert caught.value.scim_type == "invalidPath"
+    assert caught.value.detail.startswith("Invalid path at column 16: string")
+    assert "lone surrogate" in caught.value.detail
+    orjson.dumps(caught.value.body())
+
+
+def test_escaped_surrogate_pair_is_one_character() -> None:
+    node = parse_filter('userName eq "\\ud83d\\ude00"')
+    assert isinstance(node, Compare) and node.value == "\U0001f600"

@@ -376,6 +376,12 @@ def test_unknown_or_malformed_path_is_invalid_path(path: str) -> None:
     assert error([{"op": "replace", "path": path, "value": "x"}]).scim_type == "invalidPath"
 
 
+def test_lone_surrogate_in_a_path_filter_is_an_invalid_path() -> None:
+    err = error([{"op": "add", "path": 'emails[type eq "\\ud800"].value', "value": "a@x"}])
+    assert err.scim_type == "invalidPath"
+    assert "lone surrogate" in err.detail
+
+
 def test_unknown_attribute_in_pathless_value_is_invalid_path() -> None:
     err = error([{"op": "replace", "value": {"favouriteColour": "blue"}}])
     assert err.scim_type == "invalidPath"
