@@ -11,8 +11,11 @@ second.
 Verification is the hot path: scrypt runs in an executor behind a semaphore
 (a flood of bad passwords cannot starve the event loop), concurrent checks of
 the same secret share one hash, and successful checks are cached for
-`cache_ttl_s` under an HMAC of the secret (never the secret itself). The cache
-is dropped whenever the file is reloaded or changed here.
+`cache_ttl_s` under an HMAC of the secret (never the secret itself). Each
+cache entry remembers the hash it was checked against, and a hit counts only
+while the current record still holds that hash for that org: a rotated or
+revoked credential misses at once, while reloading the file for an unrelated
+change leaves every other org's warm entries alone (no scrypt stampede).
 """
 
 from __future__ import annotations
@@ -190,6 +193,16 @@ def _check_label(label: str | None) -> str | None:
 _Signature = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
 
 
+@dataclass(frozen=True)
+class _CacheEntry:
+    """A verified secret: valid until `expires` while its credential still has this hash."""
+
+    credential_id: str
+    org_id: int
+    secret_hash: SecretHash = field(repr=False)
+    expires: float
+
+
 class CredentialStore:
     """Credentials bound to orgs, kept as scrypt hashes in a JSON file (or in memory).
 
@@ -217,7 +230,7 @@ class CredentialStore:
         self._dummy = dummy_hash(params)
         # Cache keys are HMACs under a key that never leaves this process.
         self._cache_key = secrets.token_bytes(32)
-        self._cache: dict[bytes, tuple[str, int, float]] = {}  # -> (id, org, expires)
+        self._cache: dict[bytes, _CacheEntry] = {}
         self._by_id: dict[str, _Record] = {}
         self._by_username: dict[str, _Record] = {}
         self._signature: _Signature | None = None
@@ -330,9 +343,11 @@ class CredentialStore:
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None:
-            cid, org_id, expires = hit
-            if usable and record.info.id == cid and now < expires:
-                return org_id
+            # Only while the record still holds the hash this secret matched, for the same org.
+            if (usable and now < hit.expires and record.info.id == hit.credential_id
+                    and record.info.org_id == hit.org_id
+                    and record.secret_hash == hit.secret_hash):
+                return hit.org_id
             del self._cache[key]
         # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
         stored = record.secret_hash if usable else self._dummy
@@ -344,7 +359,8 @@ class CredentialStore:
             return None
         if len(self._cache) >= MAX_CACHE_ENTRIES:
             self._cache.clear()
-        self._cache[key] = (record.info.id, record.info.org_id, now + self._cache_ttl_s)
+        self._cache[key] = _CacheEntry(record.info.id, record.info.org_id, stored,
+                                       now + self._cache_ttl_s)
         return record.info.org_id
 
     async def _hash_check(self, key: bytes, secret: str, stored: SecretHash) -> bool:
@@ -430,7 +446,7 @@ class CredentialStore:
         self._by_username = {r.info.username: r for r in records.values()
                              if r.info.kind == "basic" and r.info.username}
         self._signature = signature
-        self._cache.clear()
+        # No cache clear: each entry is checked against the record's current hash on use.
 
     @contextlib.contextmanager
     def _mutation(self) -> Iterator[dict[str, _Record]]:

@@ -342,7 +342,7 @@ async def test_revocation_by_another_process_takes_effect_after_reload(
     # The file is looked at no more than once per reload interval ...
     assert await gateway.verify_basic(basic.username, basic.password) == 17
     clock.advance(1.01)
-    # ... and the reload drops the cache: the cached success does not outlive revocation.
+    # ... and after the reload the cached success does not outlive revocation.
     assert await gateway.verify_basic(basic.username, basic.password) is None
     assert await gateway.verify_bearer(token.token) is None
 
@@ -428,3 +428,50 @@ async def test_flood_of_bad_passwords_runs_few_hashes_at_once(
     assert results == [None] * 12
     assert len(spy.calls) == 12
     assert spy.max_running <= 2
+
+
+async def test_unrelated_change_keeps_warm_credentials_cached(
+    tmp_path, clock: FakeClock, scrypt_spy: ScryptSpy
+) -> None:
+    path = tmp_path / "credentials.json"
+    cli = file_store(path, clock)
+    basic, token = cli.issue_basic(17), cli.issue_token(18)
+    gateway = file_store(path, clock)
+    assert await gateway.verify_basic(basic.username, basic.password) == 17
+    assert await gateway.verify_bearer(token.token) == 18
+
+    # Support issues and revokes credentials of other orgs; the gateway reloads the file.
+    other = file_store(path, clock).issue_token(99)
+    file_store(path, clock).revoke(other.credential_id)
+    scrypt_spy.calls.clear()  # issuing hashed the new secret; count only the checks below
+    clock.advance(1.01)
+    assert await gateway.verify_basic(basic.username, basic.password) == 17
+    assert await gateway.verify_bearer(token.token) == 18
+    assert scrypt_spy.calls == []  # still warm: no org pays scrypt for another's change
+
+
+async def test_unrelated_issue_in_the_same_store_keeps_the_cache(scrypt_spy: ScryptSpy) -> None:
+    store = memory_store()
+    issued = store.issue_basic(17)
+    assert await store.verify_basic(issued.username, issued.password) == 17
+    store.issue_basic(18)
+    scrypt_spy.calls.clear()
+    assert await store.verify_basic(issued.username, issued.password) == 17
+    assert scrypt_spy.calls == []
+
+
+async def test_cached_secret_is_refused_at_once_after_rotation_or_revocation_elsewhere(
+    tmp_path, clock: FakeClock, scrypt_spy: ScryptSpy
+) -> None:
+    path = tmp_path / "credentials.json"
+    cli = file_store(path, clock)
+    rotated, revoked = cli.issue_basic(17), cli.issue_token(17)
+    gateway = file_store(path, clock)
+    assert await gateway.verify_basic(rotated.username, rotated.password) == 17  # cached
+    assert await gateway.verify_bearer(revoked.token) == 17  # cached
+    new = file_store(path, clock).rotate(rotated.credential_id)
+    file_store(path, clock).revoke(revoked.credential_id)
+    clock.advance(1.01)
+    assert await gateway.verify_basic(rotated.username, rotated.password) is None
+    assert await gateway.verify_bearer(revoked.token) is None
+    assert await gateway.verify_basic(new.username, new.password) == 17
