@@ -592,6 +592,11 @@ def _parent(bound: BoundField) -> BoundField:
     return replace(bound, path=replace(bound.path, sub=None))
 
 
+def changed_fields(fields: dict, record: dict) -> dict:
+    """Only the backend fields whose value would change (what a write sends)."""
+    return {k: v for k, v in fields.items() if record.get(k) != v}
+
+
 def version_tag(lock_version: int) -> str:
     """meta.version / ETag: a weak entity tag made from the backend's lock_version."""
     return f'W/"{lock_version}"'

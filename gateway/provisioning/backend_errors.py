@@ -20,10 +20,29 @@ from gateway.backend.errors import (
     BackendStale,
     BackendUnavailable,
 )
-from gateway.mapping.engine import ResourceMapping
+from gateway.mapping.engine import ResourceMapping, parse_version_tag
 from gateway.scim.errors import ScimError
 
 log = logging.getLogger(__name__)
+
+# Read-modify-write attempts when someone else changed the record in between
+# (only when the IdP sent no If-Match of its own).
+WRITE_ATTEMPTS = 3
+
+
+def stale(what: str) -> ScimError:
+    """412: the record changed since the version the IdP named (or we read)."""
+    return ScimError(412, f"{what} has changed since the version given in If-Match")
+
+
+def check_precondition(record: dict, if_match: str | None, what: str) -> int:
+    """The lock_version to send as If-Match; 412 now if the IdP's version is already stale."""
+    current = record["lock_version"]
+    if if_match is None or if_match.strip() == "*":
+        return current
+    if current not in [parse_version_tag(tag) for tag in if_match.split(",")]:
+        raise stale(what)
+    return current
 
 
 def _describe(fields: dict | None, mapping: ResourceMapping) -> str:
@@ -47,7 +66,7 @@ def to_scim_error(exc: BackendError, mapping: ResourceMapping, what: str) -> Sci
         described = _describe(exc.fields, mapping) or exc.message
         return ScimError(400, f"Invalid value: {described}", "invalidValue")
     if isinstance(exc, BackendStale):
-        return ScimError(412, f"{what} has changed since the version given in If-Match")
+        return stale(what)
     if isinstance(exc, BackendUnavailable):
         return ScimError(503, "Workstream is temporarily unavailable; retry later",
                          retry_after=max(1, int(exc.retry_after)))

@@ -44,15 +44,28 @@ from typing import Any
 from gateway.backend.client import MAX_MEMBER_IDS, BackendClient
 from gateway.backend.errors import BackendInvalid, BackendNotFound, BackendStale
 from gateway.idstore.base import IdStore, IdStoreUnavailable, LockTimeout
-from gateway.mapping.engine import ResourceMapping, parse_version_tag
+from gateway.mapping.engine import ResourceMapping, changed_fields
 from gateway.mapping.ids import from_scim_id, to_scim_id
-from gateway.provisioning.backend_errors import backend_errors
+from gateway.provisioning.backend_errors import (
+    WRITE_ATTEMPTS,
+    backend_errors,
+    check_precondition,
+    stale,
+)
 from gateway.provisioning.context import OrgContext
 from gateway.provisioning.group_index import ExternalIds, GroupIndex, IndexLost
 from gateway.provisioning.group_patch import MembershipChange, member_values, split_operations
-from gateway.provisioning.listing import Window, sort_resources
+from gateway.provisioning.listing import (
+    SCAN_PAGE_SIZE,
+    ListResult,
+    Window,
+    backend_window,
+    bounded_pages,
+    checked_sort_key,
+    sort_resources,
+)
 from gateway.provisioning.member_check import MemberCheck
-from gateway.provisioning.planner import Lookup, page_window, plan
+from gateway.provisioning.planner import Lookup, plan, union_by_id
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
@@ -60,15 +73,11 @@ from gateway.scim.patch import apply_patch
 
 log = logging.getLogger(__name__)
 
-WRITE_ATTEMPTS = 3
-PER_PAGE = 200
+PER_PAGE = SCAN_PAGE_SIZE
+# A scan above max_scan is refused with this (formatted with total and limit).
+TOO_MANY_GROUPS = ("This query would scan {total} groups, more than the limit of {limit}; "
+                   "filter by displayName, externalId or id instead")
 EXTERNAL_ID = "externalId"
-
-
-@dataclass(frozen=True)
-class ListResult:
-    total: int
-    resources: list[dict]  # without members (the web layer streams them when asked)
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,8 @@ class GroupService:
             if _names_members(node):
                 raise ScimError(400, "Groups can't be filtered by members; filter by "
                                      "displayName, externalId or id", "invalidFilter")
+        if sort_by is not None:
+            checked_sort_key(sort_by, mapping.rtype)
         lookups = _lookups(node, mapping) if node is not None else None
         with backend_errors(mapping, "Groups"):
             if lookups is not None:
@@ -182,11 +193,7 @@ class GroupService:
         return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
 
     async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
-        by_id: dict[int, dict] = {}
-        for lookup in lookups:
-            for team in await self._one_lookup(ctx, lookup):
-                by_id[team["id"]] = team
-        return [by_id[k] for k in sorted(by_id)]
+        return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup))
 
     async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
         if lookup.kind == "search" and isinstance(lookup.value, str):
@@ -216,34 +223,21 @@ class GroupService:
             return []
 
     async def _backend_page(self, ctx: OrgContext, window: Window) -> ListResult:
-        """The backend pages for us: one call (two at most) whatever the org's size."""
-        if window.count == 0:
-            page = await self._backend.list_teams(ctx.org_id, per_page=1)
-            return ListResult(page.total, [])
-        number, per_page, skip = page_window(window.offset, window.count)
-        page = await self._backend.list_teams(ctx.org_id, page=number, per_page=per_page)
-        teams = page.items[skip:skip + window.count]
-        if len(teams) < window.count and not page.is_last:
-            more = await self._backend.list_teams(ctx.org_id, page=number + 1, per_page=per_page)
-            teams += more.items[: window.count - len(teams)]
-        return ListResult(page.total, await self._render(ctx, teams))
+        """The backend pages for us: one call (two at most) whatever the org's size.
+
+        The resources come without members (the web layer streams them when asked).
+        """
+        total, teams = await backend_window(
+            lambda **page: self._backend.list_teams(ctx.org_id, **page), window)
+        return ListResult(total, await self._render(ctx, teams))
 
     async def _scan(self, ctx: OrgContext, node: Filter | None) -> list[dict]:
         """Evaluate `node` over every team, refusing oversized scans."""
-        first = await self._backend.list_teams(ctx.org_id, page=1, per_page=PER_PAGE)
-        if first.total > self._max_scan:
-            raise ScimError(
-                400,
-                f"This query would scan {first.total} groups, more than the limit of "
-                f"{self._max_scan}; filter by displayName, externalId or id instead",
-                "tooMany",
-            )
-        out = self._matching(ctx, await self._render(ctx, first.items), node)
-        page = first
-        while not page.is_last:
-            page = await self._backend.list_teams(
-                ctx.org_id, page=page.page + 1, per_page=PER_PAGE)
-            out += self._matching(ctx, await self._render(ctx, page.items), node)
+        out: list[dict] = []
+        pages = bounded_pages(lambda **page: self._backend.list_teams(ctx.org_id, **page),
+                              self._max_scan, TOO_MANY_GROUPS)
+        async for teams in pages:
+            out += self._matching(ctx, await self._render(ctx, teams), node)
         return out
 
     # ---- writes ----
@@ -309,7 +303,7 @@ class GroupService:
     async def delete(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
         """The team and its memberships go; the people stay."""
         team = await self._team(ctx, scim_id)
-        _check_precondition(team, if_match, scim_id)
+        check_precondition(team, if_match, f"Group {scim_id}")
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
             await self._backend.delete_team(ctx.org_id, team["id"])
         await self.index.forget(ctx.org_id, ctx.mappings.group, team)
@@ -343,7 +337,7 @@ class GroupService:
             touches = target is not None or if_match is not None or change.replace is not None
             if touches or (not change.add and not _to_remove(list(change.remove))):
                 team = await self._backend.get_team(ctx.org_id, team_id)
-                _check_precondition(team, if_match, scim_id)
+                check_precondition(team, if_match, f"Group {scim_id}")
             if target is not None and team is not None:
                 attrs = await self._attribute_change(ctx, team, target, external_given)
             if change.replace is not None:
@@ -409,7 +403,7 @@ class GroupService:
         known = await self.index.external_ids(ctx.org_id, [team["id"]])
         current = self._resource(ctx, team, known)
         wanted = target(current)
-        fields = _differences(mapping.to_backend(wanted, previous=current), team)
+        fields = changed_fields(mapping.to_backend(wanted, previous=current), team)
         old = current.get(EXTERNAL_ID)
         new = _external_id(wanted)
         lost = team["id"] in known.lost
@@ -431,8 +425,7 @@ class GroupService:
                 break
             except BackendStale:
                 if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
-                    raise ScimError(412, f"Group {scim_id} has changed since the version "
-                                         "given in If-Match") from None
+                    raise stale(f"Group {scim_id}") from None
                 log.info("group %s changed while being written; retrying", scim_id)
                 team = await self._backend.get_team(ctx.org_id, team["id"])
                 fresh = await self._attribute_change(ctx, team, target, True)
@@ -450,10 +443,6 @@ class _Attributes:
     write_external: bool
     external: str | None
     previous: str | None
-
-
-def _differences(fields: dict, record: dict) -> dict:
-    return {k: v for k, v in fields.items() if record.get(k) != v}
 
 
 def _external_id(resource: dict) -> str | None:
@@ -497,16 +486,6 @@ def _unknown_members(ids: list[str]) -> ScimError:
     more = f" and {len(ids) - 20} more" if len(ids) > 20 else ""
     return ScimError(400, f"members {shown}{more} are not users of this organization; "
                           "nothing was changed", "invalidValue")
-
-
-def _check_precondition(team: dict, if_match: str | None, scim_id: str) -> int:
-    current = team["lock_version"]
-    if if_match is None or if_match.strip() == "*":
-        return current
-    versions = [parse_version_tag(tag) for tag in if_match.split(",")]
-    if current not in versions:
-        raise ScimError(412, f"Group {scim_id} has changed since the version given in If-Match")
-    return current
 
 
 def _names_members(node: Filter) -> bool:

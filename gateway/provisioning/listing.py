@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway.backend.client import Page
 from gateway.scim.errors import ScimError
 from gateway.scim.schema import ResourceType
+
+# Backend pages read by a scan: the backend's largest page.
+SCAN_PAGE_SIZE = 200
+
+# A backend list call for one page: fetch(page=, per_page=) → Page.
+Fetch = Callable[..., Awaitable[Page]]
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """All matches' count and the requested page of them (SCIM resources)."""
+
+    total: int
+    resources: list[dict]
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,56 @@ def sort_resources(
     resources: list[dict], sort_by: str, descending: bool, rtype: ResourceType
 ) -> list[dict]:
     """Sort by `sort_by`; resources missing the attribute go last; ties keep id order."""
+    key = checked_sort_key(sort_by, rtype)
+    return sort_keyed([(key(r), r) for r in resources], sort_by, descending)
+
+
+def checked_sort_key(sort_by: str, rtype: ResourceType) -> Callable[[dict], Any]:
+    """The sort key for `sort_by`, or a 400: called before listing, so no scan is wasted."""
     key = sort_key(sort_by, rtype)
     if key is None:
         raise ScimError(400, f"sortBy names an unknown attribute '{sort_by}'", "invalidValue")
-    return sort_keyed([(key(r), r) for r in resources], sort_by, descending)
+    return key
+
+
+def page_window(offset: int, count: int, max_per_page: int = 200) -> tuple[int, int, int]:
+    """Backend (page, per_page, skip) covering [offset, offset+count) in ONE call if possible.
+
+    Chooses the smallest page size ≥ count whose page boundaries don't split
+    the window; falls back to per_page=count (the caller reads a second page).
+    """
+    count = max(1, count)
+    for per_page in range(min(count, max_per_page), max_per_page + 1):
+        if offset // per_page == (offset + count - 1) // per_page:
+            return offset // per_page + 1, per_page, offset % per_page
+    per_page = min(count, max_per_page)
+    return offset // per_page + 1, per_page, offset % per_page
+
+
+async def backend_window(fetch: Fetch, window: Window) -> tuple[int, list[dict]]:
+    """(total, records) of `window`, paged by the backend: one call, two at most."""
+    if window.count == 0:
+        page = await fetch(page=1, per_page=1)
+        return page.total, []
+    number, per_page, skip = page_window(window.offset, window.count)
+    page = await fetch(page=number, per_page=per_page)
+    records = page.items[skip:skip + window.count]
+    if len(records) < window.count and not page.is_last:
+        more = await fetch(page=number + 1, per_page=per_page)
+        records += more.items[: window.count - len(records)]
+    return page.total, records
+
+
+async def bounded_pages(fetch: Fetch, max_scan: int, refusal: str) -> AsyncIterator[list[dict]]:
+    """Every page of a list the gateway must evaluate itself, refusing oversized scans.
+
+    `refusal` is the 400 tooMany detail, formatted with `total` and `limit`; it
+    is raised after the first call, before the backend is asked for more.
+    """
+    page = await fetch(page=1, per_page=SCAN_PAGE_SIZE)
+    if page.total > max_scan:
+        raise ScimError(400, refusal.format(total=page.total, limit=max_scan), "tooMany")
+    yield page.items
+    while not page.is_last:
+        page = await fetch(page=page.page + 1, per_page=SCAN_PAGE_SIZE)
+        yield page.items

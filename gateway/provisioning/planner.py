@@ -19,6 +19,7 @@ so a pushdown only ever narrows, never decides.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -134,15 +135,12 @@ def plan(node: Filter | None, mapping: ResourceMapping) -> Plan:
     return Plan(params=params, exact=exact)
 
 
-def page_window(offset: int, count: int, max_per_page: int = 200) -> tuple[int, int, int]:
-    """Backend (page, per_page, skip) covering [offset, offset+count) in ONE call if possible.
-
-    Chooses the smallest page size ≥ count whose page boundaries don't split
-    the window; falls back to per_page=count (the caller reads a second page).
-    """
-    count = max(1, count)
-    for per_page in range(min(count, max_per_page), max_per_page + 1):
-        if offset // per_page == (offset + count - 1) // per_page:
-            return offset // per_page + 1, per_page, offset % per_page
-    per_page = min(count, max_per_page)
-    return offset // per_page + 1, per_page, offset % per_page
+async def union_by_id(
+    lookups: list[Lookup], one: Callable[[Lookup], Awaitable[list[dict]]]
+) -> list[dict]:
+    """The records every lookup finds, each once, in id order (the backend's order)."""
+    by_id: dict[int, dict] = {}
+    for lookup in lookups:
+        for record in await one(lookup):
+            by_id[record["id"]] = record
+    return [by_id[k] for k in sorted(by_id)]

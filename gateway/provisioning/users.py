@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from gateway.backend.client import BackendClient
@@ -22,12 +21,25 @@ from gateway.backend.records import (
     split_action_fields,
 )
 from gateway.idstore.base import IdStore
-from gateway.mapping.engine import ResourceMapping, TranslationError, parse_version_tag
+from gateway.mapping.engine import ResourceMapping, TranslationError, changed_fields
 from gateway.mapping.ids import from_scim_id
-from gateway.provisioning.backend_errors import backend_errors, to_scim_error
+from gateway.provisioning.backend_errors import (
+    WRITE_ATTEMPTS,
+    backend_errors,
+    check_precondition,
+    stale,
+    to_scim_error,
+)
 from gateway.provisioning.context import OrgContext
-from gateway.provisioning.listing import Window, sort_resources
-from gateway.provisioning.planner import Lookup, page_window, plan
+from gateway.provisioning.listing import (
+    ListResult,
+    Window,
+    backend_window,
+    bounded_pages,
+    checked_sort_key,
+    sort_resources,
+)
+from gateway.provisioning.planner import Lookup, plan, union_by_id
 from gateway.provisioning.user_index import UserIndex
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, compile_filter
@@ -36,15 +48,9 @@ from gateway.scim.patch import apply_patch
 
 log = logging.getLogger(__name__)
 
-# Read-modify-write attempts when someone else changed the record in between
-# (only when the IdP sent no If-Match of its own).
-WRITE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class ListResult:
-    total: int
-    resources: list[dict]
+# A scan above max_scan is refused with this (formatted with total and limit).
+TOO_MANY_USERS = ("This filter would scan {total} users, more than the limit of {limit}; "
+                  "filter by userName, externalId, id or email instead")
 
 
 class UserService:
@@ -104,19 +110,27 @@ class UserService:
         backend_id = from_scim_id(scim_id)
         if backend_id is None:
             raise ScimError(404, f"User {scim_id} not found")
-        action = (
-            self._backend.deactivate_employee
-            if status == STATUS_DEACTIVATED
-            else self._backend.reactivate_employee
-        )
         with backend_errors(mapping, f"User {scim_id}"):
-            record = await action(ctx.org_id, backend_id)
+            record = await self._status_action(status)(ctx.org_id, backend_id)
         return mapping.to_scim(record, ctx.base_url)
 
+    def _status_action(self, status: str):
+        """The backend action endpoint that sets `status` (both are idempotent)."""
+        if status == STATUS_DEACTIVATED:
+            return self._backend.deactivate_employee
+        return self._backend.reactivate_employee
+
     async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
-        """DELETE: the backend has no delete, and a person is never lost: deactivate."""
+        """DELETE: the backend has no delete, and a person is never lost: deactivate.
+
+        Without If-Match there is nothing to compare, so the idempotent action
+        is the only call (a missing user is the backend's 404).
+        """
+        if if_match is None:
+            await self._set_status(ctx, scim_id, STATUS_DEACTIVATED)
+            return
         record = await self._record(ctx, scim_id)
-        _check_precondition(record, if_match, scim_id)
+        check_precondition(record, if_match, f"User {scim_id}")
         with backend_errors(ctx.mappings.user, f"User {scim_id}"):
             await self._backend.deactivate_employee(ctx.org_id, record["id"])
 
@@ -124,17 +138,15 @@ class UserService:
         mapping = ctx.mappings.user
         for attempt in range(WRITE_ATTEMPTS):
             record = await self._record(ctx, scim_id)
-            expected = _check_precondition(record, if_match, scim_id)
+            expected = check_precondition(record, if_match, f"User {scim_id}")
             current = mapping.to_scim(record, ctx.base_url)
             target = change(current)
-            changes = _differences(mapping.to_backend(target, previous=current), record)
+            changes = changed_fields(mapping.to_backend(target, previous=current), record)
             try:
                 updated = await self._apply(ctx, record, changes, expected)
             except BackendStale:
                 if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
-                    raise ScimError(
-                        412, f"User {scim_id} has changed since the version given in If-Match"
-                    ) from None
+                    raise stale(f"User {scim_id}") from None
                 log.info("user %s changed while being written; retrying", scim_id)
                 continue
             except BackendError as exc:
@@ -151,12 +163,7 @@ class UserService:
                 ctx.org_id, record["id"], body, if_match=lock
             )
         if status is not None:
-            action = (
-                self._backend.deactivate_employee
-                if status == STATUS_DEACTIVATED
-                else self._backend.reactivate_employee
-            )
-            record = await action(ctx.org_id, record["id"])
+            record = await self._status_action(status)(ctx.org_id, record["id"])
         return record
 
     # ---- listing ----
@@ -168,6 +175,8 @@ class UserService:
         mapping = ctx.mappings.user
         if node is not None:
             check_filter(node, mapping.advertised)
+        if sort_by is not None:
+            checked_sort_key(sort_by, mapping.rtype)
         chosen = plan(node, mapping)
         with backend_errors(mapping, "Users"):
             if chosen.lookups is not None:
@@ -190,11 +199,7 @@ class UserService:
         return [r for r in resources if predicate(r)]
 
     async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
-        by_id: dict[int, dict] = {}
-        for lookup in lookups:
-            for record in await self._one_lookup(ctx, lookup):
-                by_id[record["id"]] = record
-        return [by_id[k] for k in sorted(by_id)]
+        return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup))
 
     async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
         mapping = ctx.mappings.user
@@ -217,51 +222,20 @@ class UserService:
         self, ctx: OrgContext, params: dict[str, Any], window: Window
     ) -> ListResult:
         """The backend pages for us: one call (two at most) whatever the org's size."""
+        total, records = await backend_window(
+            lambda **page: self._backend.list_employees(ctx.org_id, **page, **params), window)
         mapping = ctx.mappings.user
-        if window.count == 0:
-            page = await self._backend.list_employees(ctx.org_id, per_page=1, **params)
-            return ListResult(page.total, [])
-        number, per_page, skip = page_window(window.offset, window.count)
-        page = await self._backend.list_employees(
-            ctx.org_id, page=number, per_page=per_page, **params
-        )
-        records = page.items[skip:skip + window.count]
-        if len(records) < window.count and not page.is_last:
-            more = await self._backend.list_employees(
-                ctx.org_id, page=number + 1, per_page=per_page, **params
-            )
-            records += more.items[: window.count - len(records)]
-        return ListResult(page.total, [mapping.to_scim(r, ctx.base_url) for r in records])
+        return ListResult(total, [mapping.to_scim(r, ctx.base_url) for r in records])
 
     async def _scan(self, ctx: OrgContext, params: dict[str, Any], node: Filter | None) -> list:
         """Evaluate `node` over every record the params select, refusing oversized scans."""
-        first = await self._backend.list_employees(ctx.org_id, page=1, per_page=200, **params)
-        if first.total > self._max_scan:
-            raise ScimError(
-                400,
-                f"This filter would scan {first.total} users, more than the limit of "
-                f"{self._max_scan}; filter by userName, externalId, id or email instead",
-                "tooMany",
-            )
-        out = self._matching(ctx, first.items, node)
-        page = first
-        while not page.is_last:
-            page = await self._backend.list_employees(
-                ctx.org_id, page=page.page + 1, per_page=200, **params
-            )
-            out += self._matching(ctx, page.items, node)
+        out: list[dict] = []
+        pages = bounded_pages(
+            lambda **page: self._backend.list_employees(ctx.org_id, **page, **params),
+            self._max_scan, TOO_MANY_USERS)
+        async for records in pages:
+            out += self._matching(ctx, records, node)
         return out
-
-
-def _check_precondition(record: dict, if_match: str | None, scim_id: str) -> int:
-    """The lock_version to send as If-Match; 412 now if the IdP's version is already stale."""
-    current = record["lock_version"]
-    if if_match is None or if_match.strip() == "*":
-        return current
-    versions = [parse_version_tag(tag) for tag in if_match.split(",")]
-    if current not in versions:
-        raise ScimError(412, f"User {scim_id} has changed since the version given in If-Match")
-    return current
 
 
 def _status_only(operations: list[dict], mapping: ResourceMapping) -> str | None:
@@ -293,8 +267,3 @@ def _status_only(operations: list[dict], mapping: ResourceMapping) -> str | None
     except TranslationError:
         return None
     return status if status in (STATUS_ACTIVE, STATUS_DEACTIVATED) else None
-
-
-def _differences(fields: dict, record: dict) -> dict:
-    """Only the backend fields whose value would change."""
-    return {k: v for k, v in fields.items() if record.get(k) != v}
