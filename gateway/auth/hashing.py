@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 SALT_BYTES = 16
 KEY_BYTES = 32
+# Most memory one hash may take (128·n·r·p bytes): 8x the default cost. A file asking for
+# more is refused on load rather than allocating it, two at a time, on the request path.
+MAX_SCRYPT_BYTES = 128 * 2**20
+MAX_KEY_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,18 @@ class ScryptParams:
     n: int = 2**14
     r: int = 8
     p: int = 1
+
+    def __post_init__(self) -> None:
+        # Checked here so a bad file fails on load, not as a 500 inside the executor.
+        for name in ("n", "r", "p"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"scrypt {name} must be a positive integer, not {value!r}")
+        if self.n < 2 or self.n & (self.n - 1):
+            raise ValueError(f"scrypt n must be a power of two above 1, not {self.n}")
+        if 128 * self.n * self.r * self.p > MAX_SCRYPT_BYTES:
+            raise ValueError(f"scrypt cost n={self.n} r={self.r} p={self.p} needs more than "
+                             f"{MAX_SCRYPT_BYTES // 2**20} MiB")
 
     @property
     def maxmem(self) -> int:
@@ -58,10 +74,13 @@ class SecretHash:
     def from_json(cls, doc: dict) -> SecretHash:
         if doc.get("alg") != "scrypt":
             raise ValueError(f"unsupported hash algorithm {doc.get('alg')!r}")
+        key = base64.b64decode(doc["hash"])
+        if not 1 <= len(key) <= MAX_KEY_BYTES:
+            raise ValueError(f"a stored hash must be 1 to {MAX_KEY_BYTES} bytes, not {len(key)}")
         return cls(
-            params=ScryptParams(n=int(doc["n"]), r=int(doc["r"]), p=int(doc["p"])),
+            params=ScryptParams(n=doc["n"], r=doc["r"], p=doc["p"]),
             salt=base64.b64decode(doc["salt"]),
-            key=base64.b64decode(doc["hash"]),
+            key=key,
         )
 
 

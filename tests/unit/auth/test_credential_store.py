@@ -475,3 +475,54 @@ async def test_cached_secret_is_refused_at_once_after_rotation_or_revocation_els
     assert await gateway.verify_basic(rotated.username, rotated.password) is None
     assert await gateway.verify_bearer(revoked.token) is None
     assert await gateway.verify_basic(new.username, new.password) == 17
+
+
+# -- what the file may ask for -------------------------------------------------
+
+
+def _file_with_hash(path, **changes) -> None:
+    """A credentials file with one Basic credential whose stored hash has `changes`."""
+    CredentialStore(path, params=FAST).issue_basic(17)
+    doc = json.loads(path.read_text())
+    doc["credentials"][0]["hash"].update(changes)
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("changes", [
+    {"n": 3},  # not a power of two: scrypt would raise inside the executor (a 500)
+    {"n": 1},
+    {"n": 0},
+    {"n": -1024},
+    {"r": 0},
+    {"p": 0},
+    {"n": 1024.0},
+    {"n": True},
+    {"n": "1024"},
+    {"n": 2**30},  # 1 TiB of memory per check
+    {"n": 2**14, "r": 8, "p": 64},  # 1 GiB
+    {"hash": ""},  # scrypt refuses a zero-length key
+])
+def test_bad_scrypt_parameters_are_refused_on_load(tmp_path, changes) -> None:
+    path = tmp_path / "credentials.json"
+    _file_with_hash(path, **changes)
+    with pytest.raises(CredentialFileError, match="not a valid credentials file"):
+        CredentialStore(path)
+
+
+async def test_bad_scrypt_parameters_in_a_reload_keep_the_last_good_state(
+    tmp_path, clock: FakeClock
+) -> None:
+    path = tmp_path / "credentials.json"
+    issued = file_store(path, clock).issue_basic(17)
+    gateway = file_store(path, clock)
+    doc = json.loads(path.read_text())
+    doc["credentials"][0]["hash"]["n"] = 3
+    path.write_text(json.dumps(doc))
+    clock.advance(1.01)
+    assert await gateway.verify_basic(issued.username, issued.password) == 17
+
+
+def test_the_largest_allowed_scrypt_cost_still_loads(tmp_path) -> None:
+    path = tmp_path / "credentials.json"
+    _file_with_hash(path, n=2**17, r=8, p=1)  # 128 MiB: eight times the default
+    assert len(CredentialStore(path).list()) == 1
