@@ -8,6 +8,9 @@ rewrite                  sent by              why
 -----------------------  -------------------  -------------------------------------------
 lower_case_op            Entra ID             ops arrive as "Replace"/"Add"/"Remove";
                                               RFC 7644 spells them in lower case
+drop_blank_path          some clients         `"path": ""` (or only spaces) means no
+                                              path; dropping the key leaves one test,
+                                              `"path" not in op`, for a path-less op
 rewrite_scim1_urns       OneLogin templates   `urn:scim:schemas:core:1.0` and
                                               `urn:scim:schemas:extension:enterprise:1.0`
                                               in `schemas`, keys and paths mean the 2.0
@@ -83,7 +86,7 @@ def normalise_patch(body: dict, rtype: ResourceType) -> dict:
         if not isinstance(operation, dict):
             normalised.append(operation)
             continue
-        operation = lower_case_op(operation)
+        operation = drop_blank_path(lower_case_op(operation))
         operation = rewrite_scim1_urns_in_op(operation, rtype)
         operation = drop_extension_schemas(operation, rtype)
         for op in split_pathless_value(operation, rtype):
@@ -103,6 +106,14 @@ def lower_case_op(op: dict) -> dict:
     name = op.get("op")
     if isinstance(name, str) and name.strip().lower() != name:
         return {**op, "op": name.strip().lower()}
+    return op
+
+
+def drop_blank_path(op: dict) -> dict:
+    """A blank `path` means none: without the key, every later step asks one question."""
+    path = op.get("path")
+    if isinstance(path, str) and not path.strip():
+        return {k: v for k, v in op.items() if k != "path"}
     return op
 
 
@@ -161,8 +172,10 @@ def drop_extension_schemas(op: dict, rtype: ResourceType) -> dict:
     value = op.get("value")
     if not isinstance(value, dict):
         return op
-    path = op.get("path")
-    if isinstance(path, str) and path.strip():
+    if "path" in op:
+        path = op["path"]
+        if not isinstance(path, str):
+            return op
         urn, rest = rtype.split_urn(path.strip())
         if urn is None or rest or not _has_schemas_list(value):
             return op
@@ -200,8 +213,7 @@ def split_pathless_value(op: dict, rtype: ResourceType) -> list[dict]:
     them by its own rules.
     """
     value = op.get("value")
-    if op.get("path") not in (None, "") or op.get("op") not in ("add", "replace") \
-            or not isinstance(value, dict):
+    if "path" in op or op.get("op") not in ("add", "replace") or not isinstance(value, dict):
         return [op]
     kept: dict = {}
     split: list[dict] = []
@@ -276,11 +288,11 @@ def coerce_booleans_in_op(op: dict, rtype: ResourceType) -> dict:
     if "value" not in op:
         return op
     value = op["value"]
-    path = op.get("path")
-    if path in (None, ""):
+    if "path" not in op:
         if isinstance(value, dict):
             return {**op, "value": _map_attributes(value, rtype, coerce_string_booleans)}
         return op
+    path = op["path"]
     if not isinstance(path, str):
         return op
     urn, rest = rtype.split_urn(path)
@@ -308,12 +320,12 @@ def wrap_bare_manager_in_op(op: dict, rtype: ResourceType) -> dict:
     """The bare-string manager in an add/replace op, with a path or path-less."""
     if op.get("op") not in ("add", "replace") or "value" not in op:
         return op
-    path = op.get("path")
     value = op["value"]
-    if path in (None, ""):
+    if "path" not in op:
         if isinstance(value, dict):
             return {**op, "value": _map_attributes(value, rtype, wrap_bare_manager_id)}
         return op
+    path = op["path"]
     if not isinstance(path, str):
         return op
     urn, rest = rtype.split_urn(path)

@@ -6,8 +6,9 @@ PATCH means and nothing else. It works on a canonicalised deep copy and
 raises before returning anything, which makes every request all-or-nothing:
 an error in the third operation leaves no trace of the first two.
 
-Operations arrive normalised by `idp_quirks` (lower-case op, real booleans,
-Entra's merged and by-value forms rewritten). Choices the RFC leaves open:
+Operations arrive normalised by `idp_quirks` (lower-case op, no blank `path`,
+real booleans, Entra's merged and by-value forms rewritten). Choices the RFC
+leaves open:
 
 - `add`/`replace` on `attr[filter].sub` where nothing matches creates the
   element from the filter's `eq` clauses (Entra's `emails[type eq "work"].value`
@@ -90,13 +91,11 @@ def _apply_operation(out: dict, operation: Any, rtype: ResourceType) -> None:
     if not isinstance(operation, dict):
         raise bad_request("each operation must be an object with 'op'", "invalidSyntax")
     name = operation.get("op")
-    if not isinstance(name, str) or name.strip().lower() not in OPERATIONS:
+    if name not in OPERATIONS:
         raise bad_request(f"unsupported op {name!r}: use add, remove or replace",
                           "invalidSyntax")
-    name = name.strip().lower()
-    path = operation.get("path")
     value = operation.get("value")
-    if path is None or (isinstance(path, str) and not path.strip()):
+    if "path" not in operation:
         if name == "remove":
             raise ScimError(400, "remove needs a 'path'", "noTarget")
         if value is None:
@@ -105,6 +104,7 @@ def _apply_operation(out: dict, operation: Any, rtype: ResourceType) -> None:
             raise bad_request(f"'{name}' without a 'path' needs an object 'value' of attributes")
         _apply_pathless(out, name, value, rtype, None)
         return
+    path = operation["path"]
     if not isinstance(path, str):
         raise invalid_path("'path' must be a string")
     path = path.strip()

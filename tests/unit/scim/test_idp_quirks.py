@@ -37,6 +37,21 @@ def test_entra_capitalised_op_is_lower_cased(name: str) -> None:
     assert ops({"op": name, "path": "title", "value": "x"})[0]["op"] == "replace"
 
 
+@pytest.mark.parametrize("blank", ["", "  ", " \t"])
+def test_blank_path_is_dropped_so_the_op_is_pathless(blank: str) -> None:
+    assert ops({"op": "replace", "path": blank, "value": {"title": "x"}}) == [
+        {"op": "replace", "value": {"title": "x"}}]
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_whitespace_path_gets_the_pathless_rewrites(blank: str) -> None:
+    out = ops({"op": "Replace", "path": blank,
+               "value": {"active": "False", "name.givenName": "G", "title": ""}})
+    assert out == [{"op": "replace", "value": {"active": False}},
+                   {"op": "replace", "path": "name.givenName", "value": "G"},
+                   {"op": "remove", "path": "title"}]
+
+
 @pytest.mark.parametrize(("sent", "want"), [("False", False), ("True", True),
                                             ("false", False), ("TRUE", True)])
 def test_entra_string_boolean_with_path_becomes_bool(sent: str, want: bool) -> None:

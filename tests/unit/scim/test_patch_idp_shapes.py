@@ -279,6 +279,11 @@ def test_onelogin_string_true_in_pathless_value() -> None:
     assert out["active"] is True
 
 
+def test_whitespace_path_is_pathless_with_its_string_booleans_coerced() -> None:
+    out = patch(ADA, [{"op": "Replace", "path": "  ", "value": {"active": "False"}}])
+    assert out["active"] is False
+
+
 def test_patch_never_touches_the_stored_resource() -> None:
     before = copy.deepcopy(ENG)
     patch(ENG, [{"op": "remove", "path": 'members[value eq "u-bob"]'},
