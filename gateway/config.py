@@ -38,7 +38,7 @@ class ServerConfig:
 class BackendConfig:
     # Base URL of the internal API; "" starts the embedded sandbox (demo mode).
     url: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)  # a secret: kept out of reprs and logs
     timeout_s: float = 10.0
     # Total time one backend call may take with its retries; below the IdP's 60 s.
     deadline_s: float = 20.0
@@ -49,7 +49,8 @@ class BackendConfig:
 @dataclass(frozen=True)
 class RedisConfig:
     # redis:// URL shared by every gateway process; "" → in-process store (not shared).
-    url: str = ""
+    # It may carry a password (redis://:pw@host), so it stays out of reprs.
+    url: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)

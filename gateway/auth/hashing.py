@@ -13,7 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SALT_BYTES = 16
 KEY_BYTES = 32
@@ -54,11 +54,15 @@ DEFAULT_PARAMS = ScryptParams()
 
 @dataclass(frozen=True)
 class SecretHash:
-    """One stored hash: algorithm, parameters, salt and derived key."""
+    """One stored hash: algorithm, parameters, salt and derived key.
+
+    `repr` shows only the parameters: salt and key are what an attacker would need to
+    guess secrets offline, so they must not leak through a log line.
+    """
 
     params: ScryptParams
-    salt: bytes
-    key: bytes
+    salt: bytes = field(repr=False)
+    key: bytes = field(repr=False)
 
     def to_json(self) -> dict:
         return {

@@ -121,10 +121,13 @@ class CredentialInfo:
 
 @dataclass(frozen=True)
 class _Record:
-    """One stored credential: its public facts and its hash (None once revoked)."""
+    """One stored credential: its public facts and its hash (None once revoked).
+
+    `repr` leaves the hash out, like `Issued` leaves out the secret.
+    """
 
     info: CredentialInfo
-    secret_hash: SecretHash | None
+    secret_hash: SecretHash | None = field(repr=False)
 
     @property
     def active(self) -> bool:

@@ -526,3 +526,16 @@ def test_the_largest_allowed_scrypt_cost_still_loads(tmp_path) -> None:
     path = tmp_path / "credentials.json"
     _file_with_hash(path, n=2**17, r=8, p=1)  # 128 MiB: eight times the default
     assert len(CredentialStore(path).list()) == 1
+
+
+def test_stored_records_and_hashes_keep_salt_and_key_out_of_their_repr(tmp_path) -> None:
+    path = tmp_path / "credentials.json"
+    CredentialStore(path, params=FAST).issue_basic(17)
+    stored = json.loads(path.read_text())["credentials"][0]["hash"]
+    store = CredentialStore(path, params=FAST)
+    record = next(iter(store._by_id.values()))
+    secret_hash = record.secret_hash
+    for text in (repr(record), repr(secret_hash), repr(store._by_username)):
+        assert stored["salt"] not in text and stored["hash"] not in text
+        assert repr(secret_hash.salt) not in text and repr(secret_hash.key) not in text
+    assert record.info.username in repr(record)  # the public facts are still shown

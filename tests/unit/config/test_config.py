@@ -89,3 +89,15 @@ def test_production_start_refuses_to_fall_back_to_the_demo(tmp_path):
 def test_procfile_serves_on_port_and_requires_a_backend():
     line = (ROOT / "Procfile").read_text().strip()
     assert line.startswith("web: ") and "--require-backend" in line
+
+
+def test_config_repr_leaves_out_the_backend_token_and_redis_url():
+    config = load_config(None, env={
+        "WS_BACKEND_URL": "http://backend:8080", "WS_BACKEND_TOKEN": "s3cret-token",
+        "WS_REDIS_URL": "redis://:redis-pw@r:6379/0",
+    })
+    text = repr(config)
+    assert "s3cret-token" not in text and "redis-pw" not in text
+    assert "http://backend:8080" in text  # the rest is still there to read
+    assert config.backend.token == "s3cret-token"
+    assert config.redis.url == "redis://:redis-pw@r:6379/0"
