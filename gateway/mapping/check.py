@@ -39,14 +39,12 @@ from gateway.backend.records import (
     split_action_fields,
 )
 from gateway.config import MappingsConfig
-from gateway.mapping.engine import MappingError, ResourceMapping, read_scim
+from gateway.mapping.engine import MappingError, ResourceMapping, changed_fields, read_scim
 from gateway.mapping.registry import OrgMappings, load_module
 from gateway.scim.errors import ScimError
-from gateway.scim.idp_quirks import normalise_patch, normalise_resource
 from gateway.scim.patch import apply_patch
-from gateway.scim.resource import canonicalise, strip_read_only
+from gateway.scim.requests import prepare_patch, prepare_resource
 from gateway.scim.schema import CORE_GROUP
-from gateway.scim.validation import validate
 
 API = "/internal/v1/orgs/{org_id}"
 EMPLOYEES = f"{API}/employees"
@@ -140,15 +138,11 @@ def scim_resource(mapping: ResourceMapping, body: dict) -> dict:
     """A POST/PUT body as the gateway sees it after quirks, validation and read-only stripping."""
     if CORE_GROUP in (body.get("schemas") or []):
         raise CheckFailed("Group samples are not supported yet: give a SCIM User body")
-    resource = canonicalise(normalise_resource(body, mapping.rtype), mapping.rtype)
-    validate("User", resource)
-    return strip_read_only(resource, mapping.rtype)
+    return prepare_resource(body, mapping.rtype, "User")
 
 
 def patch_operations(mapping: ResourceMapping, body: dict) -> list[dict]:
-    normalised = normalise_patch(body, mapping.rtype)
-    validate("PatchOp", normalised)
-    return normalised["Operations"]
+    return prepare_patch(body, mapping.rtype)
 
 
 def plan_create(mapping: ResourceMapping, body: dict) -> Outcome:
@@ -170,7 +164,7 @@ def plan_create(mapping: ResourceMapping, body: dict) -> Outcome:
 def plan_update(mapping: ResourceMapping, record: dict, target: dict, current: dict) -> Outcome:
     """The calls turning `record` (read back as `current`) into `target`."""
     wanted = mapping.to_backend(target, previous=current)
-    changes = {k: v for k, v in wanted.items() if record.get(k) != v}
+    changes = changed_fields(wanted, record)
     body, status = split_action_fields(changes)
     calls: list[BackendCall] = []
     after = dict(record)

@@ -27,10 +27,16 @@ from gateway.scim.projection import project
 from gateway.scim.schema import LIST_RESPONSE, ResourceType
 from gateway.scim.validation import validate
 from gateway.web.context import org_context
-from gateway.web.params import ListParams, projection_params, query_dict, read_json_object
+from gateway.web.params import (
+    ListParams,
+    patch_operations,
+    projection_params,
+    query_dict,
+    read_json_object,
+    resource_body,
+)
 from gateway.web.responses import SCIM_JSON, list_response, resource_response, scim_response
 from gateway.web.state import CONFIG, GROUPS
-from gateway.web.users import patch_operations, resource_body
 
 log = logging.getLogger(__name__)
 

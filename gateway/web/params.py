@@ -11,6 +11,8 @@ from gateway.provisioning.listing import Window
 from gateway.scim.errors import ScimError
 from gateway.scim.filter import Filter, parse_filter
 from gateway.scim.projection import parse_attribute_list
+from gateway.scim.requests import prepare_patch, prepare_resource
+from gateway.scim.schema import ResourceType
 
 # SCIM bodies nest a few levels (extension → manager → value); this leaves room to
 # spare while keeping the recursive walks after it (canonicalise, validation) safe.
@@ -48,6 +50,16 @@ async def read_json_object(request: web.Request) -> dict:
         raise ScimError(400, f"The request body nests deeper than {MAX_BODY_DEPTH} levels",
                         "invalidSyntax")
     return body
+
+
+async def resource_body(request: web.Request, rtype: ResourceType, kind: str) -> dict:
+    """A POST/PUT body of `kind`, normalised, validated, read-only attributes dropped."""
+    return prepare_resource(await read_json_object(request), rtype, kind)
+
+
+async def patch_operations(request: web.Request, rtype: ResourceType) -> list[dict]:
+    """The operations of a PATCH body, normalised and validated."""
+    return prepare_patch(await read_json_object(request), rtype)
 
 
 def _integer(name: str, raw: object) -> int:

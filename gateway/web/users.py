@@ -4,29 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.scim.idp_quirks import normalise_patch, normalise_resource
 from gateway.scim.projection import project
-from gateway.scim.resource import strip_read_only
 from gateway.scim.schema import ResourceType
 from gateway.scim.validation import validate
 from gateway.web.context import org_context
-from gateway.web.params import ListParams, projection_params, query_dict, read_json_object
+from gateway.web.params import (
+    ListParams,
+    patch_operations,
+    projection_params,
+    query_dict,
+    read_json_object,
+    resource_body,
+)
 from gateway.web.responses import list_response, resource_response, scim_response
 from gateway.web.state import CONFIG, USERS
-
-
-async def resource_body(request: web.Request, rtype: ResourceType, kind: str) -> dict:
-    """A POST/PUT body: IdP dialects normalised, names canonical, validated, read-only dropped."""
-    body = await read_json_object(request)
-    body = normalise_resource(body, rtype)  # canonical names already: it canonicalises
-    validate(kind, body)
-    return strip_read_only(body, rtype)
-
-
-async def patch_operations(request: web.Request, rtype: ResourceType) -> list[dict]:
-    body = normalise_patch(await read_json_object(request), rtype)
-    validate("PatchOp", body)
-    return body["Operations"]
 
 
 def _projected(request: web.Request, resource: dict, rtype: ResourceType) -> dict:
