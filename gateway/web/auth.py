@@ -25,11 +25,11 @@ from aiohttp_basicauth import BasicAuthMiddleware
 from gateway.auth import CredentialStore
 from gateway.auth.store import parse_token
 from gateway.scim.errors import ScimError
+from gateway.web.responses import error_response
 
 log = logging.getLogger(__name__)
 
 ORG_ID = web.RequestKey("org_id", int)  # the authenticated org id
-SCIM_JSON = "application/scim+json"
 DEFAULT_PREFIX = "/scim/v2"
 DEFAULT_REALM = "Workstream SCIM"
 
@@ -151,9 +151,7 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
     def challenge(self, detail: str = MISSING) -> web.Response:
         """A SCIM Error 401 naming both schemes, instead of the stock empty HTML page."""
         realm = self.realm.replace("\\", "\\\\").replace('"', '\\"')
-        return web.json_response(
-            ScimError(401, detail).body(),
-            status=401,
-            content_type=SCIM_JSON,
+        return error_response(ScimError(
+            401, detail,
             headers={hdrs.WWW_AUTHENTICATE: f'Basic realm="{realm}", Bearer realm="{realm}"'},
-        )
+        ))

@@ -19,10 +19,10 @@ async def search_root(request: web.Request) -> web.Response:
     ctx = await org_context(request)
     params = ListParams.parse(body, request.app[CONFIG].scim.max_page_size)
     mappings = ctx.mappings
-    sources = [Source(mappings.user.advertised, mappings.user.rtype, request.app[USERS].list)]
-    groups = request.app.get(GROUPS)
-    if groups is not None:
-        sources.append(Source(mappings.group.advertised, mappings.group.rtype, groups.list))
+    sources = [
+        Source(mappings.user.advertised, mappings.user.rtype, request.app[USERS].list),
+        Source(mappings.group.advertised, mappings.group.rtype, request.app[GROUPS].list),
+    ]
     result = await search_all(ctx, sources, params.filter, params.window, params.sort_by,
                               params.descending)
     resources = [project(r, rtype, params.attributes, params.excluded)

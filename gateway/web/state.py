@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
-if TYPE_CHECKING:
-    pass
+from gateway.backend.client import BackendClient
+from gateway.config import Config
+from gateway.idstore.base import IdStore
+from gateway.mapping.registry import MappingRegistry
+from gateway.provisioning.groups import GroupService
+from gateway.provisioning.orgs import OrgGate
+from gateway.provisioning.users import UserService
 
-CONFIG = web.AppKey["Config"]("config")
-BACKEND = web.AppKey["BackendClient"]("backend")
-ID_STORE = web.AppKey["IdStore"]("id_store")
-MAPPINGS = web.AppKey["MappingRegistry"]("mappings")
-ORG_GATE = web.AppKey["OrgGate"]("org_gate")
-USERS = web.AppKey["UserService"]("users")
-GROUPS = web.AppKey["GroupService"]("groups")
+CONFIG = web.AppKey("config", Config)
+BACKEND = web.AppKey("backend", BackendClient)
+ID_STORE = web.AppKey("id_store", IdStore)
+MAPPINGS = web.AppKey("mappings", MappingRegistry)
+ORG_GATE = web.AppKey("org_gate", OrgGate)
+USERS = web.AppKey("users", UserService)
+GROUPS = web.AppKey("groups", GroupService)
