@@ -6,16 +6,21 @@ a message naming it, rather than failing on the first request.
 
 Environment overrides: `WS_<SECTION>_<KEY>` (e.g. `WS_BACKEND_URL`,
 `WS_BACKEND_TOKEN`, `WS_REDIS_URL`, `WS_AUTH_CREDENTIALS_FILE`), and `PORT`
-for `server.port` (the Procfile convention).
+for `server.port` (the Procfile convention). Tables (`mappings.orgs`) are set
+in the file only; an environment variable naming one is refused.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+# The internal API clamps `per_page` to this (shared/workstream-internal-api.md).
+BACKEND_MAX_PER_PAGE = 200
 
 
 class ConfigError(Exception):
@@ -114,13 +119,17 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
                 return value
             raise ValueError
         if isinstance(default, int):
-            if isinstance(value, bool):
+            # A TOML float such as 8080.9 would otherwise be truncated without a word.
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
             return int(value)
         if isinstance(default, float):
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # nan slips past every comparison; inf never ends
+                raise ConfigError(f"config key '{name}' must be a finite number, got {value!r}")
+            return number
         if isinstance(default, str):
             if not isinstance(value, str):
                 raise ValueError
@@ -150,7 +159,10 @@ def _section(name: str, cls: type, raw: dict[str, Any], env: dict[str, str]) -> 
     for f in fields(cls):
         default = getattr(instance, f.name)
         env_name = f"WS_{name}_{f.name}".upper()
-        if env_name in env and not isinstance(default, dict):
+        if env_name in env and isinstance(default, dict):
+            raise ConfigError(f"config key '{name}.{f.name}' is a table and cannot be set from "
+                              f"the environment ({env_name}); set it in config.toml")
+        if env_name in env:
             values[f.name] = _coerce(name, f.name, env[env_name], default)
         elif f.name in raw:
             values[f.name] = _coerce(name, f.name, raw[f.name], default)
@@ -169,8 +181,12 @@ def _check(config: Config) -> None:
         "scim.max_scan": config.scim.max_scan,
     }
     for key, value in positive.items():
-        if value <= 0:
+        if not value > 0:
             raise ConfigError(f"config key '{key}' must be positive, got {value!r}")
+    if config.scim.max_page_size > BACKEND_MAX_PER_PAGE:
+        # The backend clamps per_page to 200, so a larger page would come back short.
+        raise ConfigError(f"config key 'scim.max_page_size' must be at most "
+                          f"{BACKEND_MAX_PER_PAGE}, got {config.scim.max_page_size}")
     if config.backend.max_retries < 0:
         raise ConfigError("config key 'backend.max_retries' must be 0 or more")
     if not config.server.base_path.startswith("/") or config.server.base_path.endswith("/"):

@@ -54,6 +54,14 @@ def test_file_values_are_read(tmp_path):
     ("[server]\nbase_path = \"scim/\"\n", {}, "server.base_path"),
     ("[mappings.orgs]\nacme = \"mappings.default\"\n", {}, "mappings.orgs"),
     ("[scim\n", {}, "not valid TOML"),
+    ("", {"WS_BACKEND_TIMEOUT_S": "nan"}, "backend.timeout_s"),
+    ("", {"WS_BACKEND_DEADLINE_S": "inf"}, "backend.deadline_s"),
+    ("[scim]\norg_cache_ttl_s = nan\n", {}, "scim.org_cache_ttl_s"),
+    ("[server]\nport = 8080.9\n", {}, "server.port"),
+    ("[scim]\nmax_scan = 1e3\nmax_page_size = 20.5\n", {}, "scim.max_page_size"),
+    ("", {"WS_MAPPINGS_ORGS": '{"17": "mappings.acme"}'}, "mappings.orgs"),
+    ("[scim]\nmax_page_size = 201\n", {}, "scim.max_page_size"),
+    ("", {"WS_SCIM_MAX_PAGE_SIZE": "500"}, "scim.max_page_size"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, env, named):
     path = tmp_path / "c.toml"
@@ -101,3 +109,11 @@ def test_config_repr_leaves_out_the_backend_token_and_redis_url():
     assert "http://backend:8080" in text  # the rest is still there to read
     assert config.backend.token == "s3cret-token"
     assert config.redis.url == "redis://:redis-pw@r:6379/0"
+
+
+def test_integral_toml_float_for_an_int_key_is_accepted(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\nport = 8081.0\n[scim]\nmax_page_size = 200\n")
+    config = load_config(path, env={})
+    assert config.server.port == 8081 and isinstance(config.server.port, int)
+    assert config.scim.max_page_size == 200
