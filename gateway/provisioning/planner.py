@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gateway.mapping.engine import ResourceMapping
+from gateway.provisioning.user_index import INDEXED, indexed_fields
 from gateway.scim.filter import And, Compare, Filter, Or
-
-# Identity attributes served by the id index (see user_index.INDEXED).
-INDEXED_ATTRIBUTES = ("userName", "externalId")
 
 
 @dataclass(frozen=True)
@@ -66,17 +64,15 @@ def _point(node: Filter, mapping: ResourceMapping) -> list[Lookup] | None:
         # `externalId eq null` (or `eq ""`) matches everyone WITHOUT one: no point finds them.
         return None
     name = bound.path.text()
-    if name in INDEXED_ATTRIBUTES and bound.element is None:
+    if name in INDEXED and bound.element is None:
         return [Lookup("index", value, name)]
     backend = mapping.catalogue[bound.spec.backend]
     if not (backend.searchable and backend.unique):
         return None
     # Another identity attribute feeding the same backend field (the work email and
     # userName both feed `email`) has the same value: use its cached index entry.
-    for attr in INDEXED_ATTRIBUTES:
-        resolved = mapping.rtype.resolve(None, attr)
-        other = mapping.field_for_path(resolved) if resolved else None
-        if other is not None and other.spec.backend == bound.spec.backend and (
+    for attr, other, _ in indexed_fields(mapping):
+        if other.spec.backend == bound.spec.backend and (
             other.spec.translate is None and bound.spec.translate is None
         ):
             return [Lookup("index", value, attr)]

@@ -37,6 +37,25 @@ SPACE = "users"
 WATERMARK = "~watermark"
 # SCIM attributes kept in the index.
 INDEXED = ("userName", "externalId")
+
+# Per mapping (mappings live as long as the process): (attr, field, caseExact) of
+# each indexed attribute the mapping carries, resolved once instead of per record.
+_INDEXED_FIELDS: dict[int, tuple[ResourceMapping, tuple[tuple[str, BoundField, bool], ...]]] = {}
+
+
+def indexed_fields(mapping: ResourceMapping) -> tuple[tuple[str, BoundField, bool], ...]:
+    """The indexed attributes this mapping carries: (name, field, caseExact)."""
+    cached = _INDEXED_FIELDS.get(id(mapping))
+    if cached is None or cached[0] is not mapping:
+        found = []
+        for attr in INDEXED:
+            resolved = mapping.rtype.resolve(None, attr)
+            bound = mapping.field_for_path(resolved) if resolved else None
+            if bound is not None and resolved is not None:
+                found.append((attr, bound, resolved.leaf.case_exact))
+        cached = (mapping, tuple(found))
+        _INDEXED_FIELDS[id(mapping)] = cached
+    return cached[1]
 # Re-read this much before the watermark: timestamps have second precision and
 # a write may commit a moment after its updated_at.
 OVERLAP = timedelta(seconds=2)
@@ -83,32 +102,31 @@ class UserIndex:
 
     @staticmethod
     def _field(mapping: ResourceMapping, attr: str) -> BoundField | None:
-        resolved = mapping.rtype.resolve(None, attr)
-        return mapping.field_for_path(resolved) if resolved else None
+        return next((b for name, b, _ in indexed_fields(mapping) if name == attr), None)
+
+    @staticmethod
+    def _key(attr: str, case_exact: bool, value: Any) -> str | None:
+        if not isinstance(value, str) or not value:
+            return None
+        return f"{attr}:{value if case_exact else value.casefold()}"
 
     @staticmethod
     def key(mapping: ResourceMapping, attr: str, value: Any) -> str | None:
         """The index key for `attr = value`, folded when the attribute isn't caseExact."""
-        if not isinstance(value, str) or not value:
-            return None
-        resolved = mapping.rtype.resolve(None, attr)
-        folded = value if resolved is None or resolved.leaf.case_exact else value.casefold()
-        return f"{attr}:{folded}"
+        case_exact = next((c for name, _, c in indexed_fields(mapping) if name == attr), False)
+        return UserIndex._key(attr, case_exact, value)
 
     def keys_of(self, mapping: ResourceMapping, record: dict) -> dict[str, str]:
         """Every index entry a backend record should have."""
         scim = mapping.to_scim_attributes(record)
         out = {}
-        for attr in INDEXED:
-            bound = self._field(mapping, attr)
-            if bound is None:
-                continue
-            key = self.key(mapping, attr, read_scim(scim, bound))
+        for attr, bound, case_exact in indexed_fields(mapping):
+            key = self._key(attr, case_exact, read_scim(scim, bound))
             if key:
                 out[key] = to_scim_id(record["id"])
         return out
 
-    def _holds(self, mapping: ResourceMapping, record: dict, attr: str, key: str) -> bool:
+    def _holds(self, mapping: ResourceMapping, record: dict, key: str) -> bool:
         return self.keys_of(mapping, record).get(key) == to_scim_id(record["id"])
 
     # ---- writes from the gateway's own changes ----
@@ -142,7 +160,7 @@ class UserIndex:
             return []
         hint, watermark = await self._store.get_many(org_id, [(SPACE, key), (SPACE, WATERMARK)])
         if hint is not None:
-            record = await self._verified(org_id, mapping, attr, key, hint)
+            record = await self._verified(org_id, mapping, key, hint)
             if record is not None:
                 return [record]
         backend_field = mapping.catalogue[bound.spec.backend]
@@ -150,26 +168,26 @@ class UserIndex:
             page = await self._backend.list_employees(
                 org_id, per_page=200, **{bound.spec.backend: value}
             )
-            found = [r for r in page.items if self._holds(mapping, r, attr, key)]
+            found = [r for r in page.items if self._holds(mapping, r, key)]
             await self.remember(org_id, mapping, found)
             return found
-        return await self._catch_up_and_find(org_id, mapping, attr, key, watermark)
+        return await self._catch_up_and_find(org_id, mapping, key, watermark)
 
     async def _verified(
-        self, org_id: int, mapping: ResourceMapping, attr: str, key: str, hint: str
+        self, org_id: int, mapping: ResourceMapping, key: str, hint: str
     ) -> dict | None:
         try:
             record = await self._backend.get_employee(org_id, int(hint))
         except (BackendNotFound, ValueError):
             record = None
-        if record is not None and self._holds(mapping, record, attr, key):
+        if record is not None and self._holds(mapping, record, key):
             return record
         log.info("index entry for org %s was stale; dropped it", org_id)
         await self._store.delete_if_equal(org_id, SPACE, key, hint)
         return None
 
     async def _catch_up_and_find(
-        self, org_id: int, mapping: ResourceMapping, attr: str, key: str, watermark: str | None
+        self, org_id: int, mapping: ResourceMapping, key: str, watermark: str | None
     ) -> list[dict]:
         if watermark is None:
             try:
@@ -184,7 +202,7 @@ class UserIndex:
                 log.warning("id store lock unavailable for org %s; rebuilding without it", org_id)
                 return await self._scan(org_id, mapping, key, since=None)
             if hint is not None:
-                record = await self._verified(org_id, mapping, attr, key, hint)
+                record = await self._verified(org_id, mapping, key, hint)
                 if record is not None:
                     return [record]
         return await self._scan(org_id, mapping, key, since=catch_up_from(watermark),

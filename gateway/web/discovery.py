@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.provisioning.user_index import INDEXED
 from gateway.scim.errors import ScimError
 from gateway.web.context import org_context
 from gateway.web.params import projection_params
@@ -55,7 +56,7 @@ async def service_provider_config(request: web.Request) -> web.Response:
         body[QUERY_EXTENSION] = {
             "maxScan": config.scim.max_scan,
             "pushedDown": _pushed_down(ctx.mappings.user),
-            "indexed": ["userName", "externalId"],
+            "indexed": list(INDEXED),
         }
     return scim_response(body)
 
