@@ -209,55 +209,6 @@ def get_value(resource: dict, resolved: ResolvedPath) -> Any:
     return None
 
 
-def set_value(resource: dict, resolved: ResolvedPath, value: Any) -> None:
-    """Set the value at `resolved` in place (the resource must be canonical).
-
-    A sub-attribute of a multi-valued attribute is set on every element, or
-    on a new single element when there are none.
-    """
-    container = container_of(resource, resolved, create=True)
-    assert container is not None
-    attr = resolved.attribute
-    if resolved.sub is None:
-        container[attr.name] = json_copy(value)
-        return
-    current = container.get(attr.name)
-    if attr.multi_valued:
-        elements = [e for e in current if isinstance(e, dict)] if isinstance(current, list) else []
-        if not elements:
-            elements = [{}]
-        for element in elements:
-            element[resolved.sub.name] = json_copy(value)
-        container[attr.name] = elements
-        return
-    if not isinstance(current, dict):
-        current = container[attr.name] = {}
-    current[resolved.sub.name] = json_copy(value)
-
-
-def remove_value(resource: dict, resolved: ResolvedPath) -> None:
-    """Remove the value at `resolved` in place, leaving no empty containers behind."""
-    container = container_of(resource, resolved)
-    if container is None:
-        return
-    attr = resolved.attribute
-    if resolved.sub is None:
-        container.pop(attr.name, None)
-    else:
-        current = container.get(attr.name)
-        if isinstance(current, list):
-            for element in current:
-                if isinstance(element, dict):
-                    element.pop(resolved.sub.name, None)
-            container[attr.name] = [e for e in current if e not in ({}, None)]
-        elif isinstance(current, dict):
-            current.pop(resolved.sub.name, None)
-        if container.get(attr.name) in ({}, [], None):
-            container.pop(attr.name, None)
-    if resolved.in_extension and not container:
-        resource.pop(resolved.schema, None)
-
-
 def prune_empty(resource: dict) -> dict:
     """A copy of `resource` without None values, empty objects and empty lists.
 

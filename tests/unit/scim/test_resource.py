@@ -8,8 +8,6 @@ from gateway.scim.resource import (
     canonicalise,
     get_value,
     prune_empty,
-    remove_value,
-    set_value,
     strip_read_only,
 )
 from gateway.scim.schema import (
@@ -93,32 +91,6 @@ def test_get_value_for_simple_sub_and_extension_paths() -> None:
     assert get_value(resource, resolve(f"{ENTERPRISE_USER}:department")) == "D"
     assert get_value(resource, resolve(f"{ENTERPRISE_USER}:manager")) is None
     assert get_value({}, resolve("name.familyName")) is None
-
-
-def test_set_value_creates_containers() -> None:
-    resource: dict = {}
-    set_value(resource, resolve("name.givenName"), "G")
-    set_value(resource, resolve(f"{ENTERPRISE_USER}:manager.value"), "m")
-    set_value(resource, resolve("emails.type"), "work")
-    assert resource == {"name": {"givenName": "G"}, ENTERPRISE_USER: {"manager": {"value": "m"}},
-                        "emails": [{"type": "work"}]}
-
-
-def test_set_value_copies_the_value() -> None:
-    value = {"givenName": "G"}
-    resource: dict = {}
-    set_value(resource, resolve("name"), value)
-    value["givenName"] = "changed"
-    assert resource == {"name": {"givenName": "G"}}
-
-
-def test_remove_value_leaves_no_empty_containers() -> None:
-    resource = {"userName": "a", "name": {"givenName": "G"},
-                ENTERPRISE_USER: {"department": "D"}, "emails": [{"value": "a@x"}]}
-    remove_value(resource, resolve("name.givenName"))
-    remove_value(resource, resolve(f"{ENTERPRISE_USER}:department"))
-    remove_value(resource, resolve("emails.value"))
-    assert resource == {"userName": "a"}
 
 
 def test_prune_empty_removes_nulls_and_empty_containers_but_keeps_schemas() -> None:
