@@ -129,8 +129,14 @@ class GroupIndex:
         name = self.display_name(mapping, team)
         return name is not None and name.casefold() == value.casefold()
 
-    async def find_by_name(self, org_id: int, mapping: ResourceMapping, value: str) -> list[dict]:
-        """The team whose displayName equals `value` (case-insensitive), if any."""
+    async def find_by_name(
+        self, org_id: int, mapping: ResourceMapping, value: str, search_field: str
+    ) -> list[dict]:
+        """The team whose displayName equals `value` (case-insensitive), if any.
+
+        `search_field` is the backend list parameter the planner found for
+        displayName (it plans a name search only where the backend can answer it).
+        """
         key = name_key(value)
         [hint] = await self._store.get_many(org_id, [(SPACE, key)])
         if hint is not None:
@@ -139,13 +145,8 @@ class GroupIndex:
                 return [team]
             log.info("group name hint for org %s was stale; dropped it", org_id)
             await self._store.delete_if_equal(org_id, SPACE, key, hint)
-        bound = next(b for b in mapping.bound if b.path.text() == DISPLAY_NAME)
-        if bound.spec.backend == "name" and bound.spec.translate is None:
-            page = await self._backend.list_teams(org_id, per_page=200, name=value)
-            found = [t for t in page.items if self._named(mapping, t, value)]
-        else:  # a mapping that keeps displayName elsewhere: the backend can't search it
-            found = [t async for t in self._backend.iter_teams(org_id)
-                     if self._named(mapping, t, value)]
+        page = await self._backend.list_teams(org_id, per_page=200, **{search_field: value})
+        found = [t for t in page.items if self._named(mapping, t, value)]
         for team in found:
             await self.remember_name(org_id, mapping, team)
         return found

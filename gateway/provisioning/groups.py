@@ -197,7 +197,8 @@ class GroupService:
 
     async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
         if lookup.kind == "search" and isinstance(lookup.value, str):
-            return await self.index.find_by_name(ctx.org_id, ctx.mappings.group, lookup.value)
+            return await self.index.find_by_name(ctx.org_id, ctx.mappings.group, lookup.value,
+                                                 lookup.attr)
         if lookup.kind == "external":
             assert isinstance(lookup.value, str)
             try:

@@ -63,9 +63,8 @@ class MemberCheck:
             pages = max(1, math.ceil(first.total / PER_PAGE))
             if len(todo) <= pages - 1:
                 found = await self._read_each(org_id, todo)
-            else:
+            else:  # caches every id it sees as it goes
                 found = await self._list_all(org_id, first.items, first.is_last, set(todo))
-        await self.remember(org_id, sorted(found))
         return [i for i in todo if i not in found]
 
     async def _read_each(self, org_id: int, ids: list[int]) -> set[int]:
@@ -80,7 +79,9 @@ class MemberCheck:
                 return True
 
         answers = await asyncio.gather(*(exists(i) for i in ids))
-        return {i for i, ok in zip(ids, answers, strict=True) if ok}
+        found = {i for i, ok in zip(ids, answers, strict=True) if ok}
+        await self.remember(org_id, sorted(found))
+        return found
 
     async def _list_all(
         self, org_id: int, first: list[dict], is_last: bool, wanted: set[int]
