@@ -42,6 +42,9 @@ def table(codes: dict[str, str], *, case_insensitive: bool = True) -> Translator
     A value missing from the table is refused, not passed through.
     """
     forward = {(k.casefold() if case_insensitive else k): v for k, v in codes.items()}
+    if len(forward) != len(codes):
+        raise ValueError("table(): two codes differ only in case; with case_insensitive=True "
+                         "one would silently shadow the other")
     backward = {v: k for k, v in codes.items()}
     if len(backward) != len(codes):
         raise ValueError("table(): two codes translate to the same value; it can't be reversed")

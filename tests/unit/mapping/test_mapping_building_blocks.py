@@ -93,6 +93,14 @@ def test_a_table_that_cannot_be_reversed_is_refused():
         table({"ENG": "Engineering", "DEV": "Engineering"})
 
 
+def test_table_refuses_codes_that_collide_once_case_is_ignored():
+    with pytest.raises(ValueError, match="differ only in case"):
+        table({"eng": "Engineering", "ENG": "Engines"})
+    # Told to respect case, the same codes are two entries.
+    exact = table({"eng": "Engineering", "ENG": "Engines"}, case_insensitive=False)
+    assert exact.to_backend("eng") == "Engineering" and exact.to_backend("ENG") == "Engines"
+
+
 @pytest.mark.parametrize("given,stored", [
     ("en_US", "en-US"), ("EN-us", "en-US"), ("fr", "fr"), ("zh_hant_TW", "zh-Hant-TW"),
     ("es-419", "es-419"),
