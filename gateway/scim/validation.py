@@ -38,7 +38,7 @@ _ARTICLE = {
 }
 
 
-def _load() -> tuple[Registry, dict[str, Draft202012Validator]]:
+def _load() -> dict[str, Draft202012Validator]:
     docs = [json.loads(p.read_text(encoding="utf-8"))
             for p in sorted(SCHEMAS_DIR.glob("*.schema.json"))]
     registry: Registry = Registry().with_resources(
@@ -51,7 +51,7 @@ def _load() -> tuple[Registry, dict[str, Draft202012Validator]]:
         root = by_kind[kind]
         inlined = _inline_refs(root, registry.resolver(base_uri=root["$id"]))
         validators[kind] = Draft202012Validator(inlined, registry=registry)
-    return registry, validators
+    return validators
 
 
 # Keywords whose values are data, not schemas: a {"$ref": ...} there is not a reference.
@@ -79,7 +79,7 @@ def _inline_refs(node: Any, resolver: Any, depth: int = 0) -> Any:
             for key, value in node.items()}
 
 
-_REGISTRY, _VALIDATORS = _load()
+_VALIDATORS = _load()
 
 
 def validate(kind: str, body: object) -> None:
@@ -139,18 +139,16 @@ def _detail(error: ValidationError) -> str:
 
 
 def _scim_type(error: ValidationError, root: dict) -> str:
-    """The deepest `x-scimType` on the way to the failing node, else by keyword."""
+    """The deepest `x-scimType` on the way to the failing node, else by keyword.
+
+    `root` has its references inlined (`_inline_refs`), so the error's schema
+    path is a plain walk down it.
+    """
     found = None
     node: Any = root
-    resolver = _REGISTRY.resolver(base_uri=root["$id"])
     for key in error.absolute_schema_path:
         if isinstance(node, dict):
             found = node.get("x-scimType", found)
-            # jsonschema leaves "$ref" out of schema paths: follow it when the key is not here.
-            while key not in node and "$ref" in node:
-                resolved = resolver.lookup(node["$ref"])
-                node, resolver = resolved.contents, resolved.resolver
-                found = node.get("x-scimType", found)
         node = node[key]
     if isinstance(node, dict):
         found = node.get("x-scimType", found)

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from gateway.scim.errors import ScimError
-from gateway.scim.validation import KINDS, scim_path, validate
+from gateway.scim.validation import _VALIDATORS, KINDS, scim_path, validate
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -254,3 +254,20 @@ def test_paths_are_written_the_way_scim_writes_them(parts, text) -> None:
 def test_an_unknown_kind_is_a_programming_error() -> None:
     with pytest.raises(KeyError):
         validate("Widget", {})
+
+
+def _references(node: object) -> list[str]:
+    """Every `$ref` keyword left in a schema (a property called "$ref" holds an object)."""
+    if isinstance(node, list):
+        return [ref for item in node for ref in _references(item)]
+    if not isinstance(node, dict):
+        return []
+    here = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+    return here + [ref for value in node.values() for ref in _references(value)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_compiled_schemas_hold_no_reference_left_to_follow(kind: str) -> None:
+    # The x-scimType lookup walks error schema paths straight down the compiled
+    # schema; a `$ref` that survived inlining would hide the annotations behind it.
+    assert _references(_VALIDATORS[kind].schema) == []
