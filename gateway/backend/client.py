@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -36,6 +36,7 @@ import aiohttp
 
 from gateway import jsonio
 from gateway.backend.errors import BackendUnavailable, error_for
+from gateway.backend.records import format_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,7 @@ def _seg(value: RecordId) -> str:
 
 
 def _iso(value: str | datetime | None) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+    return format_timestamp(value) if isinstance(value, datetime) else value
 
 
 def _retry_after(header: str | None) -> int | None:
@@ -171,7 +168,6 @@ class BackendClient:
                 "Authorization": f"Token {self._token}",
                 "Accept": "application/json",
             },
-            json_serialize=lambda obj: jsonio.dumps(obj).decode(),
             raise_for_status=False,
         )
         # aiohttp silently replays GET/PUT/DELETE once when a reused connection
@@ -180,6 +176,9 @@ class BackendClient:
         # owns its retries, so turn that off.
         if hasattr(self._session, "_retry_connection"):
             self._session._retry_connection = False
+        else:  # a newer aiohttp renamed it: its hidden replays would be back
+            log.error("aiohttp has no _retry_connection switch; it may replay requests after "
+                      "a dropped connection, and a lost DELETE could come back as a 404")
 
     async def close(self) -> None:
         if self._session is not None:

@@ -8,6 +8,7 @@ the contract's (`workstream-internal-api.md`, Employees and Teams).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,22 @@ TEAM_FIELDS: dict[str, BackendField] = {
         BackendField("updated_at", str, writable=False),
     )
 }
+
+# Timestamps are ISO 8601 in UTC with a Z suffix, second precision (the contract's Transport).
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_timestamp(moment: datetime) -> str:
+    """`moment` as the backend writes and reads timestamps."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A backend timestamp as an aware UTC datetime (ValueError if it isn't one)."""
+    return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
 
 # The status field is changed by POST .../deactivate and .../reactivate, not by PATCH.
 STATUS_FIELD = "status"

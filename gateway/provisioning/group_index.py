@@ -50,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendNotFound
+from gateway.backend.records import format_timestamp, parse_timestamp
 from gateway.idstore.base import IdStore, IdStoreError
 from gateway.mapping.engine import ResourceMapping
 
@@ -88,14 +89,14 @@ class ExternalIds:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_timestamp(datetime.now(UTC))
 
 
 def within_grace(lost_at: str | None, now: datetime | None = None) -> bool:
     """Whether unknown marks found at `lost_at` still hold (see LOSS_GRACE)."""
     if not lost_at:
         return False
-    found = datetime.strptime(lost_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    found = parse_timestamp(lost_at)
     return (now or datetime.now(UTC)) - found < LOSS_GRACE
 
 

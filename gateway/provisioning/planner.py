@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gateway.backend.records import format_timestamp
 from gateway.mapping.engine import ResourceMapping
 from gateway.provisioning.user_index import INDEXED, indexed_fields
 from gateway.scim.filter import And, Compare, Filter, Or
@@ -90,7 +91,7 @@ def _timestamp(value: object) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_timestamp(moment)
 
 
 def _pushdown(node: Filter, mapping: ResourceMapping) -> tuple[dict[str, str], bool]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendNotFound
+from gateway.backend.records import format_timestamp, parse_timestamp
 from gateway.idstore.base import IdStore, IdStoreError
 from gateway.mapping.engine import BoundField, ResourceMapping, read_scim
 from gateway.mapping.ids import to_scim_id
@@ -71,12 +72,8 @@ SCAN_PAGE_SIZE = 200
 SCAN_CONCURRENCY = 4
 
 
-def _parse(ts: str) -> datetime:
-    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def _format(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def catch_up_from(watermark: str) -> str | None:
@@ -84,10 +81,10 @@ def catch_up_from(watermark: str) -> str | None:
     newest, _, read_at = watermark.partition(" ")
     if newest == EPOCH:
         return None
-    newest_at = _parse(newest)
-    if read_at and _parse(read_at) - newest_at > SETTLED:
-        return _format(newest_at + timedelta(seconds=1))
-    return _format(newest_at - OVERLAP)
+    newest_at = parse_timestamp(newest)
+    if read_at and parse_timestamp(read_at) - newest_at > SETTLED:
+        return format_timestamp(newest_at + timedelta(seconds=1))
+    return format_timestamp(newest_at - OVERLAP)
 
 
 class UserIndex:
@@ -242,10 +239,10 @@ class UserIndex:
             if len(batch) >= 2000:
                 await self._store.put(org_id, {SPACE: batch})
                 batch = {}
-        if pages > 1 and newest != EPOCH and started - _parse(newest) <= SETTLED:
+        if pages > 1 and newest != EPOCH and started - parse_timestamp(newest) <= SETTLED:
             took = timedelta(seconds=math.ceil(self._monotonic() - clock))
-            newest = _format(_parse(newest) - took)
-        batch[WATERMARK] = f"{newest} {_format(started)}"
+            newest = format_timestamp(parse_timestamp(newest) - took)
+        batch[WATERMARK] = f"{newest} {format_timestamp(started)}"
         await self._store.put(org_id, {SPACE: batch})
         return found
 
