@@ -24,7 +24,6 @@ Semantics, per RFC 7644 §3.4.2.2:
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from gateway.scim.filter import (
 )
 from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
 
-__all__ = ["check_filter", "compile_filter", "matches", "matches_element"]
+__all__ = ["check_filter", "compile_filter", "matches", "matches_element", "parse_datetime"]
 
 Matcher = Callable[[Any], bool]
 Getter = Callable[[Any], list[Any]]
@@ -379,13 +378,13 @@ def _value_test(op: str, expected: Any, attribute: Attribute, label: str) -> Cal
             )
         return _ordered_test(op, expected, lambda v: v if _is_number(v) else None)
     if kind == "dateTime":
-        when = _as_datetime(expected)
+        when = parse_datetime(expected)
         if when is None:
             raise invalid_filter(
                 f"Invalid filter: '{label}' is a dateTime; compare it with an ISO 8601 "
                 f'string such as "2024-05-01T12:00:00Z", not {_json(expected)}'
             )
-        return _ordered_test(op, when, _as_datetime)
+        return _ordered_test(op, when, parse_datetime)
     raise invalid_filter(f"Invalid filter: cannot compare '{label}' of type {kind}")
 
 
@@ -430,21 +429,17 @@ def _as_bool(value: Any) -> bool | None:
     return None
 
 
-_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
+def parse_datetime(value: Any) -> datetime | None:
+    """An aware datetime from ISO 8601 text ("Z" or offset; naive means UTC), else None.
 
-
-def _six_digits(match: re.Match[str]) -> str:
-    """fromisoformat wants at most microseconds; IdPs and .NET send up to 7 digits."""
-    return "." + match.group(1)[:6].ljust(6, "0")
-
-
-def _as_datetime(value: Any) -> datetime | None:
-    """An aware datetime from ISO 8601 text ("Z" or offset; naive means UTC)."""
+    Python 3.11's `fromisoformat` takes any number of fraction digits, so the
+    7 that .NET-based IdPs send need no rewriting.
+    """
     if isinstance(value, datetime):
         when = value
     elif isinstance(value, str):
         try:
-            when = datetime.fromisoformat(_FRACTION.sub(_six_digits, value.strip()))
+            when = datetime.fromisoformat(value.strip())
         except ValueError:
             return None
     else:

@@ -31,11 +31,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from gateway.scim.errors import ScimError, bad_request, invalid_path
-from gateway.scim.evaluate import matches_element
+from gateway.scim.evaluate import matches_element, parse_datetime
 from gateway.scim.filter import And, Compare, Filter, parse_patch_path
 from gateway.scim.resource import canonicalise, container_of, prune_empty
 from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
@@ -508,16 +507,8 @@ def _has_type(kind: str, value: Any) -> bool:
     if kind == "decimal":
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "dateTime":
-        return isinstance(value, str) and _is_datetime(value)
+        return isinstance(value, str) and parse_datetime(value) is not None
     return isinstance(value, str)
-
-
-def _is_datetime(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text.strip())
-    except ValueError:
-        return False
-    return True
 
 
 def _wrong_type(attr: Attribute, value: Any, where: str) -> ScimError:
