@@ -9,13 +9,31 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from aiohttp import web
 
-from gateway.auth import CredentialStore
-from gateway.config import ConfigError, load_config
+from gateway.auth import CredentialError, CredentialStore
+from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.engine import MappingError
 from gateway.web.app import build_app
+
+log = logging.getLogger("gateway")
+
+
+def open_credentials(config: Config) -> CredentialStore:
+    """The production credential store; a missing file is legal but worth shouting about.
+
+    The store treats a missing file as empty (the CLI creates it), which means every
+    SCIM request gets a 401: usually a wrong `auth.credentials_file`, not intent.
+    """
+    path = Path(config.auth.credentials_file)
+    if not path.exists():
+        log.warning("credentials file %s does not exist: every SCIM request will be refused "
+                    "(401) until `workstream-credentials issue` creates it there, or "
+                    "auth.credentials_file / WS_AUTH_CREDENTIALS_FILE points at the right file",
+                    path.resolve())
+    return CredentialStore(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
             run_demo(config)
             return 0
-        app = build_app(config, CredentialStore(config.auth.credentials_file))
-    except (ConfigError, MappingError) as exc:
+        app = build_app(config, open_credentials(config))
+    except (ConfigError, MappingError, CredentialError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 2
     web.run_app(app, host=config.server.host, port=config.server.port, access_log=None)
