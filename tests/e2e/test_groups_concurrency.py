@@ -78,10 +78,19 @@ async def _start(world: World, credentials: Path, log: Path) -> tuple[asyncio.su
 
 
 @pytest.fixture
-async def gateways(world: World, tmp_path: Path) -> AsyncIterator[Gateways]:
+def rng() -> random.Random:
+    """This test's random choices, from a seed it prints (set GROUPS_RACE_SEED to replay)."""
+    seed = int(os.environ.get("GROUPS_RACE_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"GROUPS_RACE_SEED={seed}")
+    return random.Random(seed)
+
+
+@pytest.fixture
+async def gateways(world: World, tmp_path: Path, rng: random.Random) -> AsyncIterator[Gateways]:
     # Org ids of a fresh sandbox start at 1; skip a random few so that another test run
-    # using the same Redis database at the same time is unlikely to share this org's keys.
-    for n in range(random.randint(1, 60)):
+    # using the same Redis database at the same time is unlikely to share this org's keys
+    # (the gateway has no setting for its key prefix, so the database is shared).
+    for n in range(rng.randint(1, 60)):
         await world.backend.create_org(f"filler {n}")
     org_id = await world.backend.create_org("Concurrent Co")
     store = RedisIdStore(GATEWAY_REDIS)
@@ -133,7 +142,7 @@ async def _ok(request) -> None:
 
 
 async def test_replaces_on_one_gateway_and_adds_removes_on_the_other_all_take_effect(
-    gateways: Gateways, world: World,
+    gateways: Gateways, world: World, rng: random.Random,
 ):
     """Gateway one keeps pushing the full list R (PATCH replace and PUT); gateway two adds
     members of R and removes people outside R at the same time. Every order of these
@@ -146,7 +155,7 @@ async def test_replaces_on_one_gateway_and_adds_removes_on_the_other_all_take_ef
 
     async def pusher() -> None:
         for round_ in range(6):
-            order = random.sample(target, len(target))
+            order = rng.sample(target, len(target))
             if round_ % 2:
                 await _ok(gateways.one.put(f"/Groups/{gid}", {
                     "schemas": [GROUP], "displayName": "Pushed", "members": members(order)}))
@@ -164,7 +173,7 @@ async def test_replaces_on_one_gateway_and_adds_removes_on_the_other_all_take_ef
             chunk = outside[i:i + 10]
             jobs.append(gateways.two.patch(f"/Groups/{gid}", patch(
                 *({"op": "remove", "path": f'members[value eq "{p}"]'} for p in chunk))))
-        random.shuffle(jobs)
+        rng.shuffle(jobs)
         for job in jobs:
             await _ok(job)
 
@@ -173,13 +182,15 @@ async def test_replaces_on_one_gateway_and_adds_removes_on_the_other_all_take_ef
         sorted(target, key=int)
 
 
-async def test_concurrent_replaces_from_two_gateways_never_mix(gateways: Gateways, world: World):
+async def test_concurrent_replaces_from_two_gateways_never_mix(
+    gateways: Gateways, world: World, rng: random.Random,
+):
     """Two replaces at once, one per gateway: the group ends as one of them, never a blend
     (without the group lock both would diff against the same stale list)."""
     crowd = await world.backend.seed_employees(gateways.org_id, 240, "r")
     gid = await _group(gateways, world, "Contested", crowd[:80])
     for round_ in range(8):
-        shuffled = random.sample(crowd, len(crowd))
+        shuffled = rng.sample(crowd, len(crowd))
         a, b = set(shuffled[:70]), set(shuffled[70:140])
         await asyncio.gather(
             _ok(gateways.one.patch(f"/Groups/{gid}", patch(
