@@ -141,45 +141,92 @@ async def _ok(request) -> None:
     assert status in (200, 204), body
 
 
-async def test_replaces_on_one_gateway_and_adds_removes_on_the_other_all_take_effect(
+Op = tuple[str, frozenset[str]]
+
+
+def _after(start: set[str], ops: list[Op]) -> set[str]:
+    """Membership after applying `ops` (whole adds and removes) in order to `start`."""
+    out = set(start)
+    for kind, ids in ops:
+        out = out | ids if kind == "add" else out - ids
+    return out
+
+
+def _serial_orders(final: set[str], targets: list[set[str]], editors: list[list[Op]]) -> bool:
+    """Is `final` what some serial order of the replaces and the editors' ops ends with?
+
+    Each editor runs its ops one after another, so in any serial order the last replace
+    sets its target and a suffix of each editor's ops (those after it) applies on top;
+    the editors touch disjoint people, so each is checked on its own people.
+    """
+    for target in targets:
+        touched: set[str] = set()
+        fits = True
+        for ops in editors:
+            theirs = set().union(*(ids for _, ids in ops))
+            touched |= theirs
+            if not any(final & theirs == _after(target & theirs, ops[cut:])
+                       for cut in range(len(ops) + 1)):
+                fits = False
+                break
+        if fits and final - touched == target - touched:
+            return True
+    return False
+
+
+async def _edit(client: ScimClient, gid: str, ops: list[Op]) -> None:
+    """One editor: its adds and removes, one PATCH each, one after another."""
+    for kind, ids in ops:
+        if kind == "add":
+            body = patch({"op": "add", "path": "members", "value": members(sorted(ids))})
+        else:
+            body = patch(*({"op": "remove", "path": f'members[value eq "{p}"]'}
+                           for p in sorted(ids)))
+        await _ok(client.patch(f"/Groups/{gid}", body))
+
+
+async def test_replaces_and_adds_removes_at_once_end_as_some_serial_order(
     gateways: Gateways, world: World, rng: random.Random,
 ):
-    """Gateway one keeps pushing the full list R (PATCH replace and PUT); gateway two adds
-    members of R and removes people outside R at the same time. Every order of these
-    ends at exactly R, unless an update is lost (a stale read-modify-write re-adding
-    someone, or dropping someone added meanwhile)."""
-    crowd = await world.backend.seed_employees(gateways.org_id, 320, "c")
-    target = crowd[:160]
-    initial = crowd[120:280]  # 40 in R, 120 outside it
-    gid = await _group(gateways, world, "Pushed", initial)
+    """Gateway one replaces the whole list twice at once (PATCH replace to R1, PUT of R2);
+    gateway two, meanwhile, adds outsiders and removes members both lists keep. The
+    outcome depends on the order, but it must be one that some serial order of these
+    requests gives: one replace's list wholly, plus a tail of each editor's changes.
+    Without the group lock the two replaces diff against the same stale list and blend;
+    a stale read-modify-write in an add or remove would drop or resurrect whole chunks.
+    Every list stays within one backend page, so each diff reads one snapshot."""
+    crowd = await world.backend.seed_employees(gateways.org_id, 200, "c")
+    for round_ in range(6):
+        people = rng.sample(crowd, len(crowd))
+        shared, only1, only2 = people[:40], people[40:80], people[80:120]
+        outsiders, stale = people[120:180], people[180:]
+        r1, r2 = set(shared + only1), set(shared + only2)
+        initial = shared + only1[:20] + only2[:20] + stale
+        gid = await _group(gateways, world, f"Pushed {round_}", initial)
 
-    async def pusher() -> None:
-        for round_ in range(6):
-            order = rng.sample(target, len(target))
-            if round_ % 2:
-                await _ok(gateways.one.put(f"/Groups/{gid}", {
-                    "schemas": [GROUP], "displayName": "Pushed", "members": members(order)}))
-            else:
-                await _ok(gateways.one.patch(f"/Groups/{gid}", patch(
-                    {"op": "replace", "path": "members", "value": members(order)})))
+        editors: list[list[Op]] = []
+        for half in (0, 1):
+            ops: list[Op] = [("add", frozenset(outsiders[half * 30:][i:i + 5]))
+                             for i in range(0, 30, 5)]
+            ops += [("remove", frozenset(shared[half * 20:][i:i + 5])) for i in range(0, 20, 5)]
+            rng.shuffle(ops)
+            editors.append(ops)
 
-    async def editor() -> None:
-        outside = [p for p in crowd if p not in set(target)]
-        jobs = []
-        for i in range(0, 160, 10):
-            jobs.append(gateways.two.patch(f"/Groups/{gid}", patch(
-                {"op": "add", "path": "members", "value": members(target[i:i + 10])})))
-        for i in range(0, len(outside), 10):
-            chunk = outside[i:i + 10]
-            jobs.append(gateways.two.patch(f"/Groups/{gid}", patch(
-                *({"op": "remove", "path": f'members[value eq "{p}"]'} for p in chunk))))
-        rng.shuffle(jobs)
-        for job in jobs:
-            await _ok(job)
-
-    await asyncio.gather(pusher(), editor(), editor())
-    assert sorted(await world.backend.members(gateways.org_id, gid), key=int) == \
-        sorted(target, key=int)
+        replaces = [
+            _ok(gateways.one.patch(f"/Groups/{gid}", patch(
+                {"op": "replace", "path": "members", "value": members(rng.sample(
+                    sorted(r1), len(r1)))}))),
+            _ok(gateways.one.put(f"/Groups/{gid}", {
+                "schemas": [GROUP], "displayName": f"Pushed {round_}",
+                "members": members(rng.sample(sorted(r2), len(r2)))})),
+        ]
+        rng.shuffle(replaces)  # which one starts first (and so usually loses) varies
+        await asyncio.gather(*replaces, *(_edit(gateways.two, gid, ops) for ops in editors))
+        final = set(await world.backend.members(gateways.org_id, gid))
+        assert _serial_orders(final, [r1, r2], editors), (
+            f"round {round_}: {len(final)} members, not what any serial order gives "
+            f"(from R1: {len(final & r1)}/{len(r1)}, from R2: {len(final & r2)}/{len(r2)}, "
+            f"outsiders: {len(final & set(outsiders))}, stale: {len(final & set(stale))})")
 
 
 async def test_concurrent_replaces_from_two_gateways_never_mix(
