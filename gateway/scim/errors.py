@@ -55,15 +55,3 @@ def invalid_filter(detail: str) -> ScimError:
 
 def invalid_path(detail: str) -> ScimError:
     return ScimError(400, detail, "invalidPath")
-
-
-def not_found(detail: str) -> ScimError:
-    return ScimError(404, detail)
-
-
-def conflict(detail: str) -> ScimError:
-    return ScimError(409, detail, "uniqueness")
-
-
-def unavailable(detail: str, retry_after: int) -> ScimError:
-    return ScimError(503, detail, retry_after=max(1, int(retry_after)))

@@ -24,9 +24,6 @@ PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
-# Attributes every resource has (RFC 7643 §3.1), whatever its schema.
-COMMON_ATTRIBUTE_NAMES = ("id", "externalId", "meta", "schemas")
-
 
 @dataclass(frozen=True)
 class Attribute:
