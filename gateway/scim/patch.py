@@ -29,14 +29,13 @@ leaves open:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.scim.errors import ScimError, bad_request, invalid_path
 from gateway.scim.evaluate import matches_element, parse_datetime
 from gateway.scim.filter import And, Compare, Filter, parse_patch_path
-from gateway.scim.resource import canonicalise, container_of, prune_empty
+from gateway.scim.resource import canonicalise, container_of, json_copy, prune_empty
 from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
 
 OPERATIONS = ("add", "remove", "replace")
@@ -265,7 +264,7 @@ def _set_sub(container: dict, target: _Target, value: Any) -> None:
         if not elements:
             elements = [{}]
         for element in elements:
-            _set_leaf(element, sub, copy.deepcopy(new), target)
+            _set_leaf(element, sub, json_copy(new), target)
         container[attr.name] = elements
         _single_primary(elements, elements if sub.name == "primary" else [], attr)
         return
@@ -294,7 +293,7 @@ def _set_filtered(container: dict, target: _Target, value: Any, *, replace: bool
             written = [element]
         else:
             for element in matched:
-                _set_leaf(element, sub, copy.deepcopy(new), target)
+                _set_leaf(element, sub, json_copy(new), target)
             written = matched if sub.name == "primary" else []
         container[attr.name] = elements
         _single_primary(elements, written, attr)
@@ -313,7 +312,7 @@ def _set_filtered(container: dict, target: _Target, value: Any, *, replace: bool
     elif replace:
         written = []
         for element in matched:
-            replacement = copy.deepcopy(new_element)
+            replacement = json_copy(new_element)
             for sub in attr.sub_attributes:
                 if sub.name in replacement:
                     _check_immutable(element, sub, replacement[sub.name], target)
@@ -321,7 +320,7 @@ def _set_filtered(container: dict, target: _Target, value: Any, *, replace: bool
             written.append(replacement)
     else:
         for element in matched:
-            _merge(element, copy.deepcopy(new_element), attr, target)
+            _merge(element, json_copy(new_element), attr, target)
         written = matched
     container[attr.name] = elements
     _single_primary(elements, written, attr)
