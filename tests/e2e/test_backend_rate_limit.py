@@ -6,13 +6,27 @@ import asyncio
 
 import pytest
 
+from gateway.web.state import BACKEND
 from tests.conftest import World
 from tests.e2e.test_backend_faults import assert_scim_503
+
+LIMIT = 2
+LIST = "GET /internal/v1/orgs/{org}/employees?page=1&per_page=1"
 
 
 @pytest.fixture
 def sandbox_rate_limit() -> int:
-    return 2
+    return LIMIT
+
+
+async def _warm(world: World) -> None:
+    """Fetch the org's flags once with the limit off, then restore it with an empty window,
+    so a burst's backend calls are only its list calls."""
+    await world.backend.set_org(world.org_a, rate_limit_per_s=0)
+    status, body, _ = await world.a.get("/Users?count=1")
+    assert status == 200, body
+    await world.backend.set_org(world.org_a, rate_limit_per_s=LIMIT)
+    await world.backend.clear_log()
 
 
 async def test_rate_limited_backend_is_waited_out_or_503_never_500(world: World):
@@ -20,6 +34,22 @@ async def test_rate_limited_backend_is_waited_out_or_503_never_500(world: World)
     statuses = [status for status, _, _ in results]
     assert set(statuses) <= {200, 503}, statuses
     assert 200 in statuses
+    # 8 calls at 2 a second can't all fit in the 3 s deadline: the limiter really refused.
+    assert 503 in statuses, statuses
+    assert world.app[BACKEND].stats["retries"] >= 1
     for status, body, headers in results:
         if status == 503:
             assert_scim_503(status, body, headers)
+
+
+async def test_a_burst_that_fits_the_deadline_is_waited_out_and_all_succeed(world: World):
+    """Four lists at once against 2 calls a second: two are refused with Retry-After: 1,
+    wait it out and are admitted on their one retry (a retry sooner than the
+    Retry-After would be refused again), so all four answer 200 within the deadline."""
+    await _warm(world)
+    results = await asyncio.gather(*(world.a.get("/Users?count=1") for _ in range(4)))
+    assert [status for status, _, _ in results] == [200] * 4, results
+    assert all(body["totalResults"] == 0 for _, body, _ in results)
+    # Six calls reached the sandbox: four admitted, two refused with 429 before their retry.
+    assert await world.backend.calls() == [LIST.format(org=world.org_a)] * 6
+    assert world.app[BACKEND].stats["retries"] == 2
