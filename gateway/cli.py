@@ -5,23 +5,28 @@
     python -m gateway.cli rotate <id> | revoke <id> | list [--org 17]
 
 The file is `--credentials PATH`, else `$WS_AUTH_CREDENTIALS_FILE`, else
-`credentials.json`. Secrets are printed once, at issue or rotation: only
-their hashes are kept, so support cannot look them up later.
-Exit codes: 0 done, 1 refused (unknown id, revoked, bad file), 2 usage.
+`auth.credentials_file` in the gateway's config file (`--config PATH`, default
+`config.toml`), else `credentials.json`: the same file the gateway reads, so
+nothing is issued into a file no gateway looks at. Secrets are printed once,
+at issue or rotation: only their hashes are kept, so support cannot look them
+up later.
+Exit codes: 0 done, 1 refused (unknown id, revoked, bad credentials or config
+file), 2 usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.auth import CredentialError, CredentialStore, Issued
+from gateway.config import AuthConfig, ConfigError, load_section
 
 ENV_FILE = "WS_AUTH_CREDENTIALS_FILE"
-DEFAULT_FILE = "credentials.json"
+DEFAULT_FILE = AuthConfig().credentials_file
+DEFAULT_CONFIG = "config.toml"
 
 ONCE_NOTE = ("Copy it now into the identity provider's settings: it will not be shown again "
              "(only its hash is stored). If it is lost, rotate the credential.")
@@ -38,10 +43,14 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # --credentials is accepted before or after the sub-command.
+    # --credentials and --config are accepted before or after the sub-command.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--credentials", metavar="PATH", default=argparse.SUPPRESS,
-                        help=f"credentials file (default: ${ENV_FILE} or {DEFAULT_FILE})")
+                        help=f"credentials file (default: ${ENV_FILE}, else auth.credentials_file "
+                             f"in the config file, else {DEFAULT_FILE})")
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help=f"the gateway's config file, read for auth.credentials_file "
+                             f"(default: {DEFAULT_CONFIG} if it exists)")
     parser = argparse.ArgumentParser(
         prog="workstream-credentials", parents=[common],
         description="Issue, rotate, revoke and list the SCIM credentials of customer orgs.")
@@ -70,8 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _credentials_path(args: argparse.Namespace) -> Path:
+    """The file the gateway reads: --credentials, else what its config says (env first)."""
     explicit = getattr(args, "credentials", None)
-    return Path(explicit or os.environ.get(ENV_FILE) or DEFAULT_FILE)
+    if explicit:
+        return Path(explicit)
+    config = getattr(args, "config", None)
+    if config is not None and not Path(config).is_file():
+        # Named on purpose: falling back to the defaults would issue into the wrong file.
+        raise ConfigError(f"config file {config} does not exist")
+    # Relative paths are taken from the working directory, as the gateway does.
+    return Path(load_section("auth", config or DEFAULT_CONFIG).credentials_file)
 
 
 def _print_issued(issued: Issued, verb: str) -> None:
@@ -124,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"Credential {args.id} was already revoked.")
             case "list":
                 _print_list(store, args.org)
-    except CredentialError as exc:
+    except (CredentialError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -212,15 +212,34 @@ _SECTION_CLASSES = {
 }
 
 
+def _read_toml(path: str | Path | None) -> dict[str, Any]:
+    """The parsed file; a missing file (or none) is an empty one."""
+    if path is None or not Path(path).exists():
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_section(name: str, path: str | Path | None = None,
+                 env: dict[str, str] | None = None) -> Any:
+    """One section of `path` with its env overrides, its keys and types checked.
+
+    For tools that need one setting, such as `workstream-credentials` reading
+    `[auth]`: `load_config` would also insist on what only the gateway needs
+    (e.g. backend.token once backend.url is set).
+    """
+    if name not in _SECTION_CLASSES:
+        raise ConfigError(f"unknown config section '[{name}]'")
+    env = dict(os.environ if env is None else env)
+    return _section(name, _SECTION_CLASSES[name], _read_toml(path).get(name, {}), env)
+
+
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
     """Read `path` (missing file → all defaults), apply env overrides, validate."""
     env = dict(os.environ if env is None else env)
-    raw: dict[str, Any] = {}
-    if path is not None and Path(path).exists():
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = _read_toml(path)
     unknown = set(raw) - set(_SECTION_CLASSES)
     if unknown:
         raise ConfigError(f"unknown config section '[{sorted(unknown)[0]}]'")

@@ -55,6 +55,63 @@ def test_credentials_file_defaults_to_credentials_json(tmp_path, capsys, monkeyp
     assert json.loads((tmp_path / "credentials.json").read_text())["credentials"][0]["org_id"] == 3
 
 
+def test_credentials_file_comes_from_config_toml(tmp_path, capsys, monkeypatch) -> None:
+    # Ops set the file only in config.toml: support must issue into the file the gateway reads.
+    monkeypatch.delenv("WS_AUTH_CREDENTIALS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text(
+        '[backend]\nurl = "http://backend:8080"\n'  # no token: the CLI needs only [auth]
+        '[auth]\ncredentials_file = "secrets/scim-credentials.json"\n')
+    assert main(["issue", "--org", "3"]) == 0
+    assert (tmp_path / "secrets" / "scim-credentials.json").exists()
+    assert not (tmp_path / "credentials.json").exists()
+
+
+def test_config_flag_names_the_config_file(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("WS_AUTH_CREDENTIALS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "etc" / "gateway.toml"
+    config.parent.mkdir()
+    config.write_text(f'[auth]\ncredentials_file = "{tmp_path / "ops.json"}"\n')
+    assert main(["issue-token", "--org", "4", "--config", str(config)]) == 0
+    assert (tmp_path / "ops.json").exists() and not (tmp_path / "credentials.json").exists()
+
+
+def test_environment_and_flag_beat_config_toml(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text('[auth]\ncredentials_file = "from-config.json"\n')
+    monkeypatch.setenv("WS_AUTH_CREDENTIALS_FILE", str(tmp_path / "from-env.json"))
+    assert main(["issue", "--org", "3"]) == 0
+    assert main(["--credentials", str(tmp_path / "from-flag.json"), "issue", "--org", "3"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["from-env.json", "from-flag.json"]
+
+
+@pytest.mark.parametrize("config_text,message", [
+    ('[auth]\ncredentials_fil = "x.json"\n', "auth.credentials_fil"),
+    ("[auth\n", "not valid TOML"),
+    ("[auth]\ncredentials_file = 5\n", "auth.credentials_file"),
+])
+def test_bad_config_toml_fails_with_exit_1_and_writes_nothing(
+    tmp_path, capsys, monkeypatch, config_text, message
+) -> None:
+    monkeypatch.delenv("WS_AUTH_CREDENTIALS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text(config_text)
+    assert main(["issue", "--org", "3"]) == 1
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.glob("*.json")) == []
+
+
+def test_a_named_config_file_that_does_not_exist_fails_with_exit_1(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.delenv("WS_AUTH_CREDENTIALS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--config", str(tmp_path / "typo.toml"), "issue", "--org", "3"]) == 1
+    assert "typo.toml does not exist" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_rotate_prints_a_new_password_and_the_old_one_stops_working(
     tmp_path, capsys
 ) -> None:

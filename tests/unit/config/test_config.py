@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, load_config
+from gateway.config import AuthConfig, ConfigError, load_config, load_section
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -117,3 +117,20 @@ def test_integral_toml_float_for_an_int_key_is_accepted(tmp_path):
     config = load_config(path, env={})
     assert config.server.port == 8081 and isinstance(config.server.port, int)
     assert config.scim.max_page_size == 200
+
+
+def test_one_section_is_read_with_its_env_override_and_checks(tmp_path):
+    path = tmp_path / "c.toml"
+    # The whole config would be refused (backend.url without a token); [auth] alone is fine.
+    path.write_text('[backend]\nurl = "http://x"\n[auth]\ncredentials_file = "a.json"\n')
+    with pytest.raises(ConfigError):
+        load_config(path, env={})
+    assert load_section("auth", path, env={}) == AuthConfig(credentials_file="a.json")
+    assert load_section("auth", path, env={"WS_AUTH_CREDENTIALS_FILE": "b.json"}
+                        ).credentials_file == "b.json"
+    assert load_section("auth", tmp_path / "missing.toml", env={}) == AuthConfig()
+    path.write_text('[auth]\ncredentials = "a.json"\n')
+    with pytest.raises(ConfigError, match=r"auth\.credentials"):
+        load_section("auth", path, env={})
+    with pytest.raises(ConfigError, match="nope"):
+        load_section("nope", path, env={})
