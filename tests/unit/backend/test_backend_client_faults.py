@@ -128,6 +128,7 @@ async def test_backoff_grows_between_attempts(client, mock, sleeps):
     assert len(calls(mock, "GET", EMP_URL)) == 4  # first try + max_retries
     assert info.value.retry_after == DEFAULT_RETRY_AFTER_S
     assert isinstance(info.value.retry_after, int)
+    assert len(sleeps) == 3  # one wait before each retry
     base = client.backoff_base_s
     for n, delay in enumerate(sleeps, start=1):
         cap = min(client.backoff_max_s, base * 2 ** (n - 1))
@@ -140,6 +141,8 @@ async def test_retries_exhausted_report_the_backends_retry_after(client, mock, s
     with pytest.raises(BackendUnavailable) as info:
         await client.get_employee(1, 7)
     assert info.value.retry_after == 2
+    assert len(calls(mock, "GET", EMP_URL)) == 4
+    assert len(sleeps) == 3
     assert all(2 <= d < 3 for d in sleeps)
 
 
