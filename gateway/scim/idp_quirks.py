@@ -416,11 +416,7 @@ def _is_clearing(value: Any) -> bool:
 
 def _writable(resolved: ResolvedPath | None) -> bool:
     """Known, and neither it nor its sub-attribute is readOnly."""
-    if resolved is None:
-        return False
-    return resolved.attribute.mutability != "readOnly" and (
-        resolved.sub is None or resolved.sub.mutability != "readOnly"
-    )
+    return resolved is not None and not resolved.read_only
 
 
 def _map_attributes(body: dict, rtype: ResourceType, fn: Callable[[Attribute, Any], Any]) -> dict:

@@ -156,7 +156,7 @@ def _apply_pathless(
         label = key if urn is None else f"{urn}:{key}"
         if resolved is None:
             raise invalid_path(f"unknown attribute '{label}' for {rtype.name}")
-        if _read_only(resolved.attribute) or _read_only(resolved.sub):
+        if resolved.read_only:
             continue  # sent back as read: ignored (RFC 7643 §2.2)
         target = _Target(resolved, label)
         if item is None:
@@ -185,9 +185,8 @@ def _resolve_target(path: str, rtype: ResourceType) -> _Target:
             filter_sub = attr.sub(parsed.sub)
             if filter_sub is None:
                 raise invalid_path(f"'{path}': '{attr.name}' has no sub-attribute '{parsed.sub}'")
-    for attr in (resolved.attribute, resolved.sub, filter_sub):
-        if _read_only(attr):
-            raise ScimError(400, f"'{path}' is read-only", "mutability")
+    if resolved.read_only or (filter_sub is not None and filter_sub.read_only):
+        raise ScimError(400, f"'{path}' is read-only", "mutability")
     return _Target(resolved, path, parsed.filter, filter_sub)
 
 
@@ -344,7 +343,7 @@ def _element_from_filter(target: _Target, attr: Attribute) -> dict:
                 f"describe a new one (only eq clauses joined by 'and' do)",
                 "noTarget",
             )
-        if not _read_only(sub):
+        if not sub.read_only:
             element[sub.name] = _check_value(sub, node.value, f"{attr.name}.{sub.name}")
     return element
 
@@ -487,7 +486,7 @@ def _check_value(attr: Attribute, value: Any, where: str) -> Any:
             sub = attr.sub(key)
             if sub is None:
                 raise bad_request(f"'{where}' has no sub-attribute '{key}'")
-            if _read_only(sub) or sub_value is None:
+            if sub.read_only or sub_value is None:
                 continue
             sub_where = f"{where}.{sub.name}"
             out[sub.name] = (_check_values(sub, sub_value, sub_where) if sub.multi_valued
@@ -521,10 +520,6 @@ def _wrong_type(attr: Attribute, value: Any, where: str) -> ScimError:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _read_only(attr: Attribute | None) -> bool:
-    return attr is not None and attr.mutability == "readOnly"
 
 
 # --------------------------------------------------------------------------- equality

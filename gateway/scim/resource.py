@@ -142,22 +142,14 @@ def strip_read_only(body: dict, rtype: ResourceType) -> dict:
             inner: dict = {}
             for name, inner_value in value.items():
                 resolved = rtype.resolve_text(f"{urn}:{name}")
-                if not _is_read_only(resolved):
+                if resolved is None or not resolved.read_only:
                     inner[name] = _strip_attr(resolved, inner_value)
             out[key] = inner
             continue
         resolved = rtype.resolve_text(key)
-        if not _is_read_only(resolved):
+        if resolved is None or not resolved.read_only:
             out[key] = _strip_attr(resolved, value)
     return out
-
-
-def _is_read_only(resolved: ResolvedPath | None) -> bool:
-    if resolved is None:
-        return False
-    return resolved.attribute.mutability == "readOnly" or (
-        resolved.sub is not None and resolved.sub.mutability == "readOnly"
-    )
 
 
 def _strip_attr(resolved: ResolvedPath | None, value: Any) -> Any:
@@ -169,7 +161,7 @@ def _strip_attr(resolved: ResolvedPath | None, value: Any) -> Any:
         if not isinstance(element, dict):
             return json_copy(element)
         return {k: json_copy(v) for k, v in element.items()
-                if (sub := attr.sub(k)) is None or sub.mutability != "readOnly"}
+                if (sub := attr.sub(k)) is None or not sub.read_only}
 
     if isinstance(value, list):
         return [strip_one(v) for v in value]

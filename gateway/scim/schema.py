@@ -51,6 +51,11 @@ class Attribute:
         """The sub-attribute called `name` (case-insensitive), or None."""
         return self._subs.get(name.casefold())
 
+    @property
+    def read_only(self) -> bool:
+        """The server owns it: a client's value is ignored or refused (RFC 7643 §2.2)."""
+        return self.mutability == "readOnly"
+
     def to_scim(self) -> dict:
         """The attribute as RFC 7643 §7 represents it in `/Schemas`."""
         out: dict = {
@@ -176,6 +181,11 @@ class ResolvedPath:
     @property
     def in_extension(self) -> bool:
         return self.schema not in ("", self._core)
+
+    @property
+    def read_only(self) -> bool:
+        """The attribute, or the sub-attribute the path names, is readOnly."""
+        return self.attribute.read_only or (self.sub is not None and self.sub.read_only)
 
     _core: str = field(default="", compare=False, repr=False)
 
