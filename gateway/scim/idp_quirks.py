@@ -66,9 +66,13 @@ def normalise_resource(body: dict, rtype: ResourceType) -> dict:
     """A POST/PUT body in plain SCIM with canonical attribute names (a new dict)."""
     out = rewrite_scim1_urns(body, rtype)
     out = canonicalise(out, rtype)
-    out = _map_attributes(out, rtype, coerce_string_booleans)
-    out = _map_attributes(out, rtype, wrap_bare_manager_id)
+    out = _map_attributes(out, rtype, _resource_value_rewrites)
     return drop_null_attributes(out)
+
+
+def _resource_value_rewrites(attr: Attribute, value: Any) -> Any:
+    """The per-attribute rewrites of a POST/PUT body, so the body is walked once."""
+    return wrap_bare_manager_id(attr, coerce_string_booleans(attr, value))
 
 
 def normalise_patch(body: dict, rtype: ResourceType) -> dict:
@@ -285,23 +289,7 @@ def _coerce_one(attr: Attribute, value: Any) -> Any:
 
 def coerce_booleans_in_op(op: dict, rtype: ResourceType) -> dict:
     """String booleans in a PATCH value, with or without a path."""
-    if "value" not in op:
-        return op
-    value = op["value"]
-    if "path" not in op:
-        if isinstance(value, dict):
-            return {**op, "value": _map_attributes(value, rtype, coerce_string_booleans)}
-        return op
-    path = op["path"]
-    if not isinstance(path, str):
-        return op
-    urn, rest = rtype.split_urn(path)
-    if urn is not None and not rest and isinstance(value, dict):
-        return {**op, "value": _map_attributes({urn: value}, rtype, coerce_string_booleans)[urn]}
-    target = _target(path, rtype)
-    if target is None:
-        return op
-    return {**op, "value": coerce_string_booleans(target.leaf, value)}
+    return _map_op_value(op, rtype, coerce_string_booleans)
 
 
 def wrap_bare_manager_id(attr: Attribute, value: Any) -> Any:
@@ -317,24 +305,14 @@ def wrap_bare_manager_id(attr: Attribute, value: Any) -> Any:
 
 
 def wrap_bare_manager_in_op(op: dict, rtype: ResourceType) -> dict:
-    """The bare-string manager in an add/replace op, with a path or path-less."""
-    if op.get("op") not in ("add", "replace") or "value" not in op:
+    """The bare-string manager in an add/replace op, with a path or path-less.
+
+    Through a sub-attribute or a [filter] the path names a simple or
+    multi-valued attribute, which `wrap_bare_manager_id` leaves alone.
+    """
+    if op.get("op") not in ("add", "replace"):
         return op
-    value = op["value"]
-    if "path" not in op:
-        if isinstance(value, dict):
-            return {**op, "value": _map_attributes(value, rtype, wrap_bare_manager_id)}
-        return op
-    path = op["path"]
-    if not isinstance(path, str):
-        return op
-    urn, rest = rtype.split_urn(path)
-    if urn is not None and not rest and isinstance(value, dict):
-        return {**op, "value": _map_attributes({urn: value}, rtype, wrap_bare_manager_id)[urn]}
-    target = _target(path, rtype)
-    if target is None or target.filtered or target.resolved.sub is not None:
-        return op
-    return {**op, "value": wrap_bare_manager_id(target.resolved.attribute, value)}
+    return _map_op_value(op, rtype, wrap_bare_manager_id)
 
 
 def expand_remove_by_value(op: dict, rtype: ResourceType) -> list[dict]:
@@ -417,6 +395,32 @@ def _is_clearing(value: Any) -> bool:
 def _writable(resolved: ResolvedPath | None) -> bool:
     """Known, and neither it nor its sub-attribute is readOnly."""
     return resolved is not None and not resolved.read_only
+
+
+def _map_op_value(op: dict, rtype: ResourceType, fn: Callable[[Attribute, Any], Any]) -> dict:
+    """`fn(attribute, value)` on an op's value, for whatever attribute(s) its path names.
+
+    Path-less (an object of attributes), a whole schema (an object of that
+    schema's attributes) or an attribute path (the attribute it ends at).
+    A path that does not parse or resolve is left for PATCH to report.
+    """
+    if "value" not in op:
+        return op
+    value = op["value"]
+    if "path" not in op:
+        if isinstance(value, dict):
+            return {**op, "value": _map_attributes(value, rtype, fn)}
+        return op
+    path = op["path"]
+    if not isinstance(path, str):
+        return op
+    urn, rest = rtype.split_urn(path)
+    if urn is not None and not rest and isinstance(value, dict):
+        return {**op, "value": _map_attributes({urn: value}, rtype, fn)[urn]}
+    target = _target(path, rtype)
+    if target is None:
+        return op
+    return {**op, "value": fn(target.leaf, value)}
 
 
 def _map_attributes(body: dict, rtype: ResourceType, fn: Callable[[Attribute, Any], Any]) -> dict:
