@@ -248,30 +248,26 @@ def _resource_leaf(path: AttrPath, rtype: ResourceType) -> Leaf:
         return _flatten(holder.get(name) if isinstance(holder, dict) else None)
 
     if resolved.sub is not None:
-        sub_name = resolved.sub.name
-
-        def raw_sub(resource: Any) -> list[Any]:
-            out: list[Any] = []
-            for item in raw_top(resource):
-                if isinstance(item, dict):
-                    out.extend(_flatten(item.get(sub_name)))
-            return out
-
+        raw_sub = _sub_values(raw_top, resolved.sub.name)
         return label, resolved.sub, raw_sub, raw_sub
 
     value_sub = top.sub("value") if top.type == "complex" and top.multi_valued else None
     if value_sub is not None:
-        value_name = value_sub.name
-
-        def raw_value(resource: Any) -> list[Any]:
-            out: list[Any] = []
-            for item in raw_top(resource):
-                if isinstance(item, dict):
-                    out.extend(_flatten(item.get(value_name)))
-            return out
-
-        return label, value_sub, raw_value, raw_top
+        return label, value_sub, _sub_values(raw_top, value_sub.name), raw_top
     return label, top, raw_top, raw_top
+
+
+def _sub_values(raw_top: Getter, sub_name: str) -> Getter:
+    """A getter of one sub-attribute's values across what `raw_top` returns."""
+
+    def raw_sub(resource: Any) -> list[Any]:
+        out: list[Any] = []
+        for item in raw_top(resource):
+            if isinstance(item, dict):
+                out.extend(_flatten(item.get(sub_name)))
+        return out
+
+    return raw_sub
 
 
 def _element_leaf(path: AttrPath, parent: Attribute) -> Leaf:
