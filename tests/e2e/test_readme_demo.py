@@ -36,33 +36,47 @@ def okta_block() -> str:
     return match.group(1)
 
 
+EXPORT = re.compile(r"\s*export (\w+)='(.*)'")
+START_DEADLINE_S = 30
+
+
+def _exports(output: str) -> dict[str, str]:
+    return {m.group(1): m.group(2) for line in output.splitlines() if (m := EXPORT.match(line))}
+
+
 @pytest.fixture
 def demo(tmp_path):
+    """The demo process, its output going to a file (nothing to block on, no pipe to drain);
+    the file is polled until the three export lines appear, the process dies, or the
+    deadline passes, so a silent demo fails the test instead of hanging it."""
     env = {**os.environ, "PORT": str(free_port()), "WS_DEMO_SANDBOX_PORT": str(free_port()),
            "PYTHONUNBUFFERED": "1"}
     env.pop("WS_BACKEND_URL", None)
     env.pop("WS_REDIS_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "--config", str(ROOT / "config.toml")],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    exports: dict[str, str] = {}
-    deadline = time.monotonic() + 30
-    lines = []
-    assert proc.stdout is not None
-    while time.monotonic() < deadline and len(exports) < 3:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if m := re.match(r"\s*export (\w+)='(.*)'", line):
-            exports[m.group(1)] = m.group(2)
-    try:
-        assert len(exports) == 3, "demo did not print its exports:\n" + "".join(lines)
-        yield exports
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "--config", str(ROOT / "config.toml")],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + START_DEADLINE_S
+            exports = _exports(log_path.read_text(errors="replace"))
+            while len(exports) < 3 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                exports = _exports(log_path.read_text(errors="replace"))
+            assert len(exports) == 3, (
+                f"demo did not print its exports within {START_DEADLINE_S}s "
+                f"(exit code {proc.poll()}):\n" + log_path.read_text(errors="replace"))
+            yield exports
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def test_readme_okta_sequence_runs_against_the_demo(demo, tmp_path):
