@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from gateway.scim.resource import SCHEMAS_KEY, json_copy
@@ -47,6 +48,97 @@ class _Selection:
         return self.subs.get(key, set())
 
 
+class Projection:
+    """One request's `attributes`/`excludedAttributes`, resolved once for all its resources.
+
+    A list response applies the same names to every resource on the page, so
+    the names are resolved against the resource type here, not per resource.
+    Immutable after construction, so one instance may serve many requests.
+    """
+
+    __slots__ = ("_project_one", "_rtype")
+
+    def __init__(
+        self, rtype: ResourceType, attributes: list[str] | None, excluded: list[str] | None
+    ) -> None:
+        self._rtype = rtype
+        if attributes is None and not excluded:
+            # The common case (every GET, every page of a list): what to do with each
+            # attribute is decided once per resource type, not per value.
+            plan = _default_plan(rtype)
+
+            def project_one(urn: str | None, name: str, value: Any) -> Any:
+                return _default_copier(plan, rtype, urn, name)(value)
+        else:
+            include = _select(attributes, rtype) if attributes is not None else None
+            exclude = _select(excluded or [], rtype)
+
+            def project_one(urn: str | None, name: str, value: Any) -> Any:
+                return _project_attribute(rtype.resolve(urn, name), value, include, exclude)
+
+        self._project_one = project_one
+
+    def apply(self, resource: dict) -> dict:
+        """A new dict holding what the request asked to see of `resource`."""
+        rtype, project_one = self._rtype, self._project_one
+        out: dict = {}
+        for key, value in resource.items():
+            if key == SCHEMAS_KEY:
+                out[key] = json_copy(value)
+                continue
+            urn, rest = rtype.split_urn(key)
+            if urn is not None and not rest and isinstance(value, dict) and urn != rtype.core.id:
+                inner = {}
+                for name, item in value.items():
+                    kept = project_one(urn, name, item)
+                    if kept is not None:
+                        inner[name] = kept
+                if inner:
+                    out[key] = inner
+                continue
+            kept = project_one(None, key, value)
+            if kept is not None:
+                out[key] = kept
+        return out
+
+
+class _TypeKey:
+    """A resource type as a cache key: by identity (no schema is hashed), and held alive."""
+
+    __slots__ = ("rtype",)
+
+    def __init__(self, rtype: ResourceType) -> None:
+        self.rtype = rtype
+
+    def __hash__(self) -> int:
+        return id(self.rtype)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _TypeKey) and other.rtype is self.rtype
+
+
+def projection_for(
+    rtype: ResourceType, attributes: list[str] | None, excluded: list[str] | None
+) -> Projection:
+    """The `Projection` for these names, shared by every call that asks for the same ones."""
+    return _cached_projection(
+        _TypeKey(rtype),
+        None if attributes is None else tuple(attributes),
+        tuple(excluded) if excluded else None,
+    )
+
+
+@lru_cache(maxsize=256)
+def _cached_projection(
+    key: _TypeKey, attributes: tuple[str, ...] | None, excluded: tuple[str, ...] | None
+) -> Projection:
+    return Projection(
+        key.rtype,
+        None if attributes is None else list(attributes),
+        None if excluded is None else list(excluded),
+    )
+
+
 def project(
     resource: dict,
     rtype: ResourceType,
@@ -58,41 +150,10 @@ def project(
     With `attributes`, only those (plus `returned: always` ones and
     `schemas`) are kept; `excluded` then removes what it names unless it is
     returned always. `meta` is an ordinary default attribute: present
-    unless `attributes` leaves it out or `excluded` names it.
+    unless `attributes` leaves it out or `excluded` names it. The names are
+    resolved once per distinct request (`projection_for`), not per resource.
     """
-    if attributes is None and not excluded:
-        # The common case (every GET, every page of a list): what to do with each
-        # attribute is decided once per resource type, not per value.
-        plan = _default_plan(rtype)
-
-        def project_one(urn: str | None, name: str, value: Any) -> Any:
-            return _default_copier(plan, rtype, urn, name)(value)
-    else:
-        include = _select(attributes, rtype) if attributes is not None else None
-        exclude = _select(excluded or [], rtype)
-
-        def project_one(urn: str | None, name: str, value: Any) -> Any:
-            return _project_attribute(rtype.resolve(urn, name), value, include, exclude)
-
-    out: dict = {}
-    for key, value in resource.items():
-        if key == SCHEMAS_KEY:
-            out[key] = json_copy(value)
-            continue
-        urn, rest = rtype.split_urn(key)
-        if urn is not None and not rest and isinstance(value, dict) and urn != rtype.core.id:
-            inner = {}
-            for name, item in value.items():
-                kept = project_one(urn, name, item)
-                if kept is not None:
-                    inner[name] = kept
-            if inner:
-                out[key] = inner
-            continue
-        kept = project_one(None, key, value)
-        if kept is not None:
-            out[key] = kept
-    return out
+    return projection_for(rtype, attributes, excluded).apply(resource)
 
 
 Copier = Callable[[Any], Any]

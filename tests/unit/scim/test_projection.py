@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from gateway.scim import projection
 from gateway.scim.projection import parse_attribute_list, project
 from gateway.scim.schema import (
     CORE_GROUP,
@@ -157,3 +158,29 @@ def test_returned_request_only_when_named() -> None:
 ])
 def test_parse_attribute_list(param: str | None, want: list[str] | None) -> None:
     assert parse_attribute_list(param) == want
+
+
+def test_names_are_resolved_once_for_every_resource_of_a_request(monkeypatch) -> None:
+    calls: list[list[str]] = []
+    real = projection._select
+
+    def counting(names: list[str], rtype: ResourceType) -> projection._Selection:
+        calls.append(list(names))
+        return real(names, rtype)
+
+    monkeypatch.setattr(projection, "_select", counting)
+    names = ["userName", "emails.value"]
+    people = [{**ADA, "id": f"u-{i}", "userName": f"p{i}@x.com"} for i in range(50)]
+    out = [project(p, USER, list(names), ["emails"]) for p in people]
+    assert out[7] == {"schemas": ADA["schemas"], "id": "u-7", "userName": "p7@x.com"}
+    assert len(calls) <= 2  # the first call resolves `attributes` and `excluded`; no more
+
+
+def test_a_projection_is_shared_by_name_but_never_across_resource_types() -> None:
+    one = projection.projection_for(USER, ["userName"], None)
+    assert projection.projection_for(USER, ["userName"], None) is one
+    assert projection.projection_for(USER, ["userName"], []) is one
+    assert projection.projection_for(USER, ["displayName"], None) is not one
+    twin = user_resource_type()  # equal, but another org's type may differ later: by identity
+    assert projection.projection_for(twin, ["userName"], None) is not one
+    assert one.apply(ADA) == project(ADA, USER, ["userName"], None)
