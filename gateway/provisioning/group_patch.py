@@ -124,9 +124,9 @@ def _split_one(operation: Any, rtype: ResourceType, change: MembershipChange) ->
     if not isinstance(name, str) or name.strip().lower() not in OPERATIONS:
         return operation
     name = name.strip().lower()
-    path = operation.get("path")
-    if path is None or (isinstance(path, str) and not path.strip()):
+    if "path" not in operation:  # idp_quirks drops a blank path: path-less is decided once
         return _split_pathless(operation, name, rtype, change)
+    path = operation["path"]
     if not isinstance(path, str) or not _names_members(path, rtype):
         return operation
     parsed = parse_patch_path(path.strip())

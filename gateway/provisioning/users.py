@@ -252,7 +252,7 @@ def _status_only(operations: list[dict], mapping: ResourceMapping) -> str | None
     if op.get("op") not in ("add", "replace"):
         return None
     path, value = op.get("path"), op.get("value")
-    if path in (None, "") and isinstance(value, dict) and len(value) == 1:
+    if "path" not in op and isinstance(value, dict) and len(value) == 1:
         [(path, value)] = value.items()
     if not isinstance(path, str) or path.casefold() != "active" or not isinstance(value, bool):
         return None
