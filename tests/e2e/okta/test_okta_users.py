@@ -75,6 +75,12 @@ async def test_okta_create_with_plain_json_content_type(world: World):
     status, body, _ = await world.a.request(
         "POST", "/Users", okta_user(), headers={"Content-Type": "application/json; charset=utf-8"})
     assert status == 201, body
+    record = await world.backend.employee(world.org_a, body["id"])
+    assert record["email"] == "test.user@okta.local"
+    assert record["first_name"] == "Test" and record["last_name"] == "User"
+    assert record["sso_id"] == "00ujl29u0le5T6Aj10h7"
+    assert record["status"] == "active"
+    assert [p["id"] for p in await world.backend.employees(world.org_a)] == [record["id"]]
 
 
 async def test_duplicate_create_is_409_uniqueness_and_no_second_person(world: World):
