@@ -31,17 +31,25 @@ def nested(depth: int) -> object:
 async def test_deeply_nested_create_is_400_and_creates_nobody(world: World):
     body = okta_user()
     body["title"] = nested(500)
+    await world.backend.clear_log()
     status, answer, _ = await world.a.post("/Users", body)
     assert status == 400 and answer["scimType"] == "invalidSyntax"
+    # refused before any write (the org's flags may be read first)
+    assert [c for c in await world.backend.calls() if not c.startswith("GET ")] == []
     assert await world.backend.employees(world.org_a) == []
 
 
-async def test_deeply_nested_patch_is_400(world: World):
+async def test_deeply_nested_patch_is_400_and_changes_nothing(world: World):
     status, user, _ = await world.a.post("/Users", okta_user())
+    assert status == 201, user
+    before = await world.backend.employee(world.org_a, user["id"])
+    await world.backend.clear_log()
     status, answer, _ = await world.a.patch(f"/Users/{user['id']}", {
         "schemas": [PATCH_OP],
         "Operations": [{"op": "replace", "path": "title", "value": nested(900)}]})
     assert status == 400 and answer["scimType"] == "invalidSyntax"
+    assert [c for c in await world.backend.calls() if not c.startswith("GET ")] == []
+    assert await world.backend.employee(world.org_a, user["id"]) == before
 
 
 async def test_lone_surrogate_in_a_filter_is_a_json_scim_error(world: World):
