@@ -7,10 +7,9 @@ regression names the broken rule rather than a tester check.
 
 from __future__ import annotations
 
+from tests.bodies import CORE, ENTERPRISE
 from tests.conftest import World
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SPC = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 
 
@@ -23,7 +22,7 @@ def _sub(attribute: dict, name: str) -> dict:
 
 
 async def test_schemas_mark_what_the_backend_requires_on_create(world: World):
-    _, user, _ = await world.a.get(f"/Schemas/{CORE_USER}")
+    _, user, _ = await world.a.get(f"/Schemas/{CORE}")
     name = _attribute(user, "name")
     assert name["required"] is True
     assert _sub(name, "givenName")["required"] is True
@@ -34,13 +33,13 @@ async def test_schemas_mark_what_the_backend_requires_on_create(world: World):
     assert _attribute(user, "emails")["required"] is False
     assert _attribute(user, "title")["required"] is False
     # Without them a create is refused, as advertised.
-    status, err, _ = await world.a.post("/Users", {"schemas": [CORE_USER],
+    status, err, _ = await world.a.post("/Users", {"schemas": [CORE],
                                                    "userName": "noname@example.test"})
     assert status == 400 and "name.givenName" in err["detail"]
 
 
 async def test_selector_canonical_values_are_the_types_the_mapping_keeps(world: World):
-    _, user, _ = await world.a.get(f"/Schemas/{CORE_USER}")
+    _, user, _ = await world.a.get(f"/Schemas/{CORE}")
     assert _sub(_attribute(user, "emails"), "type")["canonicalValues"] == ["work"]
     assert _sub(_attribute(user, "phoneNumbers"), "type")["canonicalValues"] == ["work"]
 
@@ -52,7 +51,7 @@ async def test_manager_ref_is_advertised_and_read_back_as_the_managers_location(
     assert _sub(manager, "$ref")["referenceTypes"] == ["User"]
 
     def person(user_name: str, **extra) -> dict:
-        return {"schemas": [CORE_USER, ENTERPRISE], "userName": user_name,
+        return {"schemas": [CORE, ENTERPRISE], "userName": user_name,
                 "name": {"givenName": "G", "familyName": "F"}, **extra}
 
     status, boss, _ = await world.a.post("/Users", person("boss@example.test"))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.bodies import PATCH_OP, okta_user
 from tests.conftest import World
-from tests.e2e.okta.test_okta_users import PATCH_OP, okta_user
 
 
 def assert_scim_503(status: int, body: dict, headers) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.bodies import PATCH_OP, okta_user
 from tests.conftest import World
-from tests.e2e.okta.test_okta_users import PATCH_OP, okta_user
 
 
 @pytest.mark.parametrize("path", ["/Users", "/Groups"])

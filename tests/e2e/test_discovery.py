@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from tests.bodies import CORE, ENTERPRISE
 from tests.conftest import World
-
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 async def test_service_provider_config_is_honest(world: World):
@@ -30,7 +28,7 @@ async def test_resource_types_name_user_with_enterprise_extension(world: World):
     status, body, _ = await world.a.get("/ResourceTypes")
     assert status == 200
     user = next(r for r in body["Resources"] if r["id"] == "User")
-    assert user["endpoint"] == "/Users" and user["schema"] == CORE_USER
+    assert user["endpoint"] == "/Users" and user["schema"] == CORE
     assert user["schemaExtensions"] == [{"schema": ENTERPRISE, "required": False}]
     status, one, _ = await world.a.get("/ResourceTypes/User")
     assert status == 200 and one["id"] == "User"
@@ -41,10 +39,10 @@ async def test_schemas_list_only_mapped_attributes(world: World):
     status, body, _ = await world.a.get("/Schemas")
     assert status == 200
     by_id = {s["id"]: s for s in body["Resources"]}
-    names = {a["name"] for a in by_id[CORE_USER]["attributes"]}
+    names = {a["name"] for a in by_id[CORE]["attributes"]}
     assert {"userName", "name", "emails", "active", "locale", "timezone"} <= names
     assert "nickName" not in names and "x509Certificates" not in names
-    name = next(a for a in by_id[CORE_USER]["attributes"] if a["name"] == "name")
+    name = next(a for a in by_id[CORE]["attributes"] if a["name"] == "name")
     assert {s["name"] for s in name["subAttributes"]} == {"givenName", "familyName"}
     ent = {a["name"] for a in by_id[ENTERPRISE]["attributes"]}
     assert ent == {"department", "employeeNumber", "costCenter", "manager"}

@@ -21,12 +21,11 @@ import redis.asyncio as redis
 
 from gateway.auth import CredentialStore
 from gateway.idstore import RedisIdStore
+from tests.bodies import GROUP, patch_ops
 from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic
 
 # A Redis database of their own: the gateways use the production key prefix.
 GATEWAY_REDIS = "redis://127.0.0.1:6379/13"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -34,10 +33,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def patch(*operations: dict) -> dict:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 def members(ids: list[str] | set[str]) -> list[dict]:
@@ -178,9 +173,9 @@ async def _edit(client: ScimClient, gid: str, ops: list[Op]) -> None:
     """One editor: its adds and removes, one PATCH each, one after another."""
     for kind, ids in ops:
         if kind == "add":
-            body = patch({"op": "add", "path": "members", "value": members(sorted(ids))})
+            body = patch_ops({"op": "add", "path": "members", "value": members(sorted(ids))})
         else:
-            body = patch(*({"op": "remove", "path": f'members[value eq "{p}"]'}
+            body = patch_ops(*({"op": "remove", "path": f'members[value eq "{p}"]'}
                            for p in sorted(ids)))
         await _ok(client.patch(f"/Groups/{gid}", body))
 
@@ -213,7 +208,7 @@ async def test_replaces_and_adds_removes_at_once_end_as_some_serial_order(
             editors.append(ops)
 
         replaces = [
-            _ok(gateways.one.patch(f"/Groups/{gid}", patch(
+            _ok(gateways.one.patch(f"/Groups/{gid}", patch_ops(
                 {"op": "replace", "path": "members", "value": members(rng.sample(
                     sorted(r1), len(r1)))}))),
             _ok(gateways.one.put(f"/Groups/{gid}", {
@@ -240,7 +235,7 @@ async def test_concurrent_replaces_from_two_gateways_never_mix(
         shuffled = rng.sample(crowd, len(crowd))
         a, b = set(shuffled[:70]), set(shuffled[70:140])
         await asyncio.gather(
-            _ok(gateways.one.patch(f"/Groups/{gid}", patch(
+            _ok(gateways.one.patch(f"/Groups/{gid}", patch_ops(
                 {"op": "replace", "path": "members", "value": members(a)}))),
             _ok(gateways.two.put(f"/Groups/{gid}", {
                 "schemas": [GROUP], "displayName": "Contested", "members": members(b)})),
@@ -254,7 +249,7 @@ async def test_two_adds_at_once_on_two_gateways_both_land(gateways: Gateways, wo
     gid = await _group(gateways, world, "Both", [])
     halves = crowd[:100], crowd[100:]
     await asyncio.gather(*(
-        _ok(client.patch(f"/Groups/{gid}", patch(
+        _ok(client.patch(f"/Groups/{gid}", patch_ops(
             {"op": "add", "path": "members", "value": members(half[i:i + 5])})))
         for client, half in zip((gateways.one, gateways.two), halves, strict=True)
         for i in range(0, 100, 5)))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from tests.bodies import GROUP
 from tests.conftest import World
 
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 

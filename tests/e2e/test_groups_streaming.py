@@ -12,9 +12,8 @@ import pytest
 
 from gateway.backend.errors import BackendUnavailable
 from gateway.web.state import BACKEND
+from tests.bodies import GROUP
 from tests.conftest import World
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 async def big_group(world: World, size: int = 450) -> str:

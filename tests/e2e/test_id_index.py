@@ -9,8 +9,8 @@ from __future__ import annotations
 import redis.asyncio as redis
 
 from gateway.idstore import RedisIdStore
+from tests.bodies import okta_user
 from tests.conftest import REDIS_URL, World, start_gateway
-from tests.e2e.okta.test_okta_users import okta_user
 
 
 async def make(world: World, n: int) -> list[dict]:

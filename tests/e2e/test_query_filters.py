@@ -12,16 +12,14 @@ import asyncio
 
 import pytest
 
+from tests.bodies import CORE, ENTERPRISE
 from tests.conftest import World
 from tests.property.people import (
-    ENTERPRISE,
     POPULATION,
     POPULATION_INACTIVE,
     SEARCH_REQUEST,
     seed,
 )
-
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 # filter → indexes into POPULATION, in id order.
 CASES: list[tuple[str, list[int]]] = [

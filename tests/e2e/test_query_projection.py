@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.bodies import ENTERPRISE, PATCH_OP, okta_user
 from tests.conftest import World
-from tests.e2e.okta.test_okta_users import okta_user
-from tests.property.people import ENTERPRISE, SEARCH_REQUEST
-
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+from tests.property.people import SEARCH_REQUEST
 
 
 @pytest.fixture

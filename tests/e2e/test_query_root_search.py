@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.bodies import ENTERPRISE, GROUP
 from tests.conftest import World
 from tests.property.people import (
-    ENTERPRISE,
     POPULATION,
     POPULATION_INACTIVE,
     SEARCH_REQUEST,
@@ -102,7 +102,6 @@ async def test_get_on_root_search_is_scim_405(world: World, people: list[str]):
     assert status == 405 and body["status"] == "405" and "POST" in headers["Allow"]
 
 
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 async def test_root_search_covers_users_then_groups(world: World, people: list[str]):

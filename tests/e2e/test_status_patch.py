@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tests.bodies import PATCH_OP, create_user
 from tests.conftest import World
-from tests.e2e.okta.test_okta_users import PATCH_OP, create
 
 
 def only_active(value, path: str | None = None) -> dict:
@@ -13,7 +13,7 @@ def only_active(value, path: str | None = None) -> dict:
 
 
 async def test_okta_deactivation_is_one_backend_call_and_answers_the_whole_user(world: World):
-    user = await create(world)
+    user = await create_user(world)
     await world.backend.clear_log()
     status, body, headers = await world.a.patch(f"/Users/{user['id']}",
                                                 only_active({"active": False}))
@@ -28,7 +28,7 @@ async def test_okta_deactivation_is_one_backend_call_and_answers_the_whole_user(
 
 
 async def test_entra_reactivation_with_a_path_and_a_string_boolean(world: World):
-    user = await create(world)
+    user = await create_user(world)
     await world.a.patch(f"/Users/{user['id']}", only_active({"active": False}))
     await world.backend.clear_log()
     status, body, _ = await world.a.patch(f"/Users/{user['id']}", {
@@ -40,7 +40,7 @@ async def test_entra_reactivation_with_a_path_and_a_string_boolean(world: World)
 
 
 async def test_deactivating_twice_changes_nothing_the_second_time(world: World):
-    user = await create(world)
+    user = await create_user(world)
     _, first, _ = await world.a.patch(f"/Users/{user['id']}", only_active({"active": False}))
     status, second, _ = await world.a.patch(f"/Users/{user['id']}",
                                             only_active({"active": False}))
@@ -59,7 +59,7 @@ async def test_unknown_or_foreign_users_are_404_and_untouched(world: World):
 
 
 async def test_with_if_match_the_version_is_still_checked(world: World):
-    user = await create(world)
+    user = await create_user(world)
     await world.a.patch(f"/Users/{user['id']}", only_active({"title": "Changed"}))
     status, body, _ = await world.a.patch(f"/Users/{user['id']}", only_active({"active": False}),
                                           headers={"If-Match": user["meta"]["version"]})
@@ -68,7 +68,7 @@ async def test_with_if_match_the_version_is_still_checked(world: World):
 
 
 async def test_active_with_another_attribute_still_reads_and_writes_both(world: World):
-    user = await create(world)
+    user = await create_user(world)
     await world.backend.clear_log()
     status, body, _ = await world.a.patch(f"/Users/{user['id']}",
                                           only_active({"active": False, "title": "Gone"}))
@@ -79,7 +79,7 @@ async def test_active_with_another_attribute_still_reads_and_writes_both(world: 
 
 
 async def test_a_non_boolean_active_is_still_refused(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, body, _ = await world.a.patch(f"/Users/{user['id']}", only_active({"active": "no"}))
     assert status == 400 and body["scimType"] == "invalidValue", body
     assert (await world.backend.employee(world.org_a, user["id"]))["status"] == "active"

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from tests.bodies import ENTERPRISE, PATCH_OP, create_user, okta_user
 from tests.conftest import World
-from tests.e2e.okta.test_okta_users import ENTERPRISE, PATCH_OP, okta_user
-
-
-async def create(world: World) -> dict:
-    status, user, _ = await world.a.post("/Users", okta_user())
-    assert status == 201, user
-    return user
 
 
 async def test_put_ignores_unknown_and_read_only_attributes(world: World):
-    user = await create(world)
+    user = await create_user(world)
     _, read, _ = await world.a.get(f"/Users/{user['id']}")
     read["favouriteColour"] = "teal"
     read["id"] = "somebody-else"
@@ -28,7 +22,7 @@ async def test_put_ignores_unknown_and_read_only_attributes(world: World):
 
 
 async def test_backend_validation_error_names_the_scim_attribute(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, err, _ = await world.a.patch(f"/Users/{user['id']}", {
         "schemas": [PATCH_OP],
         "Operations": [{"op": "add", "path": f"{ENTERPRISE}:manager", "value": "987654"}]})
@@ -37,7 +31,7 @@ async def test_backend_validation_error_names_the_scim_attribute(world: World):
 
 
 async def test_manager_set_by_id_reads_back(world: World):
-    boss = await create(world)
+    boss = await create_user(world)
     status, report, _ = await world.a.post("/Users", okta_user(email="r@okta.local",
                                                                external_id="r"))
     status, body, _ = await world.a.patch(f"/Users/{report['id']}", {
@@ -50,7 +44,7 @@ async def test_manager_set_by_id_reads_back(world: World):
 
 
 async def test_if_match_stale_is_412_and_nothing_changes(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, body, _ = await world.a.patch(
         f"/Users/{user['id']}",
         {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "X"}]},
@@ -66,7 +60,7 @@ async def test_if_match_stale_is_412_and_nothing_changes(world: World):
 
 
 async def test_if_none_match_current_version_is_304(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, body, headers = await world.a.get(
         f"/Users/{user['id']}", headers={"If-None-Match": user["meta"]["version"]})
     assert status == 304 and body is None and headers["ETag"] == user["meta"]["version"]

@@ -14,7 +14,6 @@ from gateway.mapping.engine import ResourceMapping
 from gateway.web.state import MAPPINGS
 from tests.conftest import ScimClient, World, basic
 
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.property.people import ENTERPRISE
+from tests.bodies import ENTERPRISE
 
 # ------------------------------------------------------------------ people
 

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
 from gateway.scim.filter import parse_filter
+from tests.bodies import ENTERPRISE
 from tests.conftest import World
 from tests.property.people import (
-    ENTERPRISE,
     SEARCH_REQUEST,
     new_org,
     read_all,

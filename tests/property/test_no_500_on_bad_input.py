@@ -15,8 +15,8 @@ import copy
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.bodies import ENTERPRISE, GROUP, PATCH_OP, okta_user
 from tests.conftest import World
-from tests.e2e.okta.test_okta_users import ENTERPRISE, PATCH_OP, okta_user
 
 # What each request may answer: it names an existing resource and sends no If-Match, so a
 # 404 or 412 would be as wrong as a 500.
@@ -182,7 +182,6 @@ async def test_mutated_create_bodies_never_500(world: World, tagged):
     assert count_after == count_before + (1 if status == 201 else 0), (status, answer)
 
 
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 GROUP_PATHS = st.sampled_from([
     None, "members", 'members[value eq "1"]', 'members[value eq "999999"]', "members[value pr]",
     "displayName", "externalId", "id", "members.value", "members[", "nope",

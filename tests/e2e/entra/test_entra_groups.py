@@ -12,21 +12,16 @@ import uuid
 
 import pytest
 
+from tests.bodies import GROUP, patch_ops
 from tests.conftest import ScimClient, World
 
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 MS_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture
 def entra(world: World) -> ScimClient:
     issued = world.credentials.issue_token(world.org_a, label="entra")
     return world.client("Bearer " + issued.token)
-
-
-def ops(*operations: dict) -> dict:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 async def match(entra: ScimClient, name: str) -> list[dict]:
@@ -57,7 +52,7 @@ async def test_entra_group_sequence_end_to_end(world: World, entra: ScimClient):
 
     async def membership_patch(*operations: dict) -> list[str]:
         await world.backend.clear_log()
-        status, body, _ = await entra.patch(f"/Groups/{gid}", ops(*operations))
+        status, body, _ = await entra.patch(f"/Groups/{gid}", patch_ops(*operations))
         assert status == 204, body
         return await world.backend.calls()
 
@@ -79,7 +74,7 @@ async def test_entra_group_sequence_end_to_end(world: World, entra: ScimClient):
     assert await world.backend.members(world.org_a, gid) == [three]
 
     # Rename, capitalised.
-    status, body, _ = await entra.patch(f"/Groups/{gid}", ops(
+    status, body, _ = await entra.patch(f"/Groups/{gid}", patch_ops(
         {"op": "Replace", "path": "displayName", "value": "Marketing EMEA"}))
     assert status == 204, body
     assert (await world.backend.team(world.org_a, gid))[1]["name"] == "Marketing EMEA"
@@ -105,9 +100,9 @@ async def test_entra_remove_several_by_value_in_one_operation(world: World, entr
     status, group, _ = await entra.post("/Groups", {"schemas": [GROUP], "displayName": "Five"})
     assert status == 201
     gid = group["id"]
-    await entra.patch(f"/Groups/{gid}", ops(
+    await entra.patch(f"/Groups/{gid}", patch_ops(
         {"op": "Add", "path": "members", "value": [{"value": p} for p in people]}))
-    status, body, _ = await entra.patch(f"/Groups/{gid}", ops(
+    status, body, _ = await entra.patch(f"/Groups/{gid}", patch_ops(
         {"op": "Remove", "path": "members", "value": [{"value": people[0]},
                                                        {"value": people[3]}]},
         {"op": "Add", "path": "members", "value": [{"value": people[0]}]}))
@@ -122,7 +117,7 @@ async def test_entra_group_patch_with_unknown_member_changes_nothing(
     person = (await world.backend.seed_employees(world.org_a, 1, "entra"))[0]
     status, group, _ = await entra.post("/Groups", {"schemas": [GROUP], "displayName": "Guarded"})
     gid = group["id"]
-    status, body, _ = await entra.patch(f"/Groups/{gid}", ops(
+    status, body, _ = await entra.patch(f"/Groups/{gid}", patch_ops(
         {"op": "Replace", "path": "displayName", "value": "Guarded 2"},
         {"op": "Add", "path": "members", "value": [{"value": person},
                                                     {"value": str(uuid.uuid4())}]}))

@@ -11,11 +11,8 @@ import uuid
 
 import pytest
 
+from tests.bodies import CORE, ENTERPRISE, patch_ops
 from tests.conftest import ScimClient, World
-
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture
@@ -40,10 +37,6 @@ def entra_user(user_name: str, external_id: str | None = None, *,
         "roles": [],
         ENTERPRISE: {"department": "Research", "employeeNumber": number},
     }
-
-
-def ops(*operations: dict) -> dict:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 async def create(entra: ScimClient, user_name: str = "grace@contoso.example", **kw) -> dict:
@@ -165,7 +158,7 @@ async def test_entra_disable_with_string_false_deactivates_and_keeps_data(
     user = await create(entra)
     before = await record(world, user)
     status, body, _ = await entra.patch(
-        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": "False"}))
+        f"/Users/{user['id']}", patch_ops({"op": "Replace", "path": "active", "value": "False"}))
     assert status == 200, body
     assert body["active"] is False
     after = await record(world, user)
@@ -173,7 +166,7 @@ async def test_entra_disable_with_string_false_deactivates_and_keeps_data(
     for key in ("email", "first_name", "last_name", "sso_id", "department", "employee_number"):
         assert after[key] == before[key], key
     status, body, _ = await entra.patch(
-        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": "True"}))
+        f"/Users/{user['id']}", patch_ops({"op": "Replace", "path": "active", "value": "True"}))
     assert status == 200 and body["active"] is True
     assert (await record(world, user))["status"] == "active"
 
@@ -181,14 +174,14 @@ async def test_entra_disable_with_string_false_deactivates_and_keeps_data(
 async def test_entra_disable_with_real_boolean(world: World, entra: ScimClient):
     user = await create(entra)
     status, body, _ = await entra.patch(
-        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": False}))
+        f"/Users/{user['id']}", patch_ops({"op": "Replace", "path": "active", "value": False}))
     assert status == 200 and body["active"] is False
     assert (await record(world, user))["status"] == "deactivated"
 
 
 async def test_entra_capitalised_ops_on_each_path_shape(world: World, entra: ScimClient):
     user = await create(entra)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Replace", "path": "name.familyName", "value": "Murray Hopper"},
         {"op": "Add", "path": "title", "value": "Rear Admiral"},
         {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Navy"},
@@ -202,7 +195,7 @@ async def test_entra_capitalised_ops_on_each_path_shape(world: World, entra: Sci
     assert rec["department"] == "Navy" and rec["phone"] == "+1 555 0100"
     assert rec["first_name"] == "Grace"
 
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Remove", "path": "title"}))
     assert status == 200, body
     assert "title" not in body
@@ -211,7 +204,7 @@ async def test_entra_capitalised_ops_on_each_path_shape(world: World, entra: Sci
 
 async def test_entra_replace_work_email_value_path(world: World, entra: ScimClient):
     user = await create(entra)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Replace", "path": 'emails[type eq "work"].value',
          "value": "grace.hopper@contoso.example"}))
     assert status == 200, body
@@ -224,7 +217,7 @@ async def test_entra_replace_work_email_value_path(world: World, entra: ScimClie
 
 async def test_entra_replace_username(world: World, entra: ScimClient):
     user = await create(entra)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Replace", "path": "userName", "value": "ghopper@contoso.example"}))
     assert status == 200, body
     assert body["userName"] == "ghopper@contoso.example"
@@ -237,7 +230,7 @@ async def test_entra_merged_pathless_replace_with_dotted_and_urn_keys(
     world: World, entra: ScimClient
 ):
     user = await create(entra)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops({
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops({
         "op": "replace",
         "value": {
             "name.givenName": "Amazing Grace",
@@ -258,7 +251,7 @@ async def test_entra_merged_pathless_replace_with_dotted_and_urn_keys(
 async def test_entra_manager_as_bare_string_after_create(world: World, entra: ScimClient):
     boss = await create(entra, "boss@contoso.example", given="Boss", family="Person")
     user = await create(entra)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]}))
     assert status == 200, body
     assert body[ENTERPRISE]["manager"]["value"] == boss["id"]
@@ -270,7 +263,7 @@ async def test_entra_manager_as_bare_string_after_create(world: World, entra: Sc
 async def test_entra_manager_that_is_no_user_is_a_clear_400(world: World, entra: ScimClient):
     user = await create(entra)
     for bad in ("not-an-id", "99999999"):
-        status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+        status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
             {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": bad}))
         assert status == 400, (bad, body)
         assert body["detail"]
@@ -281,13 +274,13 @@ async def test_entra_manager_that_is_no_user_is_a_clear_400(world: World, entra:
 async def test_entra_clearing_with_empty_or_null(world: World, entra: ScimClient, empty):
     boss = await create(entra, "boss@contoso.example", given="Boss", family="Person")
     user = await create(entra)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": boss["id"]},
         {"op": "Add", "path": "title", "value": "Admiral"},
         {"op": "Add", "path": 'phoneNumbers[type eq "work"].value', "value": "+1 555 0100"},
     ))
     assert status == 200, body
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Replace", "path": "title", "value": empty},
         {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": empty},
         {"op": "Replace", "path": f"{ENTERPRISE}:manager", "value": empty},
@@ -307,7 +300,7 @@ async def test_entra_clearing_with_empty_or_null(world: World, entra: ScimClient
 @pytest.mark.parametrize("empty", ["", None])
 async def test_entra_clearing_inside_merged_pathless_op(world: World, entra: ScimClient, empty):
     user = await create(entra)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops({
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops({
         "op": "Replace",
         "value": {f"{ENTERPRISE}:department": empty, "displayName": empty,
                   "name.familyName": "Hopper-Murray"},
@@ -323,7 +316,7 @@ async def test_entra_clearing_a_required_attribute_is_400_and_changes_nothing(
 ):
     user = await create(entra)
     before = await record(world, user)
-    status, body, _ = await entra.patch(f"/Users/{user['id']}", ops(
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
         {"op": "Replace", "path": "title", "value": "Admiral"},
         {"op": "Replace", "path": "name.familyName", "value": ""},
     ))
@@ -335,7 +328,7 @@ async def test_entra_clearing_a_required_attribute_is_400_and_changes_nothing(
 async def test_entra_hard_delete_is_204_and_only_deactivates(world: World, entra: ScimClient):
     user = await create(entra)
     status, body, _ = await entra.patch(
-        f"/Users/{user['id']}", ops({"op": "Replace", "path": "active", "value": "False"}))
+        f"/Users/{user['id']}", patch_ops({"op": "Replace", "path": "active", "value": "False"}))
     assert status == 200
     status, body, _ = await entra.delete(f"/Users/{user['id']}")
     assert status == 204 and body is None

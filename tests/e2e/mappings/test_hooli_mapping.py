@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.bodies import PATCH_OP
 from tests.conftest import World
 
 SAMPLES = Path(__file__).resolve().parents[3] / "mappings" / "examples" / "samples"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.bodies import ENTERPRISE, PATCH_OP
 from tests.conftest import World
 
 SAMPLES = Path(__file__).resolve().parents[3] / "mappings" / "examples" / "samples"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 DEPARTMENT = f"{ENTERPRISE}:department"
 
 

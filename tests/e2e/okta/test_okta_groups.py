@@ -10,16 +10,11 @@ import logging
 
 import pytest
 
+from tests.bodies import GROUP, patch_ops
 from tests.conftest import World
 
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-
-
-def patch(*operations: dict) -> dict:
-    return {"schemas": [PATCH_OP], "Operations": list(operations)}
 
 
 def members(*ids: str) -> list[dict]:
@@ -79,7 +74,7 @@ async def test_okta_push_groups_sequence_end_to_end(world: World):
     assert [g["id"] for g in found["Resources"]] == [gid]
 
     # Rename with a stray id in the value, sent with a membership add.
-    status, body, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, body, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "value": {"id": gid, "displayName": "Engineering EU"}},
         {"op": "add", "path": "members", "value": members(ada, bob)}))
     assert status == 204, body
@@ -88,22 +83,22 @@ async def test_okta_push_groups_sequence_end_to_end(world: World):
     assert await backend_members(world, gid) == [ada, bob]
 
     # Add one more, then remove one the RFC way.
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "add", "path": "members", "value": members(cy)}))
     assert status == 204
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "remove", "path": f'members[value eq "{ada}"]'}))
     assert status == 204
     assert await backend_members(world, gid) == [bob, cy]
 
     # A full push: replace the whole list.
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "path": "members", "value": members(ada, dee)}))
     assert status == 204
     assert await backend_members(world, gid) == [ada, dee]
 
     # An empty full push empties the team.
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "path": "members", "value": []}))
     assert status == 204
     assert await backend_members(world, gid) == []
@@ -138,7 +133,7 @@ async def test_duplicate_display_name_is_409_uniqueness(world: World):
     assert status == 409, body
     assert body["scimType"] == "uniqueness" and "displayName" in body["detail"]
     other = await push(world, "Support")
-    status, body, _ = await world.a.patch(f"/Groups/{other['id']}", patch(
+    status, body, _ = await world.a.patch(f"/Groups/{other['id']}", patch_ops(
         {"op": "replace", "value": {"displayName": "sales"}}))
     assert status == 409 and body["scimType"] == "uniqueness"
     assert (await world.backend.team(world.org_a, other["id"]))[1]["name"] == "Support"
@@ -152,14 +147,14 @@ async def test_add_or_remove_one_member_costs_one_backend_call_whatever_the_size
     for group in (small, big):
         gid = group["id"]
         await world.backend.clear_log()
-        status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+        status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
             {"op": "add", "path": "members", "value": members(newcomer)}))
         assert status == 204
         calls = await world.backend.calls()
         assert calls == [f"POST /internal/v1/orgs/{world.org_a}/teams/{gid}/members/add"], calls
 
         await world.backend.clear_log()
-        status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+        status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
             {"op": "remove", "path": f'members[value eq "{newcomer}"]'}))
         assert status == 204
         calls = await world.backend.calls()
@@ -173,7 +168,7 @@ async def test_okta_rename_with_add_reads_the_team_but_never_its_members(world: 
     gid = group["id"]
     await world.backend.seed_members(world.org_a, gid, crowd[:250])
     await world.backend.clear_log()
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "value": {"id": gid, "displayName": "Ops"}},
         {"op": "add", "path": "members", "value": members(crowd[260])}))
     assert status == 204
@@ -222,12 +217,12 @@ async def test_patch_answers_204_or_only_the_requested_attributes(world: World):
     gid = (await push(world, "Design"))["id"]
     status, body, _ = await world.a.patch(
         f"/Groups/{gid}?attributes=displayName",
-        patch({"op": "add", "path": "members", "value": members(ada)}))
+        patch_ops({"op": "add", "path": "members", "value": members(ada)}))
     assert status == 200
     assert body == {"schemas": [GROUP], "id": gid, "displayName": "Design"}
     status, body, _ = await world.a.patch(
         f"/Groups/{gid}?attributes=members",
-        patch({"op": "add", "path": "members", "value": members(bob)}))
+        patch_ops({"op": "add", "path": "members", "value": members(bob)}))
     assert status == 200
     assert [m["value"] for m in body["members"]] == [ada, bob]
     assert "displayName" not in body
@@ -238,7 +233,7 @@ async def test_put_and_replace_send_only_the_difference_in_batches_of_100(world:
     gid = (await push(world, "Wide"))["id"]
     first = crowd[:250]
     await world.backend.clear_log()
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "path": "members", "value": members(*first)}))
     assert status == 204
     adds = [c for c in await world.backend.calls() if c.endswith("/members/add")]
@@ -262,19 +257,19 @@ async def test_unknown_member_ids_are_400_named_and_nothing_changes(world: World
     _b_person = (await people(world, 1, org=world.org_b, tag="b"))[0]
     group = await push(world, "Strict")
     gid = group["id"]
-    await world.a.patch(f"/Groups/{gid}", patch(
+    await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "add", "path": "members", "value": members(crowd[0])}))
 
     # One add call's worth, with a stranger (org B's person) and an id that is no one.
     for stranger in (_b_person, "99999", "not-an-id"):
-        status, body, _ = await world.a.patch(f"/Groups/{gid}", patch(
+        status, body, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
             {"op": "add", "path": "members", "value": members(crowd[1], stranger)}))
         assert status == 400, body
         assert f'"{stranger}"' in body["detail"] and crowd[1] not in body["detail"]
         assert await backend_members(world, gid) == [crowd[0]]
 
     # Several batches' worth, plus a rename: checked before anything is sent.
-    status, body, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, body, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "value": {"displayName": "Renamed"}},
         {"op": "add", "path": "members", "value": members(*crowd[1:140], "77777")}))
     assert status == 400 and '"77777"' in body["detail"]
@@ -282,7 +277,7 @@ async def test_unknown_member_ids_are_400_named_and_nothing_changes(world: World
     assert (await world.backend.team(world.org_a, gid))[1]["name"] == "Strict"
 
     # A full replace and a PUT with an unknown id change nothing either.
-    status, body, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, body, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "path": "members", "value": members(*crowd[5:120], "88888")}))
     assert status == 400 and '"88888"' in body["detail"]
     status, body, _ = await world.a.put(f"/Groups/{gid}", {
@@ -302,10 +297,10 @@ async def test_unknown_member_ids_are_400_named_and_nothing_changes(world: World
 async def test_removing_someone_absent_or_unknown_succeeds(world: World):
     ada, bob = await people(world, 2)
     gid = (await push(world, "Lenient"))["id"]
-    await world.a.patch(f"/Groups/{gid}", patch(
+    await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "add", "path": "members", "value": members(ada)}))
     for gone in (bob, "424242", "nobody"):
-        status, body, _ = await world.a.patch(f"/Groups/{gid}", patch(
+        status, body, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
             {"op": "remove", "path": f'members[value eq "{gone}"]'}))
         assert status == 204, body
     assert await backend_members(world, gid) == [ada]
@@ -355,7 +350,7 @@ async def test_external_id_loss_is_visible_and_the_next_write_restores_it(
     assert status == 200 and found["totalResults"] == 1
 
     # The IdP's next PATCH carrying externalId restores it.
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch(
+    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "replace", "path": "externalId", "value": "ext-one"}))
     assert status == 204
     status, read, _ = await world.a.get(f"/Groups/{gid}?excludedAttributes=members")
@@ -433,7 +428,7 @@ async def test_org_a_cannot_see_or_touch_org_b_groups(world: World):
                {"op": "remove", "path": f'members[value eq "{b_person}"]'},
                {"op": "replace", "path": "members", "value": []},
                {"op": "replace", "value": {"displayName": "Hijacked"}}):
-        status, body, _ = await world.a.patch(f"/Groups/{bid}", patch(op))
+        status, body, _ = await world.a.patch(f"/Groups/{bid}", patch_ops(op))
         assert status == 404, (op, body)
     assert (await world.a.put(f"/Groups/{bid}", {"schemas": [GROUP],
                                                  "displayName": "X"}))[0] == 404
@@ -481,9 +476,9 @@ async def test_bad_input_gets_a_clear_scim_error(world: World, method, path, bod
 async def test_bad_patch_operations_are_400_and_change_nothing(world: World, operation):
     ada = (await people(world, 1))[0]
     gid = (await push(world, "Steady"))["id"]
-    await world.a.patch(f"/Groups/{gid}", patch(
+    await world.a.patch(f"/Groups/{gid}", patch_ops(
         {"op": "add", "path": "members", "value": members(ada)}))
-    status, err, _ = await world.a.patch(f"/Groups/{gid}", patch(operation))
+    status, err, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(operation))
     assert status == 400, err
     assert err["status"] == "400" and err["detail"]
     assert await backend_members(world, gid) == [ada]

@@ -9,34 +9,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.web.state import ORG_GATE
+from tests.bodies import CORE, ENTERPRISE, PATCH_OP, create_user, okta_user
 from tests.conftest import World
-
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def okta_user(email: str = "test.user@okta.local", external_id: str = "00ujl29u0le5T6Aj10h7",
-              given: str = "Test", family: str = "User") -> dict:
-    """Okta's create body, exactly as idp-wire-shapes.md gives it."""
-    return {
-        "schemas": [CORE],
-        "userName": email,
-        "name": {"givenName": given, "familyName": family},
-        "emails": [{"primary": True, "value": email, "type": "work"}],
-        "displayName": f"{given} {family}",
-        "locale": "en-US",
-        "externalId": external_id,
-        "groups": [],
-        "password": "1mz050nq",
-        "active": True,
-    }
-
-
-async def create(world: World, **kw) -> dict:
-    status, body, _ = await world.a.post("/Users", okta_user(**kw))
-    assert status == 201, body
-    return body
 
 
 async def test_test_api_credentials_lists_users(world: World):
@@ -84,7 +58,7 @@ async def test_okta_create_with_plain_json_content_type(world: World):
 
 
 async def test_duplicate_create_is_409_uniqueness_and_no_second_person(world: World):
-    await create(world)
+    await create_user(world)
     status, body, _ = await world.a.post("/Users", okta_user(external_id="other"))
     assert status == 409
     assert body["scimType"] == "uniqueness" and body["status"] == "409"
@@ -93,7 +67,7 @@ async def test_duplicate_create_is_409_uniqueness_and_no_second_person(world: Wo
 
 
 async def test_filter_by_uppercased_username_finds_user(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, body, _ = await world.a.get(
         '/Users?filter=userName%20eq%20"TEST.USER@OKTA.LOCAL"&startIndex=1&count=100')
     assert status == 200
@@ -102,13 +76,13 @@ async def test_filter_by_uppercased_username_finds_user(world: World):
 
 
 async def test_filter_attribute_names_and_operator_are_case_insensitive(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, body, _ = await world.a.get('/Users?filter=USERNAME+EQ+"test.user@okta.local"')
     assert status == 200 and [r["id"] for r in body["Resources"]] == [user["id"]]
 
 
 async def test_filter_by_external_id_and_work_email(world: World):
-    user = await create(world)
+    user = await create_user(world)
     for flt in ('externalId eq "00ujl29u0le5T6Aj10h7"',
                 'emails[type eq "work"].value eq "test.user@okta.local"',
                 f'id eq "{user["id"]}"'):
@@ -121,7 +95,7 @@ async def test_filter_by_external_id_and_work_email(world: World):
 
 
 async def test_profile_update_via_put_of_what_was_read(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, read, _ = await world.a.get(f"/Users/{user['id']}")
     assert status == 200
     read["name"]["familyName"] = "Userson"
@@ -139,7 +113,7 @@ async def test_profile_update_via_put_of_what_was_read(world: World):
 
 
 async def test_put_of_unchanged_resource_changes_nothing(world: World):
-    user = await create(world)
+    user = await create_user(world)
     _, read, _ = await world.a.get(f"/Users/{user['id']}")
     before = await world.backend.employee(world.org_a, user["id"])
     status, _, _ = await world.a.put(f"/Users/{user['id']}", read)
@@ -149,7 +123,7 @@ async def test_put_of_unchanged_resource_changes_nothing(world: World):
 
 
 async def test_put_without_active_keeps_status(world: World):
-    user = await create(world)
+    user = await create_user(world)
     _, read, _ = await world.a.get(f"/Users/{user['id']}")
     read.pop("active")
     status, body, _ = await world.a.put(f"/Users/{user['id']}", read)
@@ -158,7 +132,7 @@ async def test_put_without_active_keeps_status(world: World):
 
 
 async def test_deactivation_keeps_every_field_and_reactivation_restores(world: World):
-    user = await create(world)
+    user = await create_user(world)
     before = await world.backend.employee(world.org_a, user["id"])
     status, body, _ = await world.a.patch(f"/Users/{user['id']}", {
         "schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]})
@@ -177,7 +151,7 @@ async def test_deactivation_keeps_every_field_and_reactivation_restores(world: W
 
 
 async def test_deactivate_via_put_for_apps_without_patch(world: World):
-    user = await create(world)
+    user = await create_user(world)
     _, read, _ = await world.a.get(f"/Users/{user['id']}")
     read["active"] = False
     status, body, _ = await world.a.put(f"/Users/{user['id']}", read)
@@ -186,7 +160,7 @@ async def test_deactivate_via_put_for_apps_without_patch(world: World):
 
 
 async def test_delete_deactivates_and_never_deletes(world: World):
-    user = await create(world)
+    user = await create_user(world)
     status, body, _ = await world.a.delete(f"/Users/{user['id']}")
     assert status == 204 and body is None
     record = await world.backend.employee(world.org_a, user["id"])
@@ -194,7 +168,7 @@ async def test_delete_deactivates_and_never_deletes(world: World):
 
 
 async def test_deactivated_user_is_still_found_before_recreate(world: World):
-    user = await create(world)
+    user = await create_user(world)
     await world.a.delete(f"/Users/{user['id']}")
     status, body, _ = await world.a.get('/Users?filter=userName eq "test.user@okta.local"')
     assert status == 200
@@ -204,7 +178,8 @@ async def test_deactivated_user_is_still_found_before_recreate(world: World):
 async def test_import_pages_of_two_return_every_user_exactly_once(world: World):
     ids = set()
     for i in range(7):
-        ids.add((await create(world, email=f"user{i}@okta.local", external_id=f"ext{i}"))["id"])
+        user = await create_user(world, email=f"user{i}@okta.local", external_id=f"ext{i}")
+        ids.add(user["id"])
     seen: list[str] = []
     start = 1
     while True:
@@ -220,7 +195,7 @@ async def test_import_pages_of_two_return_every_user_exactly_once(world: World):
 
 
 async def test_count_zero_and_start_past_end(world: World):
-    await create(world)
+    await create_user(world)
     status, body, _ = await world.a.get("/Users?count=0")
     assert status == 200 and body["totalResults"] == 1 and body["Resources"] == []
     status, body, _ = await world.a.get("/Users?startIndex=50&count=10")
@@ -271,7 +246,7 @@ async def test_org_a_cannot_see_or_touch_org_b_people(world: World):
 
 
 async def test_password_is_accepted_and_never_returned(world: World):
-    user = await create(world)
+    user = await create_user(world)
     _, read, _ = await world.a.get(f"/Users/{user['id']}")
     _, listed, _ = await world.a.get("/Users")
     assert "password" not in read and "password" not in listed["Resources"][0]

@@ -16,13 +16,11 @@ from typing import Any
 
 from yarl import URL
 
+from tests.bodies import CORE, ENTERPRISE, PATCH_OP
 from tests.conftest import World
 
-CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 SCIM1_CORE = "urn:scim:schemas:core:1.0"
 SCIM1_ENTERPRISE = "urn:scim:schemas:extension:enterprise:1.0"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 async def raw_request(world: World, method: str, target: str, body: Any = None) -> tuple[int, Any]:

@@ -12,9 +12,9 @@ from gateway.provisioning.group_patch import member_values, split_operations
 from gateway.scim.errors import ScimError
 from gateway.scim.idp_quirks import normalise_patch
 from mappings.default import GROUP
+from tests.bodies import PATCH_OP
 
 RTYPE = GROUP.rtype
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def split(*operations: dict):
