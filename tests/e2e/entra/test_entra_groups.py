@@ -10,18 +10,10 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from tests.bodies import GROUP, patch_ops
 from tests.conftest import ScimClient, World
 
 MS_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
-
-
-@pytest.fixture
-def entra(world: World) -> ScimClient:
-    issued = world.credentials.issue_token(world.org_a, label="entra")
-    return world.client("Bearer " + issued.token)
 
 
 async def match(entra: ScimClient, name: str) -> list[dict]:

@@ -15,13 +15,6 @@ from tests.bodies import CORE, ENTERPRISE, patch_ops
 from tests.conftest import ScimClient, World
 
 
-@pytest.fixture
-def entra(world: World) -> ScimClient:
-    """Org A's client, holding a long-lived bearer token as Entra does."""
-    issued = world.credentials.issue_token(world.org_a, label="entra")
-    return world.client("Bearer " + issued.token)
-
-
 def entra_user(user_name: str, external_id: str | None = None, *,
                given: str = "Grace", family: str = "Hopper", number: str = "E-1") -> dict:
     """Entra's create body (its SCIM validator's shape: string-free, roles, meta)."""
