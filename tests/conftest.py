@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as redis
 from aiohttp.test_utils import TestServer
 
 from gateway.auth import CredentialStore
@@ -198,17 +199,18 @@ class World:
 async def redis_store() -> AsyncIterator[RedisIdStore]:
     store = RedisIdStore(REDIS_URL, prefix=f"test-{uuid.uuid4().hex[:12]}")
     yield store
-    await _drop_prefix(store)
+    await drop_keys(f"{store.prefix}:*")
     await store.close()
 
 
-async def _drop_prefix(store: RedisIdStore) -> None:
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL)
+async def drop_keys(pattern: str, url: str = REDIS_URL) -> None:
+    """Delete every key matching `pattern`: found by SCAN (the server is shared, so never
+    KEYS or FLUSHDB) and deleted in batches."""
+    client = redis.from_url(url)
     try:
-        async for key in client.scan_iter(match=f"{store.prefix}:*", count=1000):
-            await client.delete(key)
+        keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
+        for i in range(0, len(keys), 500):
+            await client.delete(*keys[i:i + 500])
     finally:
         await client.aclose()
 

@@ -17,12 +17,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import redis.asyncio as redis
 
 from gateway.auth import CredentialStore
 from gateway.idstore import RedisIdStore
 from tests.bodies import GROUP, patch_ops
-from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic
+from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic, drop_keys
 
 # A Redis database of their own: the gateways use the production key prefix.
 GATEWAY_REDIS = "redis://127.0.0.1:6379/13"
@@ -114,13 +113,7 @@ async def gateways(world: World, tmp_path: Path, rng: random.Random) -> AsyncIte
 async def _forget(store: RedisIdStore, org_id: int) -> None:
     """Every key of the org in the gateways' database, locks included."""
     await store.clear_org(org_id)
-    client = redis.from_url(GATEWAY_REDIS)
-    try:
-        locks = [k async for k in client.scan_iter(match=f"wsg:{{org:{org_id}}}:lock:*")]
-        if locks:
-            await client.delete(*locks)
-    finally:
-        await client.aclose()
+    await drop_keys(f"wsg:{{org:{org_id}}}:lock:*", GATEWAY_REDIS)
 
 
 async def _group(gw: Gateways, world: World, name: str, initial: list[str]) -> str:

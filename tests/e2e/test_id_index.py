@@ -6,11 +6,9 @@ every scenario reads the right person (or none) and counts the backend calls.
 
 from __future__ import annotations
 
-import redis.asyncio as redis
-
 from gateway.idstore import RedisIdStore
 from tests.bodies import okta_user
-from tests.conftest import REDIS_URL, World, start_gateway
+from tests.conftest import World, drop_keys, start_gateway
 
 
 async def make(world: World, n: int) -> list[dict]:
@@ -30,12 +28,8 @@ async def find(world: World, flt: str, client=None) -> list[str]:
 
 
 async def flush(world: World) -> None:
-    client = redis.from_url(REDIS_URL)
-    try:
-        async for key in client.scan_iter(match=f"{world.store.prefix}:*"):
-            await client.delete(key)
-    finally:
-        await client.aclose()
+    """Every key of this test's id store, as a Redis flush would lose them."""
+    await drop_keys(f"{world.store.prefix}:*")
 
 
 async def test_external_id_found_after_redis_flush(world: World):

@@ -22,18 +22,7 @@ from gateway.idstore import (
     make_id_store,
 )
 from gateway.idstore.redis_store import _split_cluster_flag
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-async def _wipe(prefix: str) -> None:
-    raw = Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in raw.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await raw.delete(*keys)
-    finally:
-        await raw.aclose()
+from tests.conftest import REDIS_URL, drop_keys
 
 
 @pytest.fixture
@@ -46,7 +35,7 @@ async def redis_store(prefix: str) -> AsyncIterator[RedisIdStore]:
     store = RedisIdStore(REDIS_URL, prefix=prefix)
     yield store
     await store.close()
-    await _wipe(prefix)
+    await drop_keys(f"{prefix}:*")
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -57,7 +46,7 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[Id
     s = RedisIdStore(REDIS_URL, prefix=prefix)
     yield s
     await s.close()
-    await _wipe(prefix)
+    await drop_keys(f"{prefix}:*")
 
 
 def closed_port() -> int:
@@ -239,7 +228,7 @@ async def test_lock_excludes_another_process(prefix: str):
     finally:
         await a.close()
         await b.close()
-        await _wipe(prefix)
+        await drop_keys(f"{prefix}:*")
 
 
 async def test_lock_is_kept_alive_past_its_lease_while_held(prefix: str):
@@ -254,7 +243,7 @@ async def test_lock_is_kept_alive_past_its_lease_while_held(prefix: str):
     finally:
         await a.close()
         await b.close()
-        await _wipe(prefix)
+        await drop_keys(f"{prefix}:*")
 
 
 async def test_lock_of_a_crashed_holder_frees_itself_after_the_lease(redis_store, prefix):
