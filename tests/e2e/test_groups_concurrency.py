@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,16 +21,11 @@ from gateway.auth import CredentialStore
 from gateway.idstore import RedisIdStore
 from tests.bodies import GROUP, patch_ops
 from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic, drop_keys
+from tests.net import free_port
 
 # A Redis database of their own: the gateways use the production key prefix.
 GATEWAY_REDIS = "redis://127.0.0.1:6379/13"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def members(ids: list[str] | set[str]) -> list[dict]:
@@ -47,7 +41,7 @@ class Gateways:
 
 async def _start(world: World, credentials: Path, log: Path) -> tuple[asyncio.subprocess.Process,
                                                                       str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WS_BACKEND_URL": world.backend.url, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
            "WS_REDIS_URL": GATEWAY_REDIS, "WS_AUTH_CREDENTIALS_FILE": str(credentials),
            "PORT": str(port)}

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from pathlib import Path
 
 import aiohttp
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.net import free_port
 
 
 async def test_cli_serves_the_api_with_the_given_token_and_org(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port),
         "--db", str(tmp_path / "cli.db"), "--token", "cli-secret", "--org", "Demo Co",

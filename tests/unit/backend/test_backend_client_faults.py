@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
@@ -28,6 +27,7 @@ from gateway.backend.errors import (
     BackendStale,
     BackendUnavailable,
 )
+from tests.net import free_port
 
 BASE = "http://backend.test"
 ROOT = BASE + "/internal/v1"
@@ -386,15 +386,9 @@ async def test_deactivate_is_retried_after_a_timeout(client, mock):
 # ---------------------------------------------------------- connection refused (real socket)
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_connection_refused_is_retried_even_for_unsafe_calls_then_unavailable(sleeps):
     """Nothing reached the backend, so even a PATCH without If-Match may be repeated."""
-    async with BackendClient(f"http://127.0.0.1:{closed_port()}", TOKEN, max_retries=2) as client:
+    async with BackendClient(f"http://127.0.0.1:{free_port()}", TOKEN, max_retries=2) as client:
         with pytest.raises(BackendUnavailable) as info:
             await client.update_employee(1, 7, {"title": "x"}, if_match=None)
     assert client.stats["PATCH employees"] == 3

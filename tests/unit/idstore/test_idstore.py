@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -23,6 +22,7 @@ from gateway.idstore import (
 )
 from gateway.idstore.redis_store import _split_cluster_flag
 from tests.conftest import REDIS_URL, drop_keys
+from tests.net import free_port
 
 
 @pytest.fixture
@@ -47,12 +47,6 @@ async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[Id
     yield s
     await s.close()
     await drop_keys(f"{prefix}:*")
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ mappings
@@ -290,7 +284,7 @@ async def test_multi_space_get_and_put_take_one_round_trip(redis_store, monkeypa
 
 async def test_redis_down_degrades_to_misses(caplog):
     caplog.set_level(logging.WARNING, logger="gateway.idstore")
-    store = RedisIdStore(f"redis://127.0.0.1:{closed_port()}/0", prefix="down")
+    store = RedisIdStore(f"redis://127.0.0.1:{free_port()}/0", prefix="down")
     try:
         assert await store.get_many(1, [("s", "a"), ("t", "b")]) == [None, None]
         store._down_until = 0  # skip the cool-down so each call really tries Redis
@@ -318,7 +312,7 @@ async def test_redis_down_degrades_to_misses(caplog):
 
 async def test_redis_down_cool_down_skips_redis_without_new_warnings(caplog):
     caplog.set_level(logging.WARNING, logger="gateway.idstore")
-    store = RedisIdStore(f"redis://127.0.0.1:{closed_port()}/0", prefix="down", cooldown_s=60)
+    store = RedisIdStore(f"redis://127.0.0.1:{free_port()}/0", prefix="down", cooldown_s=60)
     try:
         for _ in range(5):
             assert await store.get_many(1, [("s", "a")]) == [None]
