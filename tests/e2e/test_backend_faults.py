@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.asserts import assert_scim_503
 from tests.bodies import PATCH_OP, okta_user
 from tests.conftest import World
-
-
-def assert_scim_503(status: int, body: dict, headers) -> None:
-    assert status == 503, body
-    assert body["status"] == "503" and body["detail"]
-    assert headers["Retry-After"].isdigit() and int(headers["Retry-After"]) >= 1
 
 
 async def test_backend_maintenance_with_long_retry_after_is_503_with_that_value(world: World):

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from gateway.web.state import BACKEND
+from tests.asserts import assert_scim_503
 from tests.conftest import World
-from tests.e2e.test_backend_faults import assert_scim_503
 
 LIMIT = 2
 LIST = "GET /internal/v1/orgs/{org}/employees?page=1&per_page=1"
