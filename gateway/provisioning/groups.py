@@ -320,12 +320,17 @@ class GroupService:
         Returns the resource when the attributes were read (else None).
         """
         team_id = self._team_id(scim_id)
-        if change.replace is not None:
-            async with self._group_lock(ctx, scim_id, team_id):
-                return await self._write_unlocked(
-                    ctx, scim_id, team_id, if_match, change, target, external_given)
-        return await self._write_unlocked(
-            ctx, scim_id, team_id, if_match, change, target, external_given)
+        if change.empty:
+            return await self._write_unlocked(
+                ctx, scim_id, team_id, if_match, change, target, external_given)
+        # Every membership change holds the group's lock, so a replace (which
+        # reads the members, then sends the difference) never interleaves with
+        # an add or remove from another process. Adds and removes alone commute,
+        # so they go on unlocked if the store can't be reached.
+        async with self._group_lock(ctx, scim_id, team_id,
+                                    required=change.replace is not None):
+            return await self._write_unlocked(
+                ctx, scim_id, team_id, if_match, change, target, external_given)
 
     async def _write_unlocked(
         self, ctx: OrgContext, scim_id: str, team_id: int, if_match: str | None,
@@ -381,19 +386,30 @@ class GroupService:
             raise _unknown_members([to_scim_id(i) for i in unknown])
 
     @asynccontextmanager
-    async def _group_lock(self, ctx: OrgContext, scim_id: str, team_id: int):
+    async def _group_lock(
+        self, ctx: OrgContext, scim_id: str, team_id: int, *, required: bool = True
+    ):
+        lock = self._store.lock(ctx.org_id, f"group:{team_id}", timeout_s=self._lock_timeout_s)
         try:
-            async with self._store.lock(ctx.org_id, f"group:{team_id}",
-                                        timeout_s=self._lock_timeout_s):
-                yield
+            await lock.__aenter__()
         except LockTimeout:
             raise ScimError(503, f"Another change to Group {scim_id} is still in progress; "
                                  "retry later", retry_after=5) from None
         except IdStoreUnavailable:
-            log.error("id store unreachable: can't lock Group %s of org %s for a replace",
-                      scim_id, ctx.org_id)
-            raise ScimError(503, "The gateway can't lock the group for this change right now; "
-                                 "retry later", retry_after=10) from None
+            if required:
+                log.error("id store unreachable: can't lock Group %s of org %s for a replace",
+                          scim_id, ctx.org_id)
+                raise ScimError(503, "The gateway can't lock the group for this change right "
+                                     "now; retry later", retry_after=10) from None
+            log.warning("id store unreachable: changing Group %s of org %s without its lock "
+                        "(adds and removes commute; no replace can run meanwhile)",
+                        scim_id, ctx.org_id)
+            yield
+            return
+        try:
+            yield
+        finally:
+            await lock.__aexit__(None, None, None)
 
     # ---- attributes ----
 
