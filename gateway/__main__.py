@@ -7,6 +7,7 @@ demo org and a printed demo credential.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -16,24 +17,36 @@ from aiohttp import web
 from gateway.auth import CredentialError, CredentialStore
 from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.engine import MappingError
+from gateway.state import StateDB, StateError
 from gateway.web.app import build_app
 
 log = logging.getLogger("gateway")
 
 
-def open_credentials(config: Config) -> CredentialStore:
-    """The production credential store; a missing file is legal but worth shouting about.
+async def prepare_state(config: Config, state: StateDB) -> None:
+    """Migrate the state database before serving; unreachable → StateUnavailable.
 
-    The store treats a missing file as empty (the CLI creates it), which means every
-    SCIM request gets a 401: usually a wrong `auth.credentials_file`, not intent.
+    A credentials.json left next to an empty database is worth shouting about:
+    every SCIM request would get a 401 until it is imported.
     """
-    path = Path(config.auth.credentials_file)
-    if not path.exists():
-        log.warning("credentials file %s does not exist: every SCIM request will be refused "
-                    "(401) until `workstream-credentials issue` creates it there, or "
-                    "auth.credentials_file / WS_AUTH_CREDENTIALS_FILE points at the right file",
-                    path.resolve())
-    return CredentialStore(path)
+    try:
+        await state.migrate()
+        store = CredentialStore(state)
+        if not await store.list() and Path(config.auth.credentials_file).exists():
+            log.warning("the state database %s holds no credentials but %s exists: every SCIM "
+                        "request will be refused (401) until `workstream-admin credentials "
+                        "import %s` copies them in", state.description,
+                        Path(config.auth.credentials_file).resolve(),
+                        config.auth.credentials_file)
+    finally:
+        await state.close()  # the app's own loop opens its connections afresh
+
+
+def open_state(config: Config) -> tuple[StateDB, CredentialStore]:
+    """The production state database, migrated, and the credential store reading it."""
+    state = StateDB(config.state.url)
+    asyncio.run(prepare_state(config, state))
+    return state, CredentialStore(state, rotation_grace_s=config.auth.rotation_grace_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
             run_demo(config)
             return 0
-        app = build_app(config, open_credentials(config))
-    except (ConfigError, MappingError, CredentialError) as exc:
+        state, credentials = open_state(config)
+        app = build_app(config, credentials, state=state)
+        app.on_cleanup.append(lambda _app: state.close())
+    except (ConfigError, MappingError, CredentialError, StateError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 2
     web.run_app(app, host=config.server.host, port=config.server.port, access_log=None)

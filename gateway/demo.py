@@ -1,7 +1,8 @@
 """Demo mode: the gateway in front of an embedded sandbox, ready for curl or Okta.
 
 Started when no `backend.url` is configured. Creates (or reuses) a demo org
-with SAML and SCIM enabled, issues a demo credential kept in memory, and
+with SAML and SCIM enabled, issues a demo credential kept in memory (the
+demo's state database is in memory too, whatever `state.url` says), and
 prints it, so a newcomer can try the whole Okta sequence with no set-up.
 """
 
@@ -37,9 +38,9 @@ async def start_demo(config: Config) -> tuple[list[web.AppRunner], dict]:
 
     backend_url = f"http://127.0.0.1:{config.demo.sandbox_port}"
     config = replace(config, backend=replace(config.backend, url=backend_url, token=token))
-    credentials = CredentialStore(None)
-    basic = credentials.issue_basic(org["id"], label="demo")
-    bearer = credentials.issue_token(org["id"], label="demo")
+    credentials = CredentialStore(None)  # a private in-memory state database
+    basic = await credentials.issue_basic(org["id"], label="demo")
+    bearer = await credentials.issue_token(org["id"], label="demo")
     gateway_runner = web.AppRunner(build_app(config, credentials), access_log=None)
     await gateway_runner.setup()
     await web.TCPSite(gateway_runner, config.server.host, config.server.port).start()

@@ -1,8 +1,8 @@
 """Group use cases on Workstream teams: create, read, list, replace, patch, delete.
 
 A group is a team: its attributes go through the org's Group mapping (a
-versioned team record), its externalId lives in the id store
-(`group_index`: the backend has nowhere to keep it), and its members are the
+versioned team record), its externalId lives in the state database, cached
+in the id store (`group_index`: the backend has nowhere to keep it), and its members are the
 team's memberships, which the backend changes with unversioned add/remove
 calls of at most 100 ids.
 
@@ -53,7 +53,7 @@ from gateway.provisioning.backend_errors import (
     stale,
 )
 from gateway.provisioning.context import OrgContext
-from gateway.provisioning.group_index import ExternalIds, GroupIndex, IndexLost
+from gateway.provisioning.group_index import ExternalIds, GroupIndex
 from gateway.provisioning.group_patch import MembershipChange, member_values, split_operations
 from gateway.provisioning.listing import (
     SCAN_PAGE_SIZE,
@@ -70,6 +70,7 @@ from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from gateway.scim.patch import apply_patch
+from gateway.state import StateDB
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,13 @@ def _batches(ids: Sequence[int]) -> list[list[int]]:
 
 
 class GroupService:
-    def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int,
-                 lock_timeout_s: float = 20.0) -> None:
+    def __init__(self, backend: BackendClient, store: IdStore, state: StateDB, *,
+                 max_scan: int, lock_timeout_s: float = 20.0) -> None:
         self._backend = backend
         self._store = store
         self._max_scan = max_scan
         self._lock_timeout_s = lock_timeout_s
-        self.index = GroupIndex(backend, store)
+        self.index = GroupIndex(backend, store, state)
         self.check = MemberCheck(backend, store)
 
     # ---- reads ----
@@ -201,13 +202,7 @@ class GroupService:
                                                  lookup.attr)
         if lookup.kind == "external":
             assert isinstance(lookup.value, str)
-            try:
-                found = await self.index.find_by_external_id(ctx.org_id, lookup.value)
-            except IndexLost as lost:
-                raise ScimError(
-                    503, f"Can't answer externalId eq \"{lookup.value}\": {lost}. Groups are "
-                    f"still found by displayName; re-pushing the groups from the IdP restores "
-                    f"externalId.", retry_after=60) from None
+            found = await self.index.find_by_external_id(ctx.org_id, lookup.value)
             if found is None:
                 return []
             try:
@@ -250,7 +245,8 @@ class GroupService:
         fields = mapping.to_backend(body)
         with backend_errors(mapping, "Group"):
             await self._refuse_unknown(ctx, ids)
-            await self.index.start(ctx.org_id)
+            if _external_id(body):
+                await self.index.check_writable()
             team = await self._backend.create_team(
                 ctx.org_id, fields, idempotency_key=str(uuid.uuid4()))
             for batch in _batches(ids):
@@ -423,8 +419,7 @@ class GroupService:
         fields = changed_fields(mapping.to_backend(wanted, previous=current), team)
         old = current.get(EXTERNAL_ID)
         new = _external_id(wanted)
-        lost = team["id"] in known.lost
-        write_external = new != old or (lost and external_given)
+        write_external = new != old
         return _Attributes(fields, write_external, new, old)
 
     async def _apply_attributes(

@@ -16,11 +16,22 @@ from gateway.mapping.registry import MappingRegistry
 from gateway.provisioning.groups import GroupService
 from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
+from gateway.state import StateDB
 from gateway.web import discovery, groups, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.responses import scim_response
-from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
+from gateway.web.state import (
+    BACKEND,
+    CONFIG,
+    CREDENTIALS,
+    GROUPS,
+    ID_STORE,
+    MAPPINGS,
+    ORG_GATE,
+    STATE_DB,
+    USERS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +41,13 @@ def build_app(
     credentials: CredentialStore,
     *,
     id_store: IdStore | None = None,
+    state: StateDB | None = None,
 ) -> web.Application:
     """The gateway. `config.backend.url` must be set (demo mode sets it to the sandbox).
 
     Mapping modules are loaded and checked here, so a broken mapping stops
-    start-up instead of failing a customer's request.
+    start-up instead of failing a customer's request. `state` is the state
+    database; by default the one `credentials` reads (one database per gateway).
     """
     auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
     app = web.Application(
@@ -43,6 +56,8 @@ def build_app(
     )
     app[CONFIG] = config
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
+    app[CREDENTIALS] = credentials
+    app[STATE_DB] = state or credentials.db
     app.cleanup_ctx.append(_services(id_store))
 
     base = config.server.base_path
@@ -67,14 +82,18 @@ def _services(id_store: IdStore | None):
         )
         await backend.start()
         store = id_store or make_id_store(config.redis.url or None)
+        state = app[STATE_DB]
+        await state.ready()
+        await app[CREDENTIALS].start()
         app[BACKEND] = backend
         app[ID_STORE] = store
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
         app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan)
-        app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan)
+        app[GROUPS] = GroupService(backend, store, state, max_scan=config.scim.max_scan)
         try:
             yield
         finally:
+            await app[CREDENTIALS].close()
             await backend.close()
             if id_store is None:
                 await store.close()

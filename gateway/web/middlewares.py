@@ -16,6 +16,7 @@ from aiohttp import web
 
 from gateway.backend.client import request_id
 from gateway.scim.errors import ScimError
+from gateway.state import StateCorrupt, StateUnavailable
 from gateway.web.responses import error_response
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,16 @@ async def scim_errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status >= 500:
             log.warning("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
         return error_response(exc)
+    except StateUnavailable as exc:
+        log.warning("%s %s -> 503: %s", request.method, request.path, exc)
+        return error_response(ScimError(503, "The gateway's state database is unavailable; "
+                                             "retry later", retry_after=exc.retry_after))
+    except StateCorrupt as exc:
+        # An operator's problem (the log names the row), not the IdP's: never a 500.
+        log.error("%s %s -> 503: %s", request.method, request.path, exc)
+        return error_response(ScimError(503, "The gateway's state database holds a record it "
+                                             "can't read; the operator has been told",
+                                        retry_after=60))
     except web.HTTPRequestEntityTooLarge:
         return error_response(ScimError(413, "The request body is too large"))
     except web.HTTPMethodNotAllowed as exc:
