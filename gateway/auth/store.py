@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from gateway.auth.credentials_file import CredentialFileError as _UnreadableFile
 from gateway.auth.credentials_file import read_credentials_file
 from gateway.auth.hashing import (
     DEFAULT_PARAMS,
@@ -491,16 +492,23 @@ class CredentialStore:
                       previous_valid_until=_iso(until))
 
     async def revoke(self, credential_id: str) -> bool:
-        """Revoke a credential (its hashes are dropped); False if it already was."""
+        """Revoke a credential (its hashes are dropped); False if it already was.
+
+        Works on a row that can't otherwise be read (a hand edit gone wrong), too.
+        """
         await self.db.ready()
         async with self.db.begin() as conn:
-            row = await self._row(conn, credential_id)
-            if row.revoked_at is not None:
+            found = await self._table.status(conn, credential_id)
+            if found is None:
+                raise UnknownCredential(f"no credential {credential_id!r}")
+            org_id, revoked = found
+            if revoked:
                 return False
-            await self._table.change(conn, row.id, secret_hash=None, previous_hash=None,
-                                     previous_valid_until=None, revoked_at=db_now())
+            await self._table.change(conn, credential_id, secret_hash=None,
+                                     previous_hash=None, previous_valid_until=None,
+                                     revoked_at=db_now())
         await self.reload()
-        log.info("revoked credential %s of org %s", row.id, row.org_id)
+        log.info("revoked credential %s of org %s", credential_id, org_id)
         return True
 
     async def _row(self, conn, credential_id: str) -> Row:
@@ -523,7 +531,7 @@ class CredentialStore:
         """
         try:
             rows = read_credentials_file(Path(path))
-        except Exception as exc:  # CredentialFileError from the reader
+        except _UnreadableFile as exc:
             raise CredentialFileError(str(exc)) from None
         await self.db.ready()
         async with self.db.begin() as conn:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -130,6 +130,13 @@ class CredentialTable:
                                   .with_for_update())).first()
         return None if raw is None else Row.decode(dict(raw._mapping))
 
+    async def status(self, conn: AsyncConnection, credential_id: str) -> tuple[object, bool] | None:
+        """(org id as stored, revoked?) without decoding the rest of the row; None if absent."""
+        raw = (await conn.execute(
+            select(credentials.c.org_id, credentials.c.revoked_at)
+            .where(credentials.c.id == credential_id).with_for_update())).first()
+        return None if raw is None else (raw[0], raw[1] is not None)
+
     async def insert(self, conn: AsyncConnection, values: Iterable[dict]) -> None:
         try:
             await conn.execute(insert(credentials), list(values))
@@ -156,6 +163,3 @@ class CredentialTable:
         async with self.db.begin() as conn:
             await conn.execute(statement, [{"cid": c, "used": t} for c, t in used.items()])
 
-    async def drop(self, conn: AsyncConnection, credential_id: str) -> None:  # tests, repairs
-        await conn.execute(delete(credentials).where(credentials.c.id == credential_id))
-        await self.db.bump(conn, CREDENTIALS_TOPIC)

@@ -539,6 +539,10 @@ async def test_a_hand_edited_row_is_named_and_keeps_its_last_good_state(
     assert await fresh.verify_basic(broken.username, broken.password) is None
     assert await fresh.verify_basic(fine.username, fine.password) == 18
     assert [i.id for i in await fresh.list()] == [fine.credential_id]
+    # Support can still revoke it, and then it is refused everywhere.
+    assert await db_store(state_db).revoke(broken.credential_id) is True
+    await gateway.refresh()
+    assert await gateway.verify_basic(broken.username, broken.password) is None
 
 
 async def test_while_the_database_is_unreachable_only_cached_secrets_work(
