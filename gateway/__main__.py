@@ -43,9 +43,8 @@ async def prepare_state(config: Config, state: StateDB) -> None:
 
 
 def open_state(config: Config) -> tuple[StateDB, CredentialStore]:
-    """The production state database, migrated, and the credential store reading it."""
+    """The production state database and the credential store reading it (not yet connected)."""
     state = StateDB(config.state.url)
-    asyncio.run(prepare_state(config, state))
     return state, CredentialStore(state, rotation_grace_s=config.auth.rotation_grace_s)
 
 
@@ -72,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             run_demo(config)
             return 0
         state, credentials = open_state(config)
-        app = build_app(config, credentials, state=state)
+        app = build_app(config, credentials, state=state)  # mappings checked first: no I/O
+        asyncio.run(prepare_state(config, state))
         app.on_cleanup.append(lambda _app: state.close())
     except (ConfigError, MappingError, CredentialError, StateError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)

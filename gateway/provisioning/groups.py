@@ -301,6 +301,7 @@ class GroupService:
         """The team and its memberships go; the people stay."""
         team = await self._team(ctx, scim_id)
         check_precondition(team, if_match, f"Group {scim_id}")
+        await self.index.check_writable()
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
             await self._backend.delete_team(ctx.org_id, team["id"])
         await self.index.forget(ctx.org_id, ctx.mappings.group, team)
@@ -428,6 +429,8 @@ class GroupService:
     ) -> dict:
         """One team PATCH guarded by its lock_version (re-read and retried when stale)."""
         before = team
+        if attrs.write_external:
+            await self.index.check_writable()  # else the team changes and its externalId not
         for attempt in range(WRITE_ATTEMPTS):
             if not attrs.fields:
                 break

@@ -71,6 +71,15 @@ async def test_state_database_down_means_503_then_recovery(
     teams_after = (await world.backend.call(
         "GET", f"/internal/v1/orgs/{world.org_a}/teams"))[1]["meta"]["total"]
     assert teams_after == teams_before
+    # Changing its externalId or deleting it: 503 before the backend is touched.
+    before = (await world.a.get('/Groups?filter=externalId eq "before"'))[1]["Resources"][0]
+    status, body, headers = await world.a.put(f"/Groups/{before['id']}", {
+        "schemas": [GROUP], "displayName": "Renamed", "externalId": "changed"})
+    assert_scim_503(status, body, headers)
+    status, body, headers = await world.a.delete(f"/Groups/{before['id']}")
+    assert_scim_503(status, body, headers)
+    team = (await world.backend.team(world.org_a, before["id"]))[1]
+    assert team["name"] == "Before"
     # A lookup the Redis cache answers still works; one only the database can answer is a 503.
     status, found, _ = await world.a.get('/Groups?filter=externalId eq "before"')
     assert status == 200 and found["totalResults"] == 1
