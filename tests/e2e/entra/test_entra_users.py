@@ -204,6 +204,61 @@ async def test_entra_filter_on_formatted_name(world: World, entra: ScimClient):
     assert await ids(entra, 'name.formatted eq "Grace Murray Hopper"') == [user["id"]]
 
 
+# ---------------------------------------------------------------- setup guide (docs/setup/entra.md)
+
+
+async def test_entra_default_attribute_mappings_create_and_update_ignore_the_unmapped(
+    world: World, entra: ScimClient
+):
+    """Everything Entra's default mappings of a non-gallery app send, kept where Workstream
+    has a field for it, ignored (never refused) where it has none."""
+    body = {
+        **entra_user("grace@contoso.example", "ghopper"),  # externalId from mailNickname
+        "title": "Rear Admiral", "preferredLanguage": "en-US",
+        "addresses": [{"type": "work", "formatted": "Building 1", "streetAddress": "1 Navy Way",
+                       "locality": "Arlington", "region": "VA", "postalCode": "22202",
+                       "country": "US"}],
+        "phoneNumbers": [{"type": "work", "value": "+1 555 0100"},
+                         {"type": "mobile", "value": "+1 555 0101"},
+                         {"type": "fax", "value": "+1 555 0102"}],
+    }
+    status, user, _ = await entra.post("/Users", body)
+    assert status == 201, user
+    rec = await record(world, user)
+    assert (rec["email"], rec["sso_id"], rec["title"], rec["phone"]) == (
+        "grace@contoso.example", "ghopper", "Rear Admiral", "+1 555 0100")
+    assert "addresses" not in user and "preferredLanguage" not in user
+    for op in (
+        {"op": "Add", "path": 'addresses[type eq "work"].streetAddress', "value": "2 Navy Way"},
+        {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 555 0199"},
+        {"op": "Remove", "path": 'phoneNumbers[type eq "fax"].value'},
+        {"op": "Replace", "path": "preferredLanguage", "value": "fr-FR"},
+        {"op": "Add", "path": f"{ENTERPRISE}:organization", "value": "Navy"},
+    ):
+        status, answer, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(op))
+        assert status == 200, (op, answer)
+    assert await record(world, user) == rec
+
+
+async def test_entra_upn_that_is_not_the_mail_becomes_the_workstream_email(
+    world: World, entra: ScimClient
+):
+    """userName ← userPrincipalName (Entra's default) where UPNs aren't mail addresses:
+    userName and the work email both feed Workstream's one email, and on a create
+    userName wins. docs/setup/entra.md says to map userName from `mail` instead."""
+    body = entra_user("grace@contoso.onmicrosoft.com")
+    body["emails"] = [{"primary": True, "type": "work", "value": "grace@contoso.example"}]
+    status, user, _ = await entra.post("/Users", body)
+    assert status == 201, user
+    assert (await record(world, user))["email"] == "grace@contoso.onmicrosoft.com"
+    assert user["emails"][0]["value"] == "grace@contoso.onmicrosoft.com"
+    # With userName mapped from mail, the same person arrives with one address twice.
+    status, other, _ = await entra.post("/Users", entra_user(
+        "alan@contoso.example", given="Alan", family="Turing", number="E-2"))
+    assert status == 201, other
+    assert (await record(world, other))["email"] == "alan@contoso.example"
+
+
 # ---------------------------------------------------------------- PATCH shapes
 
 
