@@ -257,7 +257,7 @@ def describe(mappings: OrgMappings) -> str:
     for label, mapping, backend in (("User", mappings.user, "employee"),
                                     ("Group", mappings.group, "team")):
         lines.append(f"\n{label}: SCIM attribute -> Workstream {backend} field")
-        width = max(len(b.text) for b in (*mapping.bound, *mapping.computed))
+        width = max(len(line.scim) for line in mapping.fields)
         for b in mapping.bound:
             flags = [name for name, on in (
                 ("read-only", not b.spec.writable),

@@ -176,7 +176,7 @@ def bind(spec: Field, rtype: ResourceType) -> BoundField:
 
 def bind_computed(spec: Computed, rtype: ResourceType) -> BoundComputed:
     """Resolve a computed attribute's path; it must be one single value."""
-    bound = bind(Field(spec.scim, ""), rtype)
+    bound = bind(Field(spec.scim, ""), rtype)  # resolved exactly as a field path is
     if bound.element is not None or bound.path.leaf.multi_valued:
         raise MappingError(f"{spec.scim!r}: a computed attribute must be single-valued")
     return BoundComputed(spec, bound.path)
@@ -514,7 +514,8 @@ class ResourceMapping:
     def mapped_top_level(self) -> dict[str, set[str]]:
         """Schema URN → names of its top-level attributes this mapping carries."""
         out: dict[str, set[str]] = {}
-        for b in (*self.bound, *self.computed):
+        lines: list[BoundField | BoundComputed] = [*self.bound, *self.computed]
+        for b in lines:
             schema = b.path.schema or self.rtype.core.id
             out.setdefault(schema, set()).add(b.path.attribute.name)
         return out
