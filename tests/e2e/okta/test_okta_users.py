@@ -330,3 +330,19 @@ async def test_okta_profile_editor_enterprise_attributes_land_on_create_and_upda
     assert status == 200, updated
     record = await world.backend.employee(world.org_a, user["id"])
     assert record["cost_center"] == "CC-8" and record["employee_number"] == "E-42"
+
+
+async def test_okta_profile_update_as_patch_for_apps_with_patch(world: World):
+    # Apps with PATCH for profile updates send the changed attributes as replaces.
+    user = await create_user(world)
+    status, body, _ = await world.a.patch(f"/Users/{user['id']}", {
+        "schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "value": {"name": {"givenName": "Tess", "familyName": "User"},
+                                        "title": "Engineer"}},
+            {"op": "replace", "path": f"{ENTERPRISE}:department", "value": "R&D"}]})
+    assert status == 200, body
+    assert body["name"] == {"givenName": "Tess", "familyName": "User", "formatted": "Tess User"}
+    record = await world.backend.employee(world.org_a, user["id"])
+    assert (record["first_name"], record["title"], record["department"]) == (
+        "Tess", "Engineer", "R&D")
+    assert record["email"] == "test.user@okta.local" and record["status"] == "active"
