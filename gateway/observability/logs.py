@@ -47,10 +47,23 @@ def add_request_context(_logger: Any, _method: str, event: dict[str, Any]) -> di
     return event
 
 
-def _mask_secret_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key in event:
+# Field name → whether it names a secret; names come from code, so the dict stays small.
+_secret_names: dict[str, bool] = {}
+
+
+def _names_secret(key: str) -> bool:
+    secret = _secret_names.get(key)
+    if secret is None:
         lowered = key.lower()
-        if any(word in lowered for word in _SECRET_WORDS) and event[key]:
+        secret = any(word in lowered for word in _SECRET_WORDS)
+        if len(_secret_names) < 1000:
+            _secret_names[key] = secret
+    return secret
+
+
+def _mask_secret_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, field_value in event.items():
+        if field_value and _names_secret(key):
             event[key] = MASK
     return event
 
@@ -81,6 +94,8 @@ def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> Non
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
     )
+    # Record attributes nothing renders: not worth a system call per record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
