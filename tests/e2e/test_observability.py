@@ -203,3 +203,15 @@ async def test_metrics_can_be_switched_off():
     assert (await _metrics_status(_config(enabled=False), {}))[0] == 404
     assert (await _metrics_status(_config(), {}))[0] == 200
 
+
+
+def test_start_up_names_the_mapping_module_of_every_org(caplog: pytest.LogCaptureFixture):
+    config = _config()
+    config = replace(config, mappings=replace(config.mappings, orgs={
+        "17": "mappings.examples.acme", "18": "mappings.examples.globex"}))
+    with caplog.at_level(logging.INFO, logger="gateway.web.app"):
+        build_app(config, CredentialStore(None, params=TEST_SCRYPT))
+    [line] = [r for r in caplog.records if r.message.startswith("mapping modules")]
+    assert line.default_mapping == "mappings.default"
+    assert line.org_mappings == {"17": "mappings.examples.acme", "18": "mappings.examples.globex"}
+    assert "mappings.examples.acme for org 17" in line.message
