@@ -67,6 +67,9 @@ async def main(args: argparse.Namespace) -> None:
 
         async def round_of(level: str) -> float:
             logs.configure("json", level, stream=devnull)
+            # aiohttp's own access log (the test servers keep it; `python -m gateway` turns it
+            # off) would log the sandbox's requests too: not the gateway's cost.
+            logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
             started = time.perf_counter()
             for _ in range(args.requests):
                 async with session.get(f"{base}/Users/{uid}", headers=headers) as resp:

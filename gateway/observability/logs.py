@@ -75,7 +75,9 @@ def _dumps(obj: Any, **_kw: Any) -> str:
 def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> None:
     """Route every log record to `stream` (stderr) as JSON lines or text; call once at start."""
     shared: list[Any] = [
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+        # The console renderer leads with a "timestamp"; JSON says "time", as log shippers do.
+        structlog.processors.TimeStamper(fmt="iso", utc=True,
+                                         key="time" if fmt == "json" else "timestamp"),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),

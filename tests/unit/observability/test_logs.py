@@ -88,6 +88,7 @@ def test_text_format_is_for_a_terminal():
     text = stream.getvalue()
     assert "hidden" not in text
     assert "shown" in text and "org=17" in text and not text.lstrip().startswith("{")
+    assert text[:4].isdigit()  # each line starts with its time
 
 
 def test_masked_config_hides_every_secret_but_keeps_the_rest():
