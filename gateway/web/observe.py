@@ -50,14 +50,15 @@ def observe_requests(base_path: str) -> Callable[[web.Request, Handler],
 
     @web.middleware
     async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path
-        if not (path == prefix or path.startswith(prefix + "/")):
-            return await handler(request)
         resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else UNMATCHED
+        # As the auth middleware decides what it guards: by path, or by the route matched.
+        if not any(p == prefix or p.startswith(prefix + "/") for p in (request.path, route)):
+            return await handler(request)
         ctx = RequestContext(
             request_id=request_id.get() or "",
             method=request.method,
-            route=resource.canonical if resource is not None else UNMATCHED,
+            route=route,
             user_agent=request.headers.get("User-Agent", ""),
         )
         token = current.set(ctx)

@@ -64,6 +64,10 @@ async def test_one_access_line_per_scim_request_names_the_route_template_not_the
     with caplog.at_level(logging.INFO, logger="gateway.access"):
         status, _, headers = await world.a.get(f"/Users/{uid}")
         bad = await world.client(basic("nobody", "wrong")).get("/Users")
+        root = world.gateway_url.removesuffix("/scim/v2")
+        for probe in ("/healthz", "/metrics"):  # the load balancer's and Prometheus's polls
+            async with world.session.get(root + probe) as resp:
+                assert resp.status == 200
     assert status == 200 and bad[0] == 401
     lines = [r for r in caplog.records if r.name == "gateway.access"]
     assert len(lines) == 2
