@@ -6,6 +6,11 @@ client library picks its value store when it is first imported); each worker
 then writes its samples to files there and `render()` aggregates every
 worker's files, so any worker answers /metrics for the whole gateway.
 
+A supervisor that only decides on multiprocess mode after importing this
+module (it built the application before forking its workers) is covered too:
+a worker forked after the variable was set switches to the multiprocess value
+store as it starts (`_after_fork`), before it records anything.
+
 Labels are low-cardinality by construction: org ids (one per customer), a
 fixed set of IdP names, route templates ("PATCH /Users/{id}", "GET employees")
 and status codes; never a user id, a userName or a raw path. Label children
@@ -16,6 +21,7 @@ increment.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from prometheus_client import (
@@ -26,6 +32,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    values,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -77,7 +84,10 @@ AUDIT_EVENTS_DROPPED = Counter(
 #: Why a SCIM request got a 401; the auth middleware counts each under one of these.
 AUTH_FAILURE_REASONS = ("missing", "malformed", "unsupported_scheme", "invalid_basic",
                         "invalid_bearer")
-_AUTH_FAILURES = {reason: AUTH_FAILURES.labels(reason) for reason in AUTH_FAILURE_REASONS}
+_LABELLED = (SCIM_REQUESTS, SCIM_REQUEST_DURATION, BACKEND_REQUESTS, BACKEND_REQUEST_DURATION,
+             BACKEND_RETRIES, BACKEND_RATE_LIMITED, BACKEND_UNAVAILABLE, AUTH_FAILURES,
+             REDIS_ERRORS, INDEX_REBUILDS, INDEX_REBUILD_DURATION)
+_UNLABELLED = (AUDIT_EVENTS_WRITTEN, AUDIT_EVENTS_DROPPED)
 
 
 class _Children:
@@ -89,6 +99,9 @@ class _Children:
         self._metric = metric
         self._cache: dict[tuple[str, ...], Any] = {}
 
+    def clear(self) -> None:
+        self._cache.clear()
+
     def __call__(self, *labels: str) -> Any:
         child = self._cache.get(labels)
         if child is None:
@@ -96,6 +109,7 @@ class _Children:
         return child
 
 
+_auth_failures = _Children(AUTH_FAILURES)
 _scim_requests = _Children(SCIM_REQUESTS)
 _scim_duration = _Children(SCIM_REQUEST_DURATION)
 _backend_requests = _Children(BACKEND_REQUESTS)
@@ -128,7 +142,9 @@ def backend_retry(route: str) -> None:
 
 
 def auth_failure(reason: str) -> None:
-    _AUTH_FAILURES[reason].inc()
+    if reason not in AUTH_FAILURE_REASONS:
+        raise ValueError(f"unknown auth failure reason {reason!r}")
+    _auth_failures(reason).inc()
 
 
 def redis_error(operation: str) -> None:
@@ -142,6 +158,39 @@ def index_rebuilt(index: str, kind: str, seconds: float) -> None:
 
 def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROCESS_ENV))
+
+
+_CACHES = (_auth_failures, _scim_requests, _scim_duration, _backend_requests, _backend_duration,
+           _backend_retries, _backend_rate_limited, _backend_unavailable, _redis_errors,
+           _index_rebuilds, _index_rebuild_duration)
+_imported_multiprocess = multiprocess()
+
+
+def _after_fork() -> None:
+    """In a forked worker: move to the multiprocess store if it was asked for after import.
+
+    prometheus_client picks its value store when first imported, from the
+    environment; a supervisor that set PROMETHEUS_MULTIPROC_DIR later (after
+    building the app, before forking) would otherwise leave every worker
+    counting in its own memory, invisible to /metrics. What the parent
+    counted stays with the parent.
+    """
+    global _imported_multiprocess
+    if _imported_multiprocess or not multiprocess():
+        return  # nothing changed (a multiprocess store follows forks by itself)
+    _imported_multiprocess = True
+    values.ValueClass = values.get_value_class()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "clearing labels not implemented": there's nothing yet
+        for metric in _LABELLED:
+            metric.clear()
+    for cache in _CACHES:
+        cache.clear()
+    for metric in _UNLABELLED:
+        metric._metric_init()  # its one value, now from the multiprocess store
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def render() -> tuple[bytes, str]:
