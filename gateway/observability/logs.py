@@ -27,8 +27,6 @@ import structlog
 from gateway.backend.client import request_id
 from gateway.observability.context import current
 
-LOG_FORMATS = ("json", "text")
-LOG_LEVELS = ("debug", "info", "warning", "error")
 MASK = "***"
 
 # A field whose name holds one of these never reaches the output with its value.
