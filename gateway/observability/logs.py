@@ -45,24 +45,19 @@ def add_request_context(_logger: Any, _method: str, event: dict[str, Any]) -> di
     return event
 
 
-# Field name → whether it names a secret; names come from code, so the dict stays small.
-_secret_names: dict[str, bool] = {}
-
-
-def _names_secret(key: str) -> bool:
-    secret = _secret_names.get(key)
-    if secret is None:
-        lowered = key.lower()
-        secret = any(word in lowered for word in _SECRET_WORDS)
-        if len(_secret_names) < 1000:
-            _secret_names[key] = secret
-    return secret
+# Field names seen that name no secret: names come from code, so the set stays small,
+# and a record whose every field is known costs one set difference.
+_plain_names: set[str] = set()
 
 
 def _mask_secret_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key, field_value in event.items():
-        if field_value and _names_secret(key):
-            event[key] = MASK
+    for key in event.keys() - _plain_names:
+        lowered = key.lower()
+        if any(word in lowered for word in _SECRET_WORDS):
+            if event[key]:
+                event[key] = MASK
+        elif len(_plain_names) < 1000:
+            _plain_names.add(key)
     return event
 
 
