@@ -19,7 +19,9 @@ from gateway.provisioning.users import UserService
 from gateway.state import StateDB
 from gateway.web import discovery, groups, search, users
 from gateway.web.auth import ScimAuthMiddleware
+from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
+from gateway.web.observe import observe_requests
 from gateway.web.responses import scim_response
 from gateway.web.state import (
     BACKEND,
@@ -52,12 +54,16 @@ def build_app(
     auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
-        middlewares=[request_ids, scim_errors, auth],
+        middlewares=[request_ids, observe_requests(config.server.base_path), scim_errors, auth],
     )
     app[CONFIG] = config
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
     app[CREDENTIALS] = credentials
     app[STATE_DB] = state or credentials.db
+    log.info("mapping modules: %s by default%s", app[MAPPINGS].default.module,
+             "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
+             extra={"default_mapping": app[MAPPINGS].default.module,
+                    "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
     app.cleanup_ctx.append(_services(id_store))
 
     base = config.server.base_path
@@ -66,6 +72,8 @@ def build_app(
     search.add_routes(app, base)
     discovery.add_routes(app, base)
     app.router.add_get("/healthz", auth.ignore(healthz))
+    if config.metrics.enabled:
+        app.router.add_get("/metrics", auth.ignore(metrics_endpoint))
     return app
 
 
