@@ -7,8 +7,10 @@ demo org and a printed demo credential.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -17,8 +19,12 @@ from gateway.auth import CredentialError, CredentialStore
 from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.engine import MappingError
 from gateway.web.app import build_app
+from gateway.workers import ListenError, listen_error, serve_workers
 
 log = logging.getLogger("gateway")
+
+# What binding the listening socket can fail with: each a one-line message, no traceback.
+_LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 
 
 def open_credentials(config: Config) -> CredentialStore:
@@ -36,9 +42,16 @@ def open_credentials(config: Config) -> CredentialStore:
     return CredentialStore(path)
 
 
+DEFAULT_CONFIG = "config.toml"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workstream-gateway", description=__doc__)
-    parser.add_argument("--config", default="config.toml", help="path to config.toml")
+    parser.add_argument(
+        "--config", help=f"path to the config file; it must exist (default: {DEFAULT_CONFIG} "
+                         "in the working directory when there is one, else built-in defaults)")
+    parser.add_argument("--host", help="address to listen on (server.host, WS_SERVER_HOST), "
+                                       "e.g. 0.0.0.0 behind a PaaS router")
     parser.add_argument(
         "--require-backend", action="store_true",
         help="refuse to start without backend.url instead of running the demo "
@@ -49,20 +62,43 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        config = load_config(args.config)
+        config_path = args.config
+        if config_path is None and Path(DEFAULT_CONFIG).is_file():
+            config_path = DEFAULT_CONFIG
+        config = load_config(config_path)
+        if args.host:
+            config = replace(config, server=replace(config.server, host=args.host))
         if config.demo_mode and args.require_backend:
             raise ConfigError("backend.url is not set (WS_BACKEND_URL) and --require-backend "
                               "forbids the demo sandbox")
         if config.demo_mode:
             from gateway.demo import run_demo
 
+            if config.server.workers > 1:
+                log.warning("demo mode runs one process; server.workers=%d applies only with "
+                            "backend.url set", config.server.workers)
             run_demo(config)
             return 0
         app = build_app(config, open_credentials(config))
     except (ConfigError, MappingError, CredentialError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 2
-    web.run_app(app, host=config.server.host, port=config.server.port, access_log=None)
+    except ListenError as exc:  # the demo's ports
+        print(f"workstream-gateway: {exc}", file=sys.stderr)
+        return 1
+    host, port = config.server.host, config.server.port
+    try:
+        if config.server.workers > 1:
+            return serve_workers(app, host, port, config.server.workers)
+        web.run_app(app, host=host, port=port, access_log=None)
+    except ListenError as exc:
+        print(f"workstream-gateway: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in _LISTEN_ERRNOS:
+            raise
+        print(f"workstream-gateway: {listen_error(host, port, exc)}", file=sys.stderr)
+        return 1
     return 0
 
 
