@@ -1,7 +1,10 @@
 """`python -m gateway` / `workstream-gateway`: run the gateway.
 
 With no `backend.url` configured it runs the demo: an embedded sandbox with a
-demo org and a printed demo credential.
+demo org and a printed demo credential. With `server.workers` > 1 this process
+becomes the supervisor of that many workers (gateway/workers.py). Every
+start-up mistake (config, mapping, credentials file, an address it cannot
+listen on) is one line on stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations

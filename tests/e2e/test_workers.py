@@ -59,7 +59,12 @@ class Gateway:
 
 
 @pytest.fixture
-async def gateway(world: World, tmp_path: Path) -> AsyncIterator[Gateway]:
+def workers() -> int:
+    return 2
+
+
+@pytest.fixture
+async def gateway(world: World, tmp_path: Path, workers: int) -> AsyncIterator[Gateway]:
     credentials = tmp_path / "credentials.json"
     issued = CredentialStore(credentials, params=TEST_SCRYPT).issue_basic(world.org_a)
     config = tmp_path / "empty.toml"  # the environment says everything
@@ -70,7 +75,7 @@ async def gateway(world: World, tmp_path: Path) -> AsyncIterator[Gateway]:
            # A held backend call must outlast the wait for SIGTERM, not time out.
            "WS_BACKEND_TIMEOUT_S": "60", "WS_BACKEND_DEADLINE_S": "60",
            "WS_REDIS_URL": GATEWAY_REDIS, "WS_AUTH_CREDENTIALS_FILE": str(credentials),
-           "WS_SERVER_WORKERS": "2", "PORT": str(port)}
+           "WS_SERVER_WORKERS": str(workers), "PORT": str(port)}
     log = tmp_path / "gateway.log"
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
@@ -78,7 +83,9 @@ async def gateway(world: World, tmp_path: Path) -> AsyncIterator[Gateway]:
             stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL)
     gw = Gateway(proc, port, basic(issued.username, issued.password), log)
     try:
-        await until(lambda: _serving(gw, world.session), gw, "two workers serving")
+        # One worker is the process itself; more are its children.
+        children = workers if workers > 1 else 0
+        await until(lambda: _serving(gw, world.session, children), gw, "the workers serving")
         yield gw
     finally:
         if proc.returncode is None:
@@ -89,8 +96,8 @@ async def gateway(world: World, tmp_path: Path) -> AsyncIterator[Gateway]:
         await store.close()
 
 
-async def _serving(gw: Gateway, session: aiohttp.ClientSession) -> bool:
-    if len(gw.workers()) != 2:
+async def _serving(gw: Gateway, session: aiohttp.ClientSession, children: int) -> bool:
+    if len(gw.workers()) != children:
         return False
     try:
         async with session.get(gw.url + "/healthz") as resp:
@@ -143,6 +150,7 @@ async def test_killed_worker_is_replaced_and_requests_keep_being_answered(
     assert await gateway.proc.wait() == 0
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 async def test_sigterm_lets_an_in_flight_request_finish_then_every_process_exits_0(
     world: World, gateway: Gateway
 ) -> None:
