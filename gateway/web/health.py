@@ -25,11 +25,12 @@ READY_TIMEOUT_S = 2.0
 # What a 503 from /readyz asks callers to wait, as every 503 of the gateway does.
 NOT_READY_RETRY_AFTER_S = 5
 
-Check = Callable[[], Awaitable[bool]]
+Check = Callable[[], Awaitable[bool | None]]
 
 
 class Readiness:
-    """Named async checks, each answering True when its dependency can serve requests."""
+    """Named async checks. A check is not ready when it answers False, raises or times out;
+    any other answer (True, or None from a `ping()` that raises on failure) is ready."""
 
     def __init__(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
@@ -53,7 +54,7 @@ class Readiness:
         except Exception:  # a check that raises is a dependency that isn't ready
             log.warning("readiness check %s raised", name, exc_info=True)
             return "failed"
-        return "ok" if ok else "failed"
+        return "failed" if ok is False else "ok"
 
 
 READINESS = web.AppKey("readiness", Readiness)
