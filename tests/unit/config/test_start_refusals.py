@@ -124,3 +124,21 @@ def test_procfile_listens_on_every_interface_at_port() -> None:
     args = shlex.split(command)
     assert args[args.index("--host") + 1] == "0.0.0.0"
     assert "--port" not in args  # PORT from the platform sets server.port
+
+
+def test_demo_stays_one_process_and_says_so_when_workers_are_asked_for(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import gateway.__main__ as gateway_main
+    import gateway.demo
+
+    for name in list(os.environ):
+        if name.startswith("WS_") or name == "PORT":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("WS_SERVER_WORKERS", "2")
+    demos: list = []
+    monkeypatch.setattr(gateway.demo, "run_demo", demos.append)
+    monkeypatch.setattr(gateway_main, "serve_workers", lambda *a: pytest.fail("forked"))
+    assert gateway_main.main(["--config", str(ROOT / "config.toml")]) == 0
+    assert len(demos) == 1
+    assert any("demo mode runs one process" in r.getMessage() for r in caplog.records)
