@@ -15,6 +15,7 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -26,6 +27,9 @@ from gateway.workers import ListenError, listen_error, serve_workers
 
 log = logging.getLogger("gateway")
 
+# How every server process runs the app (one process: web.run_app; several: each worker's
+# AppRunner): one place, so both paths serve alike.
+RUNNER_OPTIONS: dict[str, Any] = {"access_log": None}
 # What binding the listening socket can fail with: each a one-line message, no traceback.
 _LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 
@@ -92,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     host, port = config.server.host, config.server.port
     try:
         if config.server.workers > 1:
-            return serve_workers(app, host, port, config.server.workers)
-        web.run_app(app, host=host, port=port, access_log=None)
+            return serve_workers(app, host, port, config.server.workers, **RUNNER_OPTIONS)
+        web.run_app(app, host=host, port=port, **RUNNER_OPTIONS)
     except ListenError as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 1

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from typing import Any
 
 from aiohttp import web
 
@@ -78,8 +79,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_workers(app: web.Application, host: str, port: int, workers: int) -> int:
-    """Run `workers` processes serving `app` on host:port until SIGTERM; the exit code."""
+def serve_workers(app: web.Application, host: str, port: int, workers: int,
+                  **runner_options: Any) -> int:
+    """Run `workers` processes serving `app` on host:port until SIGTERM; the exit code.
+
+    `runner_options` go to each worker's `web.AppRunner`, as the one-process path passes
+    them to `web.run_app` (access log, timeouts...).
+    """
     sock = bind(host, port)
     own_metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -87,7 +93,7 @@ def serve_workers(app: web.Application, host: str, port: int, workers: int) -> i
         own_metrics_dir = tempfile.mkdtemp(prefix="workstream-prometheus-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
     try:
-        return _Supervisor(app, sock, workers).run()
+        return _Supervisor(app, sock, workers, runner_options).run()
     finally:
         sock.close()
         if own_metrics_dir:
@@ -95,8 +101,10 @@ def serve_workers(app: web.Application, host: str, port: int, workers: int) -> i
 
 
 class _Supervisor:
-    def __init__(self, app: web.Application, sock: socket.socket, workers: int) -> None:
+    def __init__(self, app: web.Application, sock: socket.socket, workers: int,
+                 runner_options: dict[str, Any]) -> None:
         self.app, self.sock, self.workers = app, sock, workers
+        self.runner_options = runner_options
         self.children: dict[int, int] = {}  # pid → worker number
         self.stopping = False
         self.failed = False
@@ -153,7 +161,7 @@ class _Supervisor:
         if pid == 0:  # the worker
             code = 1
             try:
-                code = _work(self.app, self.sock)
+                code = _work(self.app, self.sock, self.runner_options)
             except BaseException:
                 log.exception("worker %d failed", number)
             finally:
@@ -174,7 +182,7 @@ class _Supervisor:
                 os.kill(pid, signal.SIGTERM)
 
 
-def _work(app: web.Application, sock: socket.socket) -> int:
+def _work(app: web.Application, sock: socket.socket, runner_options: dict[str, Any]) -> int:
     """A worker's life: serve `sock` until SIGTERM, then drain; the exit code."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -182,15 +190,16 @@ def _work(app: web.Application, sock: socket.socket) -> int:
     if sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    asyncio.run(serve_until_stopped(app, sock))
+    asyncio.run(serve_until_stopped(app, sock, **runner_options))
     return 0
 
 
-async def serve_until_stopped(app: web.Application, sock: socket.socket) -> None:
+async def serve_until_stopped(app: web.Application, sock: socket.socket,
+                              **runner_options: Any) -> None:
     """Serve until SIGTERM/SIGINT (any number of them), then let in-flight requests finish."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(app, **{"shutdown_timeout": SHUTDOWN_TIMEOUT_S, **runner_options})
     await runner.setup()
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):
