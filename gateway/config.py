@@ -248,6 +248,7 @@ def load_section(name: str, path: str | Path | None = None,
     if name not in _SECTION_CLASSES:
         raise ConfigError(f"unknown config section '[{name}]'")
     env = dict(os.environ if env is None else env)
+    _check_env_names(env)  # a typo'd WS_AUTH_... would send a tool to another file
     return _section(name, _SECTION_CLASSES[name], _read_toml(path).get(name, {}), env)
 
 

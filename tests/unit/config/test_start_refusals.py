@@ -142,3 +142,10 @@ def test_demo_stays_one_process_and_says_so_when_workers_are_asked_for(
     assert gateway_main.main(["--config", str(ROOT / "config.toml")]) == 0
     assert len(demos) == 1
     assert any("demo mode runs one process" in r.getMessage() for r in caplog.records)
+
+
+def test_tools_reading_one_section_refuse_a_misspelt_ws_variable_too() -> None:
+    from gateway.config import load_section
+
+    with pytest.raises(ConfigError, match="did you mean WS_AUTH_CREDENTIALS_FILE"):
+        load_section("auth", None, env={"WS_AUTH_CREDENTIAL_FILE": "other.json"})
