@@ -23,7 +23,7 @@ from gateway.auth import CredentialError, CredentialStore
 from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.engine import MappingError
 from gateway.web.app import build_app
-from gateway.workers import ListenError, listen_error, serve_workers
+from gateway.workers import ListenError, listen_error, serve_workers, shared_metrics_dir
 
 log = logging.getLogger("gateway")
 
@@ -86,27 +86,41 @@ def main(argv: list[str] | None = None) -> int:
                             "backend.url set", config.server.workers)
             run_demo(config)
             return 0
+    except (ConfigError, MappingError, CredentialError) as exc:  # the demo builds an app too
+        return _refuse(exc, 2)
+    except ListenError as exc:  # the demo's ports
+        return _refuse(exc, 1)
+    if config.server.workers == 1:
+        return _serve(config)
+    # Set before the app (and any metric) is built, so every worker shares it.
+    with shared_metrics_dir():
+        return _serve(config)
+
+
+def _serve(config: Config) -> int:
+    """Build the app and serve it, in this process or in `server.workers` workers."""
+    try:
         app = build_app(config, open_credentials(config))
     except (ConfigError, MappingError, CredentialError) as exc:
-        print(f"workstream-gateway: {exc}", file=sys.stderr)
-        return 2
-    except ListenError as exc:  # the demo's ports
-        print(f"workstream-gateway: {exc}", file=sys.stderr)
-        return 1
+        return _refuse(exc, 2)
     host, port = config.server.host, config.server.port
     try:
         if config.server.workers > 1:
             return serve_workers(app, host, port, config.server.workers, **RUNNER_OPTIONS)
         web.run_app(app, host=host, port=port, **RUNNER_OPTIONS)
     except ListenError as exc:
-        print(f"workstream-gateway: {exc}", file=sys.stderr)
-        return 1
+        return _refuse(exc, 1)
     except OSError as exc:
         if exc.errno not in _LISTEN_ERRNOS:
             raise
-        print(f"workstream-gateway: {listen_error(host, port, exc)}", file=sys.stderr)
-        return 1
+        return _refuse(listen_error(host, port, exc), 1)
     return 0
+
+
+def _refuse(problem: Exception, code: int) -> int:
+    """A start-up mistake: one line on stderr naming it, and the exit code."""
+    print(f"workstream-gateway: {problem}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -87,17 +88,29 @@ def serve_workers(app: web.Application, host: str, port: int, workers: int,
     them to `web.run_app` (access log, timeouts...).
     """
     sock = bind(host, port)
-    own_metrics_dir = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # prometheus_client's multiprocess mode: every worker writes its samples here.
-        own_metrics_dir = tempfile.mkdtemp(prefix="workstream-prometheus-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
     try:
-        return _Supervisor(app, sock, workers, runner_options).run()
+        with shared_metrics_dir():
+            return _Supervisor(app, sock, workers, runner_options).run()
     finally:
         sock.close()
-        if own_metrics_dir:
-            shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def shared_metrics_dir() -> Iterator[None]:
+    """PROMETHEUS_MULTIPROC_DIR for the workers: the operator's, else a fresh temporary
+    directory removed on the way out. prometheus_client's multiprocess mode has every
+    worker write its samples there; entered before the app is built, no metric is created
+    outside it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="workstream-prometheus-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class _Supervisor:

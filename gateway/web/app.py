@@ -11,7 +11,7 @@ from aiohttp import web
 from gateway.auth import CredentialStore
 from gateway.backend.client import BackendClient
 from gateway.config import Config
-from gateway.idstore import make_id_store
+from gateway.idstore import MemoryIdStore, make_id_store
 from gateway.idstore.base import IdStore
 from gateway.mapping.registry import MappingRegistry
 from gateway.provisioning.groups import GroupService
@@ -75,7 +75,7 @@ def _services(id_store: IdStore | None):
         app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan)
         readiness = app[READINESS]
         readiness.add("backend", partial(backend.ping, readiness.timeout_s))
-        if store.shared:
+        if not isinstance(store, MemoryIdStore):  # the in-process store has nothing to reach
             readiness.add("redis", store.ping)
         try:
             yield

@@ -115,3 +115,11 @@ class TestBehindAFaultProxy:
         status, body, _, _ = await get(world.session, base + "/readyz")
         assert status == 503
         assert body["checks"] == {"backend": "timeout", "redis": "ok"}
+
+
+async def test_in_process_id_store_has_no_redis_to_check(world: World, start: Start) -> None:
+    from gateway.idstore import MemoryIdStore
+
+    base = await start(id_store=MemoryIdStore())
+    status, body, _, _ = await get(world.session, base + "/readyz")
+    assert (status, body) == (200, {"status": "ready", "checks": {"backend": "ok"}})
