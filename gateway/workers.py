@@ -76,7 +76,6 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise listen_error(host, port, exc) from None
-    sock.set_inheritable(True)
     return sock
 
 
