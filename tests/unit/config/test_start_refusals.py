@@ -149,3 +149,18 @@ def test_tools_reading_one_section_refuse_a_misspelt_ws_variable_too() -> None:
 
     with pytest.raises(ConfigError, match="did you mean WS_AUTH_CREDENTIALS_FILE"):
         load_section("auth", None, env={"WS_AUTH_CREDENTIAL_FILE": "other.json"})
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_host_is_set_by_the_flag_or_ws_server_host(production_config: Path, how: str) -> None:
+    # The address is proven by the refusal naming it: another socket holds it.
+    with socket.socket() as other:
+        other.bind(("0.0.0.0", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        flag = ["--host", "0.0.0.0"] if how == "flag" else []
+        env = {"PORT": str(port)} | ({"WS_SERVER_HOST": "0.0.0.0"} if how == "env" else {})
+        result = run_gateway("--config", str(production_config), *flag, env=env)
+    assert result.returncode == 1
+    assert one_line(result) == (f"workstream-gateway: cannot listen on 0.0.0.0:{port}: "
+                                "address already in use")
