@@ -159,7 +159,8 @@ def test_host_is_set_by_the_flag_or_ws_server_host(production_config: Path, how:
         other.listen()
         port = other.getsockname()[1]
         flag = ["--host", "0.0.0.0"] if how == "flag" else []
-        env = {"PORT": str(port)} | ({"WS_SERVER_HOST": "0.0.0.0"} if how == "env" else {})
+        env = {"PORT": str(port), "WS_REDIS_URL": "redis://127.0.0.1:6379/0"}
+        env |= {"WS_SERVER_HOST": "0.0.0.0"} if how == "env" else {}
         result = run_gateway("--config", str(production_config), *flag, env=env)
     assert result.returncode == 1
     assert one_line(result) == (f"workstream-gateway: cannot listen on 0.0.0.0:{port}: "
