@@ -35,4 +35,5 @@ test: $(STAMP) redis postgres lint
 
 bench: $(STAMP) redis
 	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
+	bash scripts/ensure-wrk.sh
 	$(VENV)/bin/python -m bench

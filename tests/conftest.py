@@ -33,7 +33,7 @@ from tests.faultproxy import FaultProxy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 # Where the tests' PostgreSQL answers (scripts/ensure-postgres.sh); each run makes its own database.
-POSTGRES_URL = os.environ.get("WS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SANDBOX_TOKEN = "sandbox-test-token"
 # Cheap scrypt for tests: the cost parameters are not what's under test here.
 TEST_SCRYPT = ScryptParams(n=2**10, r=8, p=1)
