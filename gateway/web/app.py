@@ -70,8 +70,10 @@ def _services(id_store: IdStore | None):
         app[BACKEND] = backend
         app[ID_STORE] = store
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
-        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan)
-        app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan)
+        fan_out = {"max_lookups": config.limits.filter_max_lookups,
+                   "lookup_concurrency": config.limits.lookup_concurrency}
+        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan, **fan_out)
+        app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan, **fan_out)
         try:
             yield
         finally:

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway import jsonio
+from gateway.config import LimitsConfig
 from gateway.provisioning.listing import Window
+from gateway.scim.budget import BodyBudget, FilterBudget, check_body, check_patch
 from gateway.scim.errors import ScimError
 from gateway.scim.filter import Filter, parse_filter
 from gateway.scim.projection import parse_attribute_list
 from gateway.scim.requests import prepare_patch, prepare_resource
 from gateway.scim.schema import ResourceType
+from gateway.web.state import CONFIG
 
 # SCIM bodies nest a few levels (extension → manager → value); this leaves room to
 # spare while keeping the recursive walks after it (canonicalise, validation) safe.
@@ -34,8 +37,21 @@ def _depth_exceeds(value: object, limit: int) -> bool:
     return False
 
 
+def filter_budget(limits: LimitsConfig) -> FilterBudget:
+    return FilterBudget(limits.filter_max_length, limits.filter_max_nodes)
+
+
+def body_budget(limits: LimitsConfig) -> BodyBudget:
+    return BodyBudget(limits.body_max_values, limits.body_max_attributes,
+                      limits.patch_max_operations)
+
+
 async def read_json_object(request: web.Request) -> dict:
-    """The body as a JSON object; anything else is a 400 invalidSyntax."""
+    """The body as a JSON object within the body budget; anything else is a 400 invalidSyntax.
+
+    Call it only after the org gate (`org_context`): a caller whose org may not
+    provision learns that (403) before the gateway spends anything on the body.
+    """
     raw = await request.read()
     if not raw.strip():
         raise ScimError(400, "The request body is empty; a JSON object is required",
@@ -49,7 +65,12 @@ async def read_json_object(request: web.Request) -> dict:
     if _depth_exceeds(body, MAX_BODY_DEPTH):
         raise ScimError(400, f"The request body nests deeper than {MAX_BODY_DEPTH} levels",
                         "invalidSyntax")
+    check_body(body, body_budget(_limits(request)))
     return body
+
+
+def _limits(request: web.Request) -> LimitsConfig:
+    return request.app[CONFIG].limits
 
 
 async def resource_body(request: web.Request, rtype: ResourceType, kind: str) -> dict:
@@ -58,8 +79,11 @@ async def resource_body(request: web.Request, rtype: ResourceType, kind: str) ->
 
 
 async def patch_operations(request: web.Request, rtype: ResourceType) -> list[dict]:
-    """The operations of a PATCH body, normalised and validated."""
-    return prepare_patch(await read_json_object(request), rtype)
+    """The operations of a PATCH body (within the budget), normalised and validated."""
+    body = await read_json_object(request)
+    limits = _limits(request)
+    check_patch(body, body_budget(limits), filter_budget(limits))
+    return prepare_patch(body, rtype)
 
 
 def _integer(name: str, raw: object) -> int:
@@ -87,7 +111,8 @@ class ListParams:
     excluded: list[str] | None
 
     @classmethod
-    def parse(cls, source: dict, max_page_size: int) -> ListParams:
+    def parse(cls, source: dict, max_page_size: int,
+              limits: LimitsConfig | None = None) -> ListParams:
         """Build from query parameters or a SearchRequest body (same names)."""
         start = _integer("startIndex", source["startIndex"]) if "startIndex" in source else 1
         if start > MAX_START_INDEX:
@@ -96,7 +121,8 @@ class ListParams:
         text = source.get("filter")
         if text is not None and not isinstance(text, str):
             raise ScimError(400, "filter must be a string", "invalidFilter")
-        node = parse_filter(text) if text and text.strip() else None
+        budget = filter_budget(limits or LimitsConfig())
+        node = parse_filter(text, budget) if text and text.strip() else None
         sort_order = str(source.get("sortOrder") or "ascending")
         if sort_order.lower() not in ("ascending", "descending"):
             raise ScimError(400, "sortOrder must be 'ascending' or 'descending'", "invalidValue")
