@@ -50,14 +50,6 @@ async def test_a_filter_of_many_short_terms_is_refused_by_its_node_count(world: 
     _scim_error(status, body, "invalidFilter", "limits.filter_max_nodes")
 
 
-async def test_distinct_rejected_filters_are_not_cached(world: World):
-    FILTER_CACHE.clear()
-    for i in range(50):
-        status, _, _ = await world.a.get("/Users", params={"filter": f'userName eq "x{i}" and'})
-        assert status == 400
-    assert len(FILTER_CACHE) == 0
-
-
 async def test_many_id_branches_are_a_bounded_scan_not_one_call_each(world: World):
     ids = [str(i) for i in await seed(world, world.org_a, [person(i) for i in range(60)])]
     await world.a.get("/Users?count=0")  # org flags cached
@@ -71,12 +63,21 @@ async def test_many_id_branches_are_a_bounded_scan_not_one_call_each(world: Worl
     calls = await world.backend.calls()
     assert not any("/employees/" in c for c in calls), calls  # no point reads at all
     assert len(calls) == 1, calls  # one page of 200 holds the org
+    # A few branches are still point reads.
+    flt = " or ".join(f'id eq "{i}"' for i in ids[:10])
+    await world.backend.clear_log()
+    status, body, _ = await world.a.get("/Users", params={"filter": flt})
+    assert status == 200 and sorted(r["id"] for r in body["Resources"]) == sorted(ids[:10])
+    calls = await world.backend.calls()
+    assert sorted(calls) == sorted(f"GET /internal/v1/orgs/{world.org_a}/employees/{i}"
+                                   for i in ids[:10])
 
 
 async def test_many_email_branches_are_a_bounded_scan_not_one_search_each(world: World):
     await seed(world, world.org_a, [person(i) for i in range(60)])
     await world.a.get("/Users?count=0")
-    flt = " or ".join(f'emails.value eq "person{i}@acme.example"' for i in range(55))
+    flt = " or ".join(f'emails[type eq "work"].value eq "person{i}@acme.example"'
+                      for i in range(55))
     await world.backend.clear_log()
     status, body, _ = await world.a.get("/Users", params={"filter": flt, "count": "100"})
     assert status == 200 and body["totalResults"] == 55, body
@@ -93,18 +94,6 @@ async def test_a_bounded_scan_bigger_than_max_scan_is_too_many(world: World):
     status, body, _ = await world.a.get("/Users", params={"filter": flt})
     assert status == 400 and body["scimType"] == "tooMany", body
     assert len(await world.backend.calls()) == 1  # refused from the first page's total
-
-
-async def test_a_few_id_branches_are_point_reads(world: World):
-    ids = [str(i) for i in await seed(world, world.org_a, [person(i) for i in range(20)])]
-    await world.a.get("/Users?count=0")
-    flt = " or ".join(f'id eq "{i}"' for i in ids[:10])
-    await world.backend.clear_log()
-    status, body, _ = await world.a.get("/Users", params={"filter": flt})
-    assert status == 200 and sorted(r["id"] for r in body["Resources"]) == sorted(ids[:10])
-    calls = await world.backend.calls()
-    assert sorted(calls) == sorted(f"GET /internal/v1/orgs/{world.org_a}/employees/{i}"
-                                   for i in ids[:10])
 
 
 async def test_many_group_id_branches_are_a_bounded_scan(world: World):
@@ -152,14 +141,6 @@ async def test_an_object_with_thousands_of_attributes_is_refused(world: World):
             **{f"x{i}": i for i in range(1_000)}}
     status, answer, _ = await world.a.post("/Users", body)
     _scim_error(status, answer, "invalidSyntax", "limits.body_max_attributes")
-
-
-async def test_a_body_of_many_invalid_values_names_one_quickly(world: World):
-    # Under the value budget, every email invalid: the answer names the first few only.
-    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@b.c",
-            "emails": [{"value": 1}] * 40_000}
-    status, answer, _ = await world.a.post("/Users", body)
-    assert status == 400 and answer["detail"].startswith("Attribute 'emails["), answer
 
 
 async def test_last_modified_before_year_one_in_utc_is_a_400_not_a_500(world: World):
