@@ -152,6 +152,10 @@ class RedisIdStore:
     def _cooling_down(self) -> bool:
         return asyncio.get_running_loop().time() < self._down_until
 
+    @property
+    def answering(self) -> bool:
+        return not self._cooling_down()
+
     def _failed(self, what: str, exc: BaseException) -> None:
         log.warning(
             "id store: %s failed (%s: %s); treating as a miss for %.1fs",

@@ -276,11 +276,15 @@ class GroupIndex:
                 raise IndexLost(None) from None
             [lost_at] = await self._store.get_many(org_id, [(SPACE, LOST_AT)])
             lost_at = await self._lost_at(org_id, lost_at)
+        if not self._store.answering:
+            # One of the reads above failed and came back as a miss: an empty answer
+            # would make the IdP create a duplicate.
+            raise IndexLost(None)
         if not within_grace(lost_at):
             return None
         unknown = await self._store.count(org_id, UNKNOWN)
-        if unknown:
-            raise IndexLost(unknown)
+        if unknown or not self._store.answering:
+            raise IndexLost(unknown or None)
         return None
 
     async def start(self, org_id: int) -> None:

@@ -194,7 +194,14 @@ class GroupService:
     def _matching(self, ctx: OrgContext, resources: list[dict], node: Filter | None) -> list:
         if node is None:
             return resources
-        return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
+        kept = [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
+        if len(kept) < len(resources) and not self._store.answering:
+            # The externalIds came from a store answering failures as misses: a group
+            # left out for lacking one may have it, and a shorter answer than the truth
+            # makes the IdP create a duplicate.
+            raise ScimError(503, "The gateway's id store is unavailable, so this filter "
+                                 "can't be answered; retry later", retry_after=5)
+        return kept
 
     async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
         return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup),
