@@ -85,7 +85,7 @@ class LimitsConfig:
     # Characters in a filter (query string or .search body), checked before it is parsed.
     filter_max_length: int = 10_000
     # Comparisons and and/or/not in a filter, counted by a cheap scan before it is parsed.
-    filter_max_nodes: int = 500
+    filter_max_nodes: int = 200
     # Point lookups (backend calls) one filter may fan out to, e.g. `id eq` OR-branches;
     # more are planned as a bounded scan (itself refused above scim.max_scan).
     filter_max_lookups: int = 50
@@ -96,7 +96,7 @@ class LimitsConfig:
     # Members of any one JSON object in a body (attribute names).
     body_max_attributes: int = 200
     # JSON values (objects, arrays, scalars) in a whole body, counted before validation.
-    body_max_values: int = 100_000
+    body_max_values: int = 20_000
 
 
 @dataclass(frozen=True)

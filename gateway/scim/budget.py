@@ -21,14 +21,14 @@ class FilterBudget:
     """The largest filter accepted: characters, and nodes (comparisons and and/or/not/[ ])."""
 
     max_length: int = 10_000
-    max_nodes: int = 500
+    max_nodes: int = 200
 
 
 @dataclass(frozen=True)
 class BodyBudget:
     """The largest body accepted: values in all, members of one object, PATCH operations."""
 
-    max_values: int = 100_000
+    max_values: int = 20_000
     max_attributes: int = 200
     max_operations: int = 1_000
 
@@ -62,16 +62,18 @@ def check_filter_text(text: str, budget: FilterBudget, what: str = "filter") -> 
                              f"operators (limits.filter_max_nodes)", scim_type)
 
 
-def check_body(body: object, budget: BodyBudget) -> None:
-    """400 invalidSyntax when a parsed JSON body holds more than the budget allows.
+def check_body(body: object, budget: BodyBudget, max_depth: int = 32) -> int:
+    """The number of values in a parsed JSON body; 400 invalidSyntax when over the budget.
 
-    Walks without recursion and stops at the first excess, so a hostile body
-    costs no more than `max_values` steps.
+    One walk, without recursion, that stops at the first excess, so a hostile
+    body costs no more than `max_values` steps. It also refuses nesting deeper
+    than `max_depth`, which keeps the recursive walks after it (normalising,
+    validation) safe.
     """
     seen = 0
-    stack = [body]
+    stack: list[tuple[object, int]] = [(body, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         seen += 1
         if seen > budget.max_values:
             raise ScimError(400, f"The request body holds more than {budget.max_values} values "
@@ -82,9 +84,19 @@ def check_body(body: object, budget: BodyBudget) -> None:
                                      f"attributes, more than the limit of "
                                      f"{budget.max_attributes} (limits.body_max_attributes)",
                                 "invalidSyntax")
-            stack.extend(item.values())
+            if depth > max_depth:
+                raise _too_deep(max_depth)
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
-            stack.extend(item)
+            if depth > max_depth:
+                raise _too_deep(max_depth)
+            stack.extend((child, depth + 1) for child in item)
+    return seen
+
+
+def _too_deep(max_depth: int) -> ScimError:
+    return ScimError(400, f"The request body nests deeper than {max_depth} levels",
+                     "invalidSyntax")
 
 
 def check_patch(body: dict, budget: BodyBudget, filters: FilterBudget) -> None:

@@ -73,11 +73,10 @@ async def test_many_id_branches_are_a_bounded_scan_not_one_call_each(world: Worl
                                    for i in ids[:10])
 
 
-async def test_many_email_branches_are_a_bounded_scan_not_one_search_each(world: World):
+async def test_many_username_branches_are_a_bounded_scan_not_one_lookup_each(world: World):
     await seed(world, world.org_a, [person(i) for i in range(60)])
     await world.a.get("/Users?count=0")
-    flt = " or ".join(f'emails[type eq "work"].value eq "person{i}@acme.example"'
-                      for i in range(55))
+    flt = " or ".join(f'userName eq "person{i}@acme.example"' for i in range(55))
     await world.backend.clear_log()
     status, body, _ = await world.a.get("/Users", params={"filter": flt, "count": "100"})
     assert status == 200 and body["totalResults"] == 55, body
@@ -114,7 +113,7 @@ async def test_many_group_id_branches_are_a_bounded_scan(world: World):
 
 async def test_a_patch_with_thousands_of_operations_is_refused_before_it_is_read(world: World):
     user = await create_user(world)
-    ops = [{"op": "remove", "path": "title"}] * 20_000
+    ops = [{"op": "remove", "path": "title"}] * 5_000
     await world.backend.clear_log()
     status, body, _ = await world.a.patch(f"/Users/{user['id']}", patch_ops(*ops))
     _scim_error(status, body, "tooMany", "limits.patch_max_operations")

@@ -134,3 +134,12 @@ def test_one_section_is_read_with_its_env_override_and_checks(tmp_path):
         load_section("auth", path, env={})
     with pytest.raises(ConfigError, match="nope"):
         load_section("nope", path, env={})
+
+
+def test_limits_have_safe_defaults_and_refuse_zero():
+    limits = load_config(None, env={}).limits
+    assert limits.filter_max_length == 10_000 and limits.filter_max_lookups == 50
+    with pytest.raises(ConfigError, match=r"limits\.filter_max_nodes"):
+        load_config(None, env={"WS_LIMITS_FILTER_MAX_NODES": "0"})
+    assert load_config(None, env={"WS_LIMITS_PATCH_MAX_OPERATIONS": "5"}).limits \
+        .patch_max_operations == 5

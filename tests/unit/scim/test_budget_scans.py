@@ -105,3 +105,15 @@ def test_validation_looks_at_the_first_few_errors_only(monkeypatch: pytest.Monke
     with pytest.raises(ScimError):
         validation.validate("User", body)
     assert drawn <= validation.MAX_ERRORS
+
+
+async def test_large_bodies_are_prepared_off_the_event_loop():
+    import threading
+
+    from gateway.web.params import OFF_LOOP_BYTES, off_loop_if_large
+
+    def where() -> str:
+        return threading.current_thread().name
+
+    assert await off_loop_if_large(OFF_LOOP_BYTES, where) == threading.current_thread().name
+    assert (await off_loop_if_large(OFF_LOOP_BYTES + 1, where)).startswith("scim-body")
