@@ -26,10 +26,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.backend.errors import BackendUnavailable
 from gateway.idstore.base import IdStoreUnavailable
+from gateway.provisioning.group_index import EPOCH
 from gateway.web.state import BACKEND, ORG_GATE, USERS
 from tests.asserts import assert_scim_503
 from tests.bodies import okta_user, patch_ops
-from tests.conftest import World
+from tests.conftest import REDIS_URL, World
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -42,6 +43,7 @@ class Faults:
     fail_at: int | None = None
     backend_calls: int = 0
     redis_calls: int = 0
+    failing_list: str = ""  # a collection ("/teams") whose listings (GET) fail every time
 
     def reset(self, kind: str = "", fail_at: int | None = None) -> None:
         self.kind, self.fail_at = kind, fail_at
@@ -60,7 +62,8 @@ async def faults(world: World, monkeypatch: pytest.MonkeyPatch) -> Faults:
     async def request(*args: Any, **kwargs: Any) -> Any:
         number = state.backend_calls
         state.backend_calls += 1
-        if state._due(number, ("backend-before",)):
+        listing = args[:1] == ("GET",) and str(args[1]).endswith(state.failing_list or "\0")
+        if state._due(number, ("backend-before",)) or listing:
             raise BackendUnavailable(3, "injected before the call")
         answer = await real_request(*args, **kwargs)
         if state._due(number, ("backend-after",)):
@@ -255,3 +258,41 @@ async def test_a_fault_no_use_case_translated_is_still_a_503(
         monkeypatch.setattr(world.app[USERS], "get", failing)
         status, body, headers = await world.a.get("/Users/1")
         assert_scim_503(status, body, headers)
+
+
+async def test_okta_rename_with_adds_in_a_fault_storm_after_redis_lost_the_index(
+    world: World, faults: Faults
+):
+    """Issue 10's storm: Redis restarted (the group index's start marker gone), one Redis
+    call failing, and the backend failing every team listing. Before, reading the start
+    marker listed teams outside the block that turns backend errors into 503s: a 500
+    without Retry-After after the members had been added."""
+    import redis.asyncio as redis
+
+    org = world.org_a
+    crowd = await world.backend.seed_employees(org, 100)
+    status, group, _ = await world.a.post("/Groups", {"schemas": [GROUP], "displayName": "Storm",
+                                                      "externalId": "storm-ext"})
+    assert status == 201, group
+    raw = redis.from_url(REDIS_URL)
+
+    async def rename_and_add(run: int):
+        await raw.hdel(f"{world.store.prefix}:{{org:{org}}}:idx:groups", EPOCH)
+        faults.failing_list = "/teams"
+        try:
+            return await world.a.patch(f"/Groups/{group['id']}", patch_ops(
+                {"op": "replace", "value": {"id": group["id"], "displayName": f"Storm {run}"}},
+                {"op": "add", "path": "members", "value": [{"value": crowd[run]}]}))
+        finally:
+            faults.failing_list = ""
+
+    async def renamed(run: int, body: Any, status: int) -> None:
+        assert status == 204, body
+        _, team = await world.backend.team(org, group["id"])
+        assert team["name"] == f"Storm {run}"
+        assert crowd[run] in await world.backend.members(org, group["id"])
+
+    try:
+        await replay(world, faults, rename_and_add, renamed)
+    finally:
+        await raw.aclose()
