@@ -195,7 +195,8 @@ class GroupService:
         if node is None:
             return resources
         kept = [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
-        if len(kept) < len(resources) and not self._store.answering:
+        if len(kept) < len(resources) and not self._store.answering \
+                and _names_external_id(node, ctx.mappings.group):
             # The externalIds came from a store answering failures as misses: a group
             # left out for lacking one may have it, and a shorter answer than the truth
             # makes the IdP create a duplicate.
@@ -528,7 +529,18 @@ def _names_members(node: Filter) -> bool:
     return path.attr.casefold() == "members"
 
 
-def _is_external_id(node: Compare, mapping: ResourceMapping) -> bool:
+def _names_external_id(node: Filter, mapping: ResourceMapping) -> bool:
+    """Whether a filter looks at externalId anywhere (its truth is in the id store)."""
+    if isinstance(node, And | Or):
+        return _names_external_id(node.left, mapping) or _names_external_id(node.right, mapping)
+    if isinstance(node, Not):
+        return _names_external_id(node.inner, mapping)
+    if isinstance(node, Compare | Present):
+        return _is_external_id(node, mapping)
+    return False
+
+
+def _is_external_id(node: Compare | Present, mapping: ResourceMapping) -> bool:
     resolved = mapping.rtype.resolve(node.path.urn, node.path.attr, node.path.sub)
     return resolved is not None and resolved.schema == "" and \
         resolved.attribute.name == EXTERNAL_ID
