@@ -169,7 +169,7 @@ async def search_groups(request: web.Request) -> web.StreamResponse:
 
 async def _search(request: web.Request, ctx: OrgContext, source: dict) -> web.StreamResponse:
     config = request.app[CONFIG]
-    params = ListParams.parse(source, config.scim.max_page_size, config.limits)
+    params = await ListParams.read(source, config.scim.max_page_size, config.limits)
     service = _service(request)
     result = await service.list(ctx, params.filter, params.window, params.sort_by,
                                 params.descending)

@@ -32,16 +32,23 @@ MAX_START_INDEX = 2**31 - 1
 # second. The size in bytes decides before any work is done; the thread yields the
 # interpreter every few ms, and two workers bound how many such bodies run at once.
 OFF_LOOP_BYTES = 16_384
-_BODY_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scim-body")
+# Filters longer than this are parsed on the same worker (a filter's parse costs about
+# as much per character as a body's validation does per byte).
+OFF_LOOP_FILTER_CHARS = 1_024
+# One worker: pure-Python work on a thread competes with the event loop for the
+# interpreter, so each busy worker takes a share of the loop's time. With one, the
+# loop keeps at least half however many large bodies arrive (they queue).
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scim-body")
 
 T = TypeVar("T")
 
 
-async def off_loop_if_large(size: int, work: Callable[..., T], *args: Any) -> T:
-    """`work(*args)`, on a worker thread when the body is more than OFF_LOOP_BYTES long."""
-    if size <= OFF_LOOP_BYTES:
+async def off_loop_if_large(size: int, work: Callable[..., T], *args: Any,
+                            limit: int = OFF_LOOP_BYTES) -> T:
+    """`work(*args)`, on the worker thread when `size` is more than `limit`."""
+    if size <= limit:
         return work(*args)
-    return await asyncio.get_running_loop().run_in_executor(_BODY_WORKERS, work, *args)
+    return await asyncio.get_running_loop().run_in_executor(_WORKER, work, *args)
 
 
 def filter_budget(limits: LimitsConfig) -> FilterBudget:
@@ -133,6 +140,14 @@ class ListParams:
     descending: bool
     attributes: list[str] | None
     excluded: list[str] | None
+
+    @classmethod
+    async def read(cls, source: dict, max_page_size: int, limits: LimitsConfig) -> ListParams:
+        """`parse`, on the worker thread when the filter is long (see OFF_LOOP_FILTER_CHARS)."""
+        text = source.get("filter")
+        size = len(text) if isinstance(text, str) else 0
+        return await off_loop_if_large(size, cls.parse, source, max_page_size, limits,
+                                       limit=OFF_LOOP_FILTER_CHARS)
 
     @classmethod
     def parse(cls, source: dict, max_page_size: int,

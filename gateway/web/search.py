@@ -18,7 +18,7 @@ async def search_root(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     validate("SearchRequest", body)
     config = request.app[CONFIG]
-    params = ListParams.parse(body, config.scim.max_page_size, config.limits)
+    params = await ListParams.read(body, config.scim.max_page_size, config.limits)
     mappings = ctx.mappings
     sources = [
         Source(mappings.user.advertised, mappings.user.rtype, request.app[USERS].list),

@@ -39,7 +39,7 @@ async def search_users(request: web.Request) -> web.Response:
 
 async def _search(request: web.Request, ctx: OrgContext, source: dict) -> web.Response:
     config = request.app[CONFIG]
-    params = ListParams.parse(source, config.scim.max_page_size, config.limits)
+    params = await ListParams.read(source, config.scim.max_page_size, config.limits)
     result = await request.app[USERS].list(
         ctx, params.filter, params.window, params.sort_by, params.descending
     )

@@ -117,3 +117,24 @@ async def test_large_bodies_are_prepared_off_the_event_loop():
 
     assert await off_loop_if_large(OFF_LOOP_BYTES, where) == threading.current_thread().name
     assert (await off_loop_if_large(OFF_LOOP_BYTES + 1, where)).startswith("scim-body")
+
+
+async def test_long_filters_are_parsed_off_the_event_loop(monkeypatch: pytest.MonkeyPatch):
+    import threading
+
+    from gateway.config import LimitsConfig
+    from gateway.web import params
+
+    threads: list[str] = []
+
+    def recording(text: str, budget: FilterBudget):
+        threads.append(threading.current_thread().name)
+        return parse_filter(text, budget)
+
+    monkeypatch.setattr(params, "parse_filter", recording)
+    short = 'userName eq "a"'
+    long = 'userName eq "' + "a" * params.OFF_LOOP_FILTER_CHARS + '"'
+    for text in (short, long):
+        await params.ListParams.read({"filter": text}, 200, LimitsConfig())
+    assert threads[0] == threading.current_thread().name
+    assert threads[1].startswith("scim-body")
