@@ -35,6 +35,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from gateway.idstore.base import IdStoreUnavailable, LockTimeout, OrgId
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class RedisIdStore:
         return not self._cooling_down()
 
     def _failed(self, what: str, exc: BaseException) -> None:
+        metrics.redis_error(what)
         log.warning(
             "id store: %s failed (%s: %s); treating as a miss for %.1fs",
             what,
@@ -290,6 +292,7 @@ class RedisIdStore:
             try:
                 acquired = await self._redis.set(key, token, nx=True, px=lease_ms)
             except (*_STORE_ERRORS, *_DATA_ERRORS) as exc:
+                metrics.redis_error("lock")
                 raise IdStoreUnavailable(f"cannot take lock {name!r}: {exc}") from exc
             if acquired:
                 break
@@ -309,6 +312,7 @@ class RedisIdStore:
             try:
                 await self._release(keys=[key], args=[token])
             except _STORE_ERRORS as exc:
+                metrics.redis_error("unlock")
                 log.warning(
                     "id store: releasing lock %r failed (%s); it expires by itself", name, exc
                 )
@@ -319,6 +323,7 @@ class RedisIdStore:
             try:
                 held = await self._extend(keys=[key], args=[token, lease_ms])
             except _STORE_ERRORS as exc:
+                metrics.redis_error("renew_lock")
                 log.warning("id store: renewing lock %s failed (%s)", key, exc)
                 continue
             if not held:
