@@ -38,7 +38,12 @@ from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter
 from gateway.scim.filter import FILTER_CACHE, parse_filter
 from gateway.scim.patch import apply_patch
-from gateway.web.params import off_loop_if_large, prepared_patch, prepared_resource
+from gateway.web.params import (
+    off_loop_if_large,
+    prepared_patch,
+    prepared_resource,
+    share_the_interpreter,
+)
 
 LIMITS = LimitsConfig()
 FILTERS = FilterBudget(LIMITS.filter_max_length, LIMITS.filter_max_nodes)
@@ -106,6 +111,7 @@ def largest_filter() -> str:
 
 
 async def main() -> None:
+    share_the_interpreter()  # as the gateway does at start-up
     mapping = MappingRegistry("mappings.default", {}).for_org(1)
     user, group = mapping.user, mapping.group
 

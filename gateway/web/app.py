@@ -21,6 +21,7 @@ from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.observe import observe_requests
+from gateway.web.params import share_the_interpreter
 from gateway.web.responses import scim_response
 from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
 
@@ -65,6 +66,7 @@ def build_app(
 def _services(id_store: IdStore | None):
     async def services(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG]
+        share_the_interpreter()  # large bodies are checked on a worker thread
         backend = BackendClient(
             config.backend.url,
             config.backend.token,

@@ -163,3 +163,15 @@ async def test_search_with_an_invalid_body_to_an_org_without_scim_is_403(world: 
     status, _, _ = await world.client("Basic bm9ib2R5Om5vcGU=").request(
         "POST", "/.search", raw=b"{not json")
     assert status == 401
+
+
+async def test_a_started_gateway_hands_the_interpreter_to_its_loop_every_millisecond(
+    world: World,
+):
+    import sys
+
+    from gateway.web.params import SWITCH_INTERVAL_S
+
+    # Large bodies are validated on a worker thread; with CPython's default 5 ms the
+    # loop waited that long at each wake-up of every other request meanwhile.
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
