@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendNotFound
-from gateway.idstore.base import IdStore, IdStoreError
+from gateway.idstore import values
+from gateway.idstore.base import IdStore, IdStoreError, IdStoreUnavailable
 from gateway.mapping.engine import ResourceMapping
 from gateway.state import StateDB
 from gateway.state.group_external_ids import GroupExternalIds
@@ -85,7 +86,7 @@ class GroupIndex:
         key = name_key(value)
         [hint] = await self._store.get_many(org_id, [(SPACE, key)])
         if hint is not None:
-            team = await self._team(org_id, hint)
+            team = await self._team(org_id, key, hint)
             if team is not None and self._named(mapping, team, value):
                 return [team]
             log.info("group name hint for org %s was stale; dropped it", org_id)
@@ -96,10 +97,13 @@ class GroupIndex:
             await self.remember_name(org_id, mapping, team)
         return found
 
-    async def _team(self, org_id: int, hint: str) -> dict | None:
+    async def _team(self, org_id: int, key: str, hint: str) -> dict | None:
+        team_id = values.record_id(org_id, key, hint)
+        if team_id is None:
+            return None
         try:
-            return await self._backend.get_team(org_id, int(hint))
-        except (BackendNotFound, ValueError):
+            return await self._backend.get_team(org_id, team_id)
+        except BackendNotFound:
             return None
 
     async def remember_name(self, org_id: int, mapping: ResourceMapping, team: dict) -> None:
@@ -163,7 +167,11 @@ class GroupIndex:
                             org_id)
 
     async def check_writable(self) -> None:
-        """Refuse (503) before a backend write whose externalId could not then be recorded."""
+        """Refuse (503) before a backend write whose externalId could not then be recorded,
+        or whose cached entries could not be dropped (they would outlive the change)."""
+        if not self._store.answering:
+            raise IdStoreUnavailable("the id store is not answering: group externalIds can't "
+                                     "be changed now")
         await self._rows.check_writable()
 
     async def forget(self, org_id: int, mapping: ResourceMapping, team: dict) -> None:
@@ -187,11 +195,13 @@ class GroupIndex:
     async def find_by_external_id(self, org_id: int, value: str) -> int | None:
         """The team id whose externalId is `value` (to be re-read by the caller), or None."""
         try:
-            [hint] = await self._store.get_many(org_id, [(SPACE, by_external_key(value))])
-            if hint is not None and hint.isdigit():
-                [held] = await self._store.get_many(org_id, [(SPACE, ext_key(int(hint)))])
+            key = by_external_key(value)
+            [hint] = await self._store.get_many(org_id, [(SPACE, key)])
+            team_id = values.record_id(org_id, key, hint)
+            if team_id is not None:
+                [held] = await self._store.get_many(org_id, [(SPACE, ext_key(team_id))])
                 if held == value:
-                    return int(hint)
+                    return team_id
         except IdStoreError:
             pass  # the database answers alone
         found = await self._rows.find(org_id, value)

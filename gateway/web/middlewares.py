@@ -15,6 +15,7 @@ import uuid
 from aiohttp import web
 
 from gateway.backend.client import request_id
+from gateway.provisioning.backend_errors import ESCAPED, escaped_error
 from gateway.scim.errors import ScimError
 from gateway.state import StateCorrupt, StateUnavailable
 from gateway.web.responses import error_response
@@ -58,6 +59,8 @@ async def scim_errors(request: web.Request, handler) -> web.StreamResponse:
         return error_response(ScimError(503, "The gateway's state database holds a record it "
                                              "can't read; the operator has been told",
                                         retry_after=60))
+    except ESCAPED as exc:  # a backend or id store fault no use case translated: still a 503
+        return error_response(escaped_error(exc))
     except web.HTTPRequestEntityTooLarge:
         return error_response(ScimError(413, "The request body is too large"))
     except web.HTTPMethodNotAllowed as exc:
