@@ -145,6 +145,18 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    # Record every write the gateway makes on the backend in the state database.
+    enabled: bool = True
+    # Audit events older than this many days are deleted by the gateway (hourly).
+    retention_days: int = 400
+    # Events waiting to be written (the database is slow or down) before new ones are dropped.
+    buffer_size: int = 10_000
+    # How often waiting events are written, in one batch.
+    flush_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
@@ -157,6 +169,7 @@ class Config:
     demo: DemoConfig = field(default_factory=DemoConfig)
     log: LogConfig = field(default_factory=LogConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
     @property
     def demo_mode(self) -> bool:
@@ -240,6 +253,9 @@ def _check(config: Config) -> None:
         "scim.max_page_size": config.scim.max_page_size,
         "scim.max_scan": config.scim.max_scan,
         **{f"limits.{f.name}": getattr(config.limits, f.name) for f in fields(LimitsConfig)},
+        "audit.retention_days": config.audit.retention_days,
+        "audit.buffer_size": config.audit.buffer_size,
+        "audit.flush_interval_s": config.audit.flush_interval_s,
     }
     for key, value in positive.items():
         if not value > 0:
@@ -296,6 +312,7 @@ _SECTION_CLASSES = {
     "state": StateConfig,
     "auth": AuthConfig, "scim": ScimConfig, "limits": LimitsConfig,
     "mappings": MappingsConfig, "demo": DemoConfig, "log": LogConfig, "metrics": MetricsConfig,
+    "audit": AuditConfig,
 }
 
 

@@ -339,9 +339,10 @@ def postgres_database() -> Iterator[str]:
 
 async def _empty(db: StateDB) -> None:
     """Every row a test may have written, gone (the schema stays migrated)."""
-    from gateway.state.schema import credentials, group_external_ids
+    from gateway.state.schema import audit_events, credentials, group_external_ids
 
     async with db.begin() as conn:
+        await conn.execute(audit_events.delete())
         await conn.execute(credentials.delete())
         await conn.execute(group_external_ids.delete())
 

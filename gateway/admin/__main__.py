@@ -2,6 +2,8 @@
 
     workstream-admin credentials issue|issue-token|rotate|revoke|list|import ...
     workstream-admin state migrate
+    workstream-admin audit --org 17 [--user ID | --user-name EMAIL | --group ID] [--since D]
+                           [--action deactivate] [--limit N] [--json]
     workstream-admin mapping check MODULE [SAMPLE] [--patch P] [--current C]
 
 Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback.
@@ -14,7 +16,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from gateway.admin import credentials
+from gateway.admin import audit, credentials
 from gateway.admin.common import add_common, open_state
 from gateway.config import ConfigError
 from gateway.state import StateError
@@ -33,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     state_sub = state.add_subparsers(dest="command", required=True, metavar="COMMAND")
     state_sub.add_parser("migrate", parents=[common],
                          help="apply pending schema migrations (the gateway also does at start)")
+    trail = areas.add_parser("audit", parents=[common],
+                             help="the audit trail: who changed whom, when, newest first")
+    audit.add_arguments(trail)
     mapping = areas.add_parser("mapping", help="mapping modules")
     mapping_sub = mapping.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = mapping_sub.add_parser("check", add_help=False,
@@ -65,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if args.area == "credentials":
         return credentials.execute(args)
+    if args.area == "audit":
+        return audit.execute(args)
     try:
         return asyncio.run(_migrate(args))
     except (ConfigError, StateError, OSError) as exc:

@@ -62,6 +62,8 @@ class Field:
       attribute itself is absent on a write (a derived value). On an update,
       a value that was derived and that the request left as it was is derived
       again, so it follows its sources (a renamed person's display name).
+    - `sensitive=True`: the audit trail records that the field changed, never
+      its values (a national id, a salary band).
     """
 
     scim: str
@@ -71,6 +73,7 @@ class Field:
     readable: bool = True
     keep_when_absent: bool = False
     fallback: Callable[[dict], Any] | None = None
+    sensitive: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ reaches the backend silently.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from gateway.mapping.engine import MappingError, ResourceMapping
 
@@ -21,6 +23,16 @@ class OrgMappings:
     module: str
     user: ResourceMapping
     group: ResourceMapping
+    # The module's content hash (see `module_version`): which text translated a request.
+    version: str = ""
+
+
+def module_version(module: object) -> str:
+    """First 12 hex chars of sha256 over the module's source file ("" if it has none)."""
+    source = getattr(module, "__file__", None)
+    if not source:
+        return ""
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest()[:12]
 
 
 def load_module(name: str, fallback: OrgMappings | None = None) -> OrgMappings:
@@ -43,7 +55,7 @@ def load_module(name: str, fallback: OrgMappings | None = None) -> OrgMappings:
     for label, mapping, kind in (("USER", user, "User"), ("GROUP", group, "Group")):
         if not isinstance(mapping, ResourceMapping) or mapping.kind != kind:
             raise MappingError(f"mapping module {name}: {label} must be a {kind}Mapping")
-    return OrgMappings(name, user, group)  # type: ignore[arg-type]
+    return OrgMappings(name, user, group, module_version(module))  # type: ignore[arg-type]
 
 
 class MappingRegistry:

@@ -42,6 +42,11 @@ class RequestContext:
     credential_label: str | None = None
     backend_calls: list[BackendCall] = field(default_factory=list)
     retries: int = 0
+    # The mapping module and its version that translated the request (set with the org).
+    mapping_module: str | None = None
+    mapping_version: str | None = None
+    # What a write did, noted by the use cases (gateway.audit.notes); None until one does.
+    audit: object | None = None
 
     def authenticated(self, org_id: int, credential_id: str, label: str | None) -> None:
         self.org_id = org_id

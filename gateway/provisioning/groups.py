@@ -41,6 +41,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gateway.audit import notes as audit
 from gateway.backend.client import MAX_MEMBER_IDS, BackendClient
 from gateway.backend.errors import BackendInvalid, BackendNotFound, BackendStale
 from gateway.idstore.base import IdStore, IdStoreUnavailable, LockTimeout
@@ -256,12 +257,17 @@ class GroupService:
         members = member_values(body.get("members") or [], "members")
         ids = _to_add(members)
         fields = mapping.to_backend(body)
+        audit.target("group", name=body.get("displayName"))
+        audit.action("group_create", *(["member_add"] if ids else []))
+        audit.changes(mapping, {}, fields)
+        audit.members(added=ids)
         with backend_errors(mapping, "Group"):
             await self._refuse_unknown(ctx, ids)
             if _external_id(body):
                 await self.index.check_writable()
             team = await self._backend.create_team(
                 ctx.org_id, fields, idempotency_key=str(uuid.uuid4()))
+            audit.target("group", team["id"])
             for batch in _batches(ids):
                 await self._backend.add_members(ctx.org_id, team["id"], batch)
         await self.index.remember_name(ctx.org_id, mapping, team)
@@ -313,6 +319,9 @@ class GroupService:
     async def delete(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
         """The team and its memberships go; the people stay."""
         team = await self._team(ctx, scim_id)
+        audit.target("group", team["id"],
+                     ctx.mappings.group.to_scim_attributes(team).get("displayName"))
+        audit.action("group_delete")
         check_precondition(team, if_match, f"Group {scim_id}")
         await self.index.check_writable()
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
@@ -349,6 +358,7 @@ class GroupService:
         mapping = ctx.mappings.group
         what = f"Group {scim_id}"
         team = attrs = None
+        audit.target("group", team_id)
         with backend_errors(mapping, what):
             touches = target is not None or if_match is not None or change.replace is not None
             if touches or (not change.add and not _to_remove(list(change.remove))):
@@ -365,6 +375,7 @@ class GroupService:
             else:
                 adds = _to_add(list(change.add))
                 removes = _to_remove(list(change.remove))
+            _note_group_write(mapping, team, attrs, adds, removes)
             renaming = attrs is not None and bool(attrs.fields)
             if renaming or len(adds) > MAX_MEMBER_IDS:
                 await self._refuse_unknown(ctx, adds)
@@ -430,6 +441,7 @@ class GroupService:
         mapping = ctx.mappings.group
         known = await self.index.external_ids(ctx.org_id, [team["id"]])
         current = self._resource(ctx, team, known)
+        audit.target("group", team["id"], current.get("displayName"))
         wanted = target(current)
         fields = changed_fields(mapping.to_backend(wanted, previous=current), team)
         old = current.get(EXTERNAL_ID)
@@ -464,6 +476,25 @@ class GroupService:
             await self.index.set_external_id(ctx.org_id, team["id"], attrs.external,
                                              attrs.previous)
         return team
+
+
+def _note_group_write(mapping: ResourceMapping, team: dict | None, attrs: _Attributes | None,
+                      adds: list[int], removes: list[int]) -> None:
+    """For the audit trail: a rename or other attribute change, member adds and removes."""
+    if attrs is not None and team is not None and (attrs.fields or attrs.write_external):
+        renamed = any((f := mapping.field_for_backend(name)) is not None
+                      and f.spec.scim == "displayName" for name in attrs.fields)
+        audit.action("group_rename" if renamed else "group_update")
+        audit.changes(mapping, team, attrs.fields)
+        if attrs.write_external:
+            audit.changes(mapping, {EXTERNAL_ID: attrs.previous}, {EXTERNAL_ID: attrs.external})
+    if adds:
+        audit.action("member_add")
+    if removes:
+        audit.action("member_remove")
+    audit.members(added=adds, removed=removes)
+    if attrs is None and not adds and not removes:
+        audit.action("group_update")  # nothing to change: still what the IdP asked
 
 
 @dataclass(frozen=True)

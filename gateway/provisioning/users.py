@@ -12,6 +12,7 @@ import logging
 import uuid
 from typing import Any
 
+from gateway.audit import notes as audit
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendError, BackendNotFound, BackendStale
 from gateway.backend.records import (
@@ -81,10 +82,14 @@ class UserService:
         mapping = ctx.mappings.user
         fields = mapping.to_backend(resource)
         body, status = split_action_fields(fields)
+        audit.target("user", name=resource.get("userName"))
+        audit.action("create", *(["deactivate"] if status == STATUS_DEACTIVATED else []))
+        audit.changes(mapping, {}, fields)
         with backend_errors(mapping, "User"):
             record = await self._backend.create_employee(
                 ctx.org_id, body, idempotency_key=str(uuid.uuid4())
             )
+            audit.target("user", record["id"])
             if status == STATUS_DEACTIVATED:
                 record = await self._backend.deactivate_employee(ctx.org_id, record["id"])
         await self.index.remember(ctx.org_id, mapping, [record])
@@ -113,9 +118,15 @@ class UserService:
         backend_id = from_scim_id(scim_id)
         if backend_id is None:
             raise ScimError(404, f"User {scim_id} not found")
+        audit.target("user", backend_id)
+        audit.action(_status_verb(status))
         with backend_errors(mapping, f"User {scim_id}"):
             record = await self._status_action(status)(ctx.org_id, backend_id)
-        return mapping.to_scim(record, ctx.base_url)
+        # The action answers with the record as it now is: the status before is unknown.
+        audit.changes(mapping, {}, {STATUS_FIELD: record.get(STATUS_FIELD)})
+        resource = mapping.to_scim(record, ctx.base_url)
+        audit.target("user", name=resource.get("userName"))
+        return resource
 
     def _status_action(self, status: str):
         """The backend action endpoint that sets `status` (both are idempotent)."""
@@ -133,8 +144,12 @@ class UserService:
             await self._set_status(ctx, scim_id, STATUS_DEACTIVATED)
             return
         record = await self._record(ctx, scim_id)
+        mapping = ctx.mappings.user
+        audit.target("user", record["id"], mapping.to_scim_attributes(record).get("userName"))
+        audit.action("deactivate")
         check_precondition(record, if_match, f"User {scim_id}")
-        with backend_errors(ctx.mappings.user, f"User {scim_id}"):
+        audit.changes(mapping, record, {STATUS_FIELD: STATUS_DEACTIVATED})
+        with backend_errors(mapping, f"User {scim_id}"):
             await self._backend.deactivate_employee(ctx.org_id, record["id"])
 
     async def _write(self, ctx: OrgContext, scim_id: str, if_match: str | None, change) -> dict:
@@ -143,8 +158,10 @@ class UserService:
             record = await self._record(ctx, scim_id)
             expected = check_precondition(record, if_match, f"User {scim_id}")
             current = mapping.to_scim(record, ctx.base_url)
+            audit.target("user", record["id"], current.get("userName"))
             target = change(current)
             changes = changed_fields(mapping.to_backend(target, previous=current), record)
+            _note_update(mapping, record, changes)
             try:
                 updated = await self._apply(ctx, record, changes, expected)
             except BackendStale:
@@ -155,7 +172,9 @@ class UserService:
             except BackendError as exc:
                 raise to_scim_error(exc, mapping, f"User {scim_id}") from None
             await self.index.moved(ctx.org_id, mapping, record, updated)
-            return mapping.to_scim(updated, ctx.base_url)
+            resource = mapping.to_scim(updated, ctx.base_url)
+            audit.target("user", name=resource.get("userName"))
+            return resource
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _apply(self, ctx: OrgContext, record: dict, changes: dict, lock: int) -> dict:
@@ -240,6 +259,18 @@ class UserService:
         async for records in pages:
             out += self._matching(ctx, records, node)
         return out
+
+
+def _status_verb(status: str) -> str:
+    return "deactivate" if status == STATUS_DEACTIVATED else "reactivate"
+
+
+def _note_update(mapping: ResourceMapping, record: dict, changes: dict) -> None:
+    """For the audit trail: update (fields), deactivate or reactivate (the status)."""
+    body, status = split_action_fields(changes)
+    audit.action(*(["update"] if body or status is None else []),
+                 *([_status_verb(status)] if status is not None else []))
+    audit.changes(mapping, record, changes)
 
 
 def _status_only(operations: list[dict], mapping: ResourceMapping) -> str | None:

@@ -8,10 +8,12 @@ A later feature adds its tables here and in a new migration.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -58,6 +60,39 @@ group_external_ids = Table(
     Column("team_id", BigInteger, primary_key=True),
     Column("external_id", Text, nullable=False),
     UniqueConstraint("org_id", "external_id", name="uq_group_external_ids_value"),
+)
+
+# The audit trail: one row per SCIM write request (see gateway/audit). SQLite only
+# auto-increments an INTEGER PRIMARY KEY, hence the variant.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("org_id", BigInteger, nullable=False),
+    Column("credential_id", String(32)),
+    Column("credential_label", String(100)),
+    Column("request_id", String(128), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("action", String(200), nullable=False),  # space-separated: "update deactivate"
+    Column("outcome", String(16), nullable=False),  # done | refused | unknown | failed
+    Column("status", Integer, nullable=False),  # the SCIM answer
+    Column("target_type", String(8)),  # "user" | "group"
+    Column("target_id", String(64)),  # the employee or team id
+    Column("target_name", Text),  # userName or displayName, as recorded
+    Column("target_name_folded", Text),  # casefolded, for case-insensitive search
+    Column("changes", JSON),  # {field: [old, new]}, sensitive values masked
+    Column("members", JSON),  # {"added": [...], "removed": [...]}
+    Column("backend_calls", JSON),  # [[route, status], ...]
+    Column("retries", Integer, nullable=False),
+    Column("mapping_module", String(200)),
+    Column("mapping_version", String(12)),
+    Index("ix_audit_events_org_at", "org_id", "at"),
+    Index("ix_audit_events_org_target", "org_id", "target_type", "target_id"),
+    Index("ix_audit_events_org_name", "org_id", "target_name_folded"),
+    Index("ix_audit_events_at", "at"),  # retention pruning
 )
 
 CREDENTIALS_TOPIC = "credentials"

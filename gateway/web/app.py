@@ -8,6 +8,7 @@ from functools import partial
 
 from aiohttp import web
 
+from gateway.audit.writer import AuditWriter
 from gateway.auth import CredentialStore
 from gateway.backend.client import BackendClient
 from gateway.config import Config
@@ -18,6 +19,7 @@ from gateway.provisioning.groups import GroupService
 from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
 from gateway.state import StateDB
+from gateway.state.audit_events import AuditTrail
 from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.health import READINESS
@@ -26,6 +28,7 @@ from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.observe import observe_requests
 from gateway.web.params import share_the_interpreter
 from gateway.web.state import (
+    AUDIT,
     BACKEND,
     CONFIG,
     CREDENTIALS,
@@ -54,14 +57,22 @@ def build_app(
     database; by default the one `credentials` reads (one database per gateway).
     """
     auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
+    state = state or credentials.db
+    audit = None
+    if config.audit.enabled:
+        audit = AuditWriter(AuditTrail(state), buffer_size=config.audit.buffer_size,
+                            flush_interval_s=config.audit.flush_interval_s,
+                            retention_days=config.audit.retention_days)
+    observe = observe_requests(config.server.base_path, audit.submit if audit else None)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
-        middlewares=[request_ids, observe_requests(config.server.base_path), scim_errors, auth],
+        middlewares=[request_ids, observe, scim_errors, auth],
     )
+    app[AUDIT] = audit
     app[CONFIG] = config
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
     app[CREDENTIALS] = credentials
-    app[STATE_DB] = state or credentials.db
+    app[STATE_DB] = state
     log.info("mapping modules: %s by default%s", app[MAPPINGS].default.module,
              "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
              extra={"default_mapping": app[MAPPINGS].default.module,
@@ -109,9 +120,14 @@ def _services(id_store: IdStore | None):
         if not isinstance(store, MemoryIdStore):  # the in-process store has nothing to reach
             readiness.add("redis", store.ping)
         readiness.add("state", state.ping)
+        audit = app[AUDIT]
+        if audit is not None:
+            await audit.start()
         try:
             yield
         finally:
+            if audit is not None:  # before the database can go: a clean stop loses nothing
+                await audit.close()
             await app[CREDENTIALS].close()
             await backend.close()
             if id_store is None:

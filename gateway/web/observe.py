@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.audit import events as audit_events
+from gateway.audit.events import AuditEvent
 from gateway.backend.client import request_id
 from gateway.observability import metrics
 from gateway.observability.context import RequestContext, current
@@ -32,11 +34,13 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 CLIENT_CLOSED = 499
 
 
-def observe_requests(base_path: str) -> Callable[[web.Request, Handler],
-                                                 Awaitable[web.StreamResponse]]:
-    """The middleware, for SCIM requests under `base_path`."""
+def observe_requests(
+    base_path: str, audit: Callable[[AuditEvent], None] | None = None,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """The middleware, for SCIM requests under `base_path`; writes go to `audit` too."""
     prefix = "/" + base_path.strip("/")
     operations: dict[tuple[str, str], str] = {}
+    writes = audit_events.WriteRoutes(base_path)
 
     def operation(method: str, route: str) -> str:
         """ "PATCH /Users/{id}": cached, as the set of methods x routes is small and fixed."""
@@ -78,6 +82,10 @@ def observe_requests(base_path: str) -> Callable[[web.Request, Handler],
             current.reset(token)
             _finish(ctx, status, time.perf_counter() - started,
                     operation(ctx.method, ctx.route))
+            kind = writes.kind(ctx.method, ctx.route) if audit is not None else None
+            if kind is not None and ctx.org_id is not None:  # 401s belong to no org
+                audit(audit_events.build(ctx, kind, status, request.path,  # type: ignore[misc]
+                                         request.match_info.get("id")))
 
     return observe
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.audit.writer import AuditWriter
 from gateway.auth import CredentialStore
 from gateway.backend.client import BackendClient
 from gateway.config import Config
@@ -24,3 +25,5 @@ MAPPINGS = web.AppKey("mappings", MappingRegistry)
 ORG_GATE = web.AppKey("org_gate", OrgGate)
 USERS = web.AppKey("users", UserService)
 GROUPS = web.AppKey("groups", GroupService)
+# The audit trail's writer; None when audit.enabled is false.
+AUDIT = web.AppKey("audit", AuditWriter | None)  # type: ignore[arg-type]

@@ -1,0 +1,64 @@
+"""The audit trail's table: batched inserts, the operator's queries, retention pruning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, literal, select
+
+from gateway.state.db import StateDB, utc
+from gateway.state.schema import audit_events as table
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What `workstream-admin audit` asks: one org, optionally one target, newest first."""
+
+    org_id: int
+    user_id: str | None = None
+    user_name: str | None = None
+    group_id: str | None = None
+    since: datetime | None = None
+    action: str | None = None
+    limit: int = 50
+
+
+class AuditTrail:
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    async def write(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert rows (AuditEvent.row()) in one transaction: all or none."""
+        if rows:
+            async with self.db.begin() as conn:
+                await conn.execute(insert(table), list(rows))
+
+    async def find(self, query: AuditQuery) -> list[dict[str, Any]]:
+        """Matching events, newest first; each a dict of the table's columns."""
+        c = table.c
+        statement = select(table).where(c.org_id == query.org_id)
+        if query.user_id is not None:
+            statement = statement.where(c.target_type == "user", c.target_id == query.user_id)
+        if query.user_name is not None:
+            statement = statement.where(c.target_type == "user",
+                                        c.target_name_folded == query.user_name.casefold())
+        if query.group_id is not None:
+            statement = statement.where(c.target_type == "group", c.target_id == query.group_id)
+        if query.since is not None:
+            statement = statement.where(c.at >= query.since)
+        if query.action is not None:  # one of the space-separated names
+            statement = statement.where(
+                (literal(" ") + c.action + literal(" ")).contains(f" {query.action} "))
+        statement = statement.order_by(c.at.desc(), c.id.desc()).limit(query.limit)
+        async with self.db.begin() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return [{**row, "at": utc(row["at"])} for row in rows]
+
+    async def prune(self, before: datetime) -> int:
+        """Delete events older than `before` (idempotent: any process may run it)."""
+        async with self.db.begin() as conn:
+            result = await conn.execute(delete(table).where(table.c.at < before))
+        return result.rowcount or 0
