@@ -41,6 +41,7 @@ class AuditWriter:
         self.retention = timedelta(days=retention_days)
         self._buffer: deque[AuditEvent] = deque()
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()  # the task's flush and an explicit one take turns
         self._task: asyncio.Task | None = None
         self._dropped_since_log = 0
         self._last_drop_log = -LOG_INTERVAL_S
@@ -86,6 +87,10 @@ class AuditWriter:
 
     async def flush(self) -> int:
         """Write everything waiting, batch by batch; stops (events kept) if the DB fails."""
+        async with self._flushing:
+            return await self._flush()
+
+    async def _flush(self) -> int:
         written = 0
         while self._buffer:
             batch = [self._buffer[i] for i in range(min(BATCH_SIZE, len(self._buffer)))]
