@@ -172,6 +172,13 @@ class StateDB:
         await self.engine.dispose()
 
 
+def head_revision() -> str:
+    """The newest migration shipped (what `migrate` brings a database to)."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL: readers (every gateway process) don't block the writer (the CLI), nor it them.
     cursor = dbapi_connection.cursor()
