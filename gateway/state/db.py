@@ -76,6 +76,11 @@ class StateDB:
         self.timeout_s = timeout_s
         backend = self.url.get_backend_name()
         options: dict = {}
+        # An in-memory database is one connection every caller shares (StaticPool):
+        # its transactions must take turns, or one's commit or rollback ends another's.
+        self._shared = backend == "sqlite" and is_memory(self.url)
+        self._turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._holder: asyncio.Task | None = None
         if backend == "sqlite":
             options["connect_args"] = {"timeout": timeout_s}
             if is_memory(self.url):
@@ -110,6 +115,24 @@ class StateDB:
         Constraint violations (IntegrityError) reach the caller, which knows what
         they mean; every other driver error is the database's fault, not the caller's.
         """
+        task = asyncio.current_task()
+        if not self._shared or self._holder is task:  # (a nested begin() in one task)
+            async with self._transaction() as conn:
+                yield conn
+            return
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn[0] is not loop:
+            self._turn = (loop, asyncio.Lock())
+        async with self._turn[1]:
+            self._holder = task
+            try:
+                async with self._transaction() as conn:
+                    yield conn
+            finally:
+                self._holder = None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         try:
             async with self.engine.begin() as conn:
                 yield conn
