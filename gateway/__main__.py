@@ -11,11 +11,11 @@ import logging
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from gateway.auth import CredentialError, CredentialStore
+from gateway.auth.guard import AuthGuard, GuardSettings
 from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.engine import MappingError
+from gateway.web import serve
 from gateway.web.app import build_app
 
 log = logging.getLogger("gateway")
@@ -33,7 +33,8 @@ def open_credentials(config: Config) -> CredentialStore:
                     "(401) until `workstream-credentials issue` creates it there, or "
                     "auth.credentials_file / WS_AUTH_CREDENTIALS_FILE points at the right file",
                     path.resolve())
-    return CredentialStore(path)
+    return CredentialStore(path, cache_ttl_s=config.auth.success_cache_ttl_s,
+                           guard=AuthGuard(GuardSettings.from_config(config.auth)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MappingError, CredentialError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 2
-    web.run_app(app, host=config.server.host, port=config.server.port, access_log=None)
+    serve.run(app, config)
     return 0
 
 

@@ -12,6 +12,7 @@ in the file only; an environment variable naming one is refused.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import tomllib
@@ -35,8 +36,19 @@ class ServerConfig:
     base_path: str = "/scim/v2"
     # Largest request body accepted, in bytes (larger → 413).
     max_body_bytes: int = 1_048_576
-    # Public URL prefix used in meta.location when behind a proxy ("" → from the request).
+    # Public URL prefix used in meta.location and Location (production sets it).
     public_url: str = ""
+    # Without public_url: Host headers (host[:port]) that may appear in URLs we send back;
+    # any other Host gets the first of these, or with none the address the request reached.
+    allowed_hosts: tuple[str, ...] = ()
+    # A request's line and headers must arrive within this many seconds of its first byte.
+    header_timeout_s: float = 10.0
+    # A request body must arrive within this many seconds of its headers.
+    body_timeout_s: float = 30.0
+    # An idle keep-alive connection is closed after this many seconds.
+    keepalive_timeout_s: float = 75.0
+    # Most open connections one worker holds; more are answered 503 and closed.
+    max_connections: int = 1000
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,21 @@ class RedisConfig:
 class AuthConfig:
     # JSON file of hashed credentials written by `workstream-credentials`.
     credentials_file: str = "credentials.json"
+    # How long a verified secret is trusted without scrypt (dropped at once on revoke/rotate).
+    success_cache_ttl_s: float = 3600.0
+    # Header the load balancer writes the caller's address into (e.g. X-Forwarded-For),
+    # read only on connections from trusted_proxies; "" → no per-address throttling.
+    trusted_proxy_header: str = ""
+    # Addresses or CIDR blocks of the load balancers allowed to set that header.
+    trusted_proxies: tuple[str, ...] = ()
+    # Failed logins (per minute, decaying) from one address before it gets 429.
+    client_failure_limit: int = 20
+    # Failed logins (per minute, decaying) of one credential before its checks go last.
+    credential_failure_limit: int = 5
+    # scrypt checks run at once per worker, and checks of good-looking credentials that
+    # may wait for one (more → 503 at once).
+    hash_slots: int = 2
+    verify_queue: int = 32
 
 
 @dataclass(frozen=True)
@@ -134,6 +161,13 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
             if not isinstance(value, str):
                 raise ValueError
             return value
+        if isinstance(default, tuple):
+            # A TOML array of strings, or from the environment a comma-separated string.
+            if isinstance(value, str):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return tuple(value)
         if isinstance(default, dict):
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -142,7 +176,9 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
             return dict(value)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"config key '{name}' must be a {type(default).__name__}, got {value!r}"
+            f"config key '{name}' must be a "
+            f"{'list of strings' if isinstance(default, tuple) else type(default).__name__}, "
+            f"got {value!r}"
         ) from None
     raise ConfigError(f"config key '{name}' has an unsupported type")  # pragma: no cover
 
@@ -179,6 +215,15 @@ def _check(config: Config) -> None:
         "backend.pool_size": config.backend.pool_size,
         "scim.max_page_size": config.scim.max_page_size,
         "scim.max_scan": config.scim.max_scan,
+        "server.header_timeout_s": config.server.header_timeout_s,
+        "server.body_timeout_s": config.server.body_timeout_s,
+        "server.keepalive_timeout_s": config.server.keepalive_timeout_s,
+        "server.max_connections": config.server.max_connections,
+        "auth.success_cache_ttl_s": config.auth.success_cache_ttl_s,
+        "auth.client_failure_limit": config.auth.client_failure_limit,
+        "auth.credential_failure_limit": config.auth.credential_failure_limit,
+        "auth.hash_slots": config.auth.hash_slots,
+        "auth.verify_queue": config.auth.verify_queue,
     }
     for key, value in positive.items():
         if not value > 0:
@@ -199,6 +244,20 @@ def _check(config: Config) -> None:
                               "(set WS_BACKEND_TOKEN)")
     if config.redis.url and not config.redis.url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("config key 'redis.url' must be a redis://, rediss:// or unix:// URL")
+    if bool(config.auth.trusted_proxy_header) != bool(config.auth.trusted_proxies):
+        # A header trusted from anyone lets any caller pick the address it is throttled as.
+        raise ConfigError("config keys 'auth.trusted_proxy_header' and 'auth.trusted_proxies' "
+                          "go together: set both or neither")
+    for proxy in config.auth.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"config key 'auth.trusted_proxies' holds {proxy!r}, not an IP "
+                              "address or CIDR block") from None
+    for host in config.server.allowed_hosts:
+        if not host or "/" in host or any(c.isspace() for c in host):
+            raise ConfigError(f"config key 'server.allowed_hosts' holds {host!r}: write "
+                              "host or host:port, e.g. 'scim.example.com'")
     for org, module in config.mappings.orgs.items():
         if not org.isdigit():
             raise ConfigError(f"config key 'mappings.orgs' has a non-numeric org id {org!r}")

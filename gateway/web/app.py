@@ -18,9 +18,19 @@ from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
 from gateway.web import discovery, groups, search, users
 from gateway.web.auth import ScimAuthMiddleware
+from gateway.web.client_address import TrustedProxies
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.responses import scim_response
-from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
+from gateway.web.state import (
+    ALLOWED_HOSTS,
+    BACKEND,
+    CONFIG,
+    GROUPS,
+    ID_STORE,
+    MAPPINGS,
+    ORG_GATE,
+    USERS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +46,14 @@ def build_app(
     Mapping modules are loaded and checked here, so a broken mapping stops
     start-up instead of failing a customer's request.
     """
-    auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
+    proxies = TrustedProxies(config.auth.trusted_proxy_header, config.auth.trusted_proxies)
+    auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path, proxies=proxies)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
         middlewares=[request_ids, scim_errors, auth],
     )
     app[CONFIG] = config
+    app[ALLOWED_HOSTS] = frozenset(host.lower() for host in config.server.allowed_hosts)
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
     app.cleanup_ctx.append(_services(id_store))
 

@@ -36,7 +36,11 @@ def _depth_exceeds(value: object, limit: int) -> bool:
 
 async def read_json_object(request: web.Request) -> dict:
     """The body as a JSON object; anything else is a 400 invalidSyntax."""
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except ConnectionResetError:
+        # The client left, or was cut off for a body slower than server.body_timeout_s.
+        raise ScimError(408, "The request body did not arrive in time") from None
     if not raw.strip():
         raise ScimError(400, "The request body is empty; a JSON object is required",
                         "invalidSyntax")
