@@ -29,7 +29,7 @@ import enum
 import logging
 import math
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -266,6 +266,7 @@ class AuthGuard:
         self.failure_cache = FailureCache(s.failure_cache_entries, s.failure_cache_ttl_s)
         self._credentials = FailureScores(s.failure_window_s)
         self._clients = FailureScores(s.failure_window_s)
+        self._pending: Counter[str] = Counter()
         self._slots: HashSlots | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -291,14 +292,33 @@ class AuthGuard:
                               "Too many failed logins from this address; retry later")
 
     def priority(self, credential_id: str | None, client: str | None, now: float) -> Priority:
+        """Where a new check queues. Another check of the same credential still pending
+        makes it SUSPECT too: identical secrets share one hash, so a second distinct
+        secret at once is a guess (a burst of guesses is suspect before its first fails)."""
         if credential_id is None:
             return Priority.UNKNOWN
+        if self._pending[credential_id]:
+            return Priority.SUSPECT
         s = self.settings
         if self._credentials.reached(credential_id, s.credential_failure_limit, now):
             return Priority.SUSPECT
         if client is not None and self._clients.reached(client, s.client_failure_limit / 2, now):
             return Priority.SUSPECT
         return Priority.TRUSTED
+
+    @contextlib.contextmanager
+    def pending(self, credential_id: str | None) -> Iterator[None]:
+        """Marks a check of `credential_id` as under way (see `priority`)."""
+        if credential_id is None:
+            yield
+            return
+        self._pending[credential_id] += 1
+        try:
+            yield
+        finally:
+            self._pending[credential_id] -= 1
+            if not self._pending[credential_id]:
+                del self._pending[credential_id]
 
     def failed(self, credential_id: str | None, client: str | None, now: float) -> None:
         if credential_id is not None:

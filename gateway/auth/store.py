@@ -376,8 +376,9 @@ class CredentialStore:
             return None
         priority = guard.priority(credential_id, client, now)
         try:
-            # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
-            ok = await self._hash_check(key, secret, stored or self._dummy, priority)
+            with guard.pending(credential_id):
+                # Unknown names and revoked credentials hash against a dummy: same cost.
+                ok = await self._hash_check(key, secret, stored or self._dummy, priority)
         except SlotsFull as full:
             if full.priority is Priority.UNKNOWN:
                 ok = False  # no such credential, and no idle slot to hide that in: refuse
