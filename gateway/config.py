@@ -84,7 +84,7 @@ class AuthConfig:
     # Failed logins (per minute, decaying) from one address before it gets 429.
     client_failure_limit: int = 20
     # Failed logins (per minute, decaying) of one credential before its checks go last.
-    credential_failure_limit: int = 5
+    credential_failure_limit: int = 1
     # scrypt checks run at once per worker, and checks of good-looking credentials that
     # may wait for one (more → 503 at once).
     hash_slots: int = 2

@@ -77,8 +77,9 @@ class GuardSettings:
     suspect_queue: int = 2
     # Failures decay with this time constant (about "failures in the last minute").
     failure_window_s: float = 60.0
-    # A credential with this many recent failures is checked after the others.
-    credential_failure_limit: float = 5.0
+    # A credential with this many recent failures is checked after the others. One: an
+    # attacker who knows N usernames then gets N checks ahead of the real IdPs, not 5N.
+    credential_failure_limit: float = 1.0
     # A client address (trusted proxy header only) with this many recent failures gets 429.
     client_failure_limit: float = 20.0
     failure_cache_entries: int = 50_000
@@ -113,7 +114,7 @@ class FailureScores:
 
     def reached(self, key: str, limit: float, now: float) -> bool:
         """Whether about `limit` failures are recent (the decay shaves a little off each)."""
-        return self.score(key, now) > limit - 1.0
+        return self.score(key, now) >= limit - 0.5
 
     def add(self, key: str, now: float) -> float:
         value = self.score(key, now) + 1.0
@@ -124,8 +125,8 @@ class FailureScores:
 
     def seconds_below(self, key: str, limit: float, now: float) -> int:
         """Whole seconds until `key` no longer `reached` `limit` (at least 1)."""
-        value, target = self.score(key, now), max(limit - 1.0, 0.5)
-        if value <= target:
+        value, target = self.score(key, now), limit - 0.5
+        if value < target:
             return 1
         return max(1, math.ceil(self._window_s * math.log(value / target)))
 
@@ -170,58 +171,73 @@ class FailureCache:
 
 
 class HashSlots:
-    """`slots` concurrent hashes; waiting checks served by priority, each queue bounded."""
+    """`slots` concurrent hashes; waiting checks served by priority, each queue bounded.
+
+    Only `TRUSTED` checks may take the last free slot (with more than one slot):
+    however many guesses are hashing, a real login starts its hash at once
+    instead of waiting for one of theirs to finish.
+    """
 
     def __init__(self, slots: int, queue_limits: dict[Priority, int]) -> None:
         self._slots = slots
         self._limits = queue_limits
         self._busy = 0
         self._waiting: dict[Priority, deque[asyncio.Future[None]]] = {p: deque() for p in Priority}
+        self.ran: Counter[str] = Counter()  # hashes run, by priority name (for benchmarks)
+        self.refused: Counter[str] = Counter()  # checks refused for want of a slot
 
     @property
     def busy(self) -> int:
         return self._busy
 
-    def waiting(self, priority: Priority) -> int:
-        return sum(1 for f in self._waiting[priority] if not f.done())
+    def _capacity(self, priority: Priority) -> int:
+        if priority is Priority.TRUSTED or self._slots == 1:
+            return self._slots
+        return self._slots - 1
 
     async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in the default executor once a slot is ours; SlotsFull if none."""
         await self._acquire(priority)
+        self.ran[priority.name] += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
         finally:
-            self._release()
+            self._busy -= 1
+            self._wake()
 
     async def _acquire(self, priority: Priority) -> None:
         ahead = any(self._waiting[p] for p in Priority if p <= priority)
-        if self._busy < self._slots and not ahead:
+        if self._busy < self._capacity(priority) and not ahead:
             self._busy += 1
             return
         queue = self._waiting[priority]
         if len(queue) >= self._limits.get(priority, 0):
+            self.refused[priority.name] += 1
             raise SlotsFull(priority)
         waiter = asyncio.get_running_loop().create_future()
         queue.append(waiter)
         try:
-            await waiter  # _release hands the slot over: _busy already counts us
+            await waiter  # _wake hands the slot over: _busy already counts us
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._release()  # handed a slot while being cancelled: pass it on
+                self._busy -= 1  # handed a slot while being cancelled: pass it on
+                self._wake()
             else:
-                with contextlib.suppress(ValueError):  # _release may have dropped it already
+                with contextlib.suppress(ValueError):  # _wake may have dropped it already
                     queue.remove(waiter)
             raise
 
-    def _release(self) -> None:
+    def _wake(self) -> None:
+        """Hand free slots to waiters, highest priority first."""
         for priority in Priority:
             queue = self._waiting[priority]
-            while queue:
+            while queue and self._busy < self._capacity(priority):
                 waiter = queue.popleft()
                 if not waiter.done():
-                    waiter.set_result(None)  # the slot passes straight to the waiter
-                    return
-        self._busy -= 1
+                    self._busy += 1
+                    waiter.set_result(None)
+            if queue:
+                return  # lower priorities wait behind this one
 
 
 class FailureSummary:

@@ -449,9 +449,30 @@ async def test_flood_of_bad_passwords_runs_few_hashes_and_refuses_the_excess_at_
     )
     refused = [r for r in results if isinstance(r, AuthRefused)]
     assert [r for r in results if not isinstance(r, AuthRefused)] == [None] * len(spy.calls)
-    assert len(spy.calls) == 4  # two slots, then two waiting; the rest refused unhashed
+    # One slot (the other is kept for logins that look real), two waiting; the rest
+    # refused unhashed.
+    assert len(spy.calls) == 3
     assert {(r.status, r.retry_after) for r in refused} == {(429, 1)}
-    assert spy.max_running <= 2
+    assert spy.max_running == 1
+
+
+async def test_a_real_login_hashes_at_once_beside_the_guesses_already_hashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = ScryptSpy(hold_s=0.05)
+    monkeypatch.setattr(hashing.hashlib, "scrypt", spy)
+    store = memory_store(guard=AuthGuard(GuardSettings(hash_slots=2, suspect_queue=4)))
+    attacked, idp = store.issue_basic(17), store.issue_basic(18)
+    assert await store.verify_basic(attacked.username, "warm-up") is None
+    spy.calls.clear()
+    guesses = [asyncio.ensure_future(store.verify_basic(attacked.username, f"guess-{i}"))
+               for i in range(4)]
+    await asyncio.sleep(0.01)  # one guess hashing, three waiting
+    assert await store.verify_basic(idp.username, idp.password) == 18
+    assert await asyncio.gather(*guesses) == [None] * 4
+    idp_salt = store._by_id[idp.credential_id].secret_hash.salt
+    assert [call["salt"] for call in spy.calls].index(idp_salt) == 1
+    assert spy.max_running == 2
 
 
 async def test_right_password_gets_a_slot_before_queued_guesses(
