@@ -22,7 +22,7 @@ HANG_GUARD_S = 15.0  # far above every deadline below; reached only if nothing i
 
 @pytest.fixture
 def server_settings() -> dict:
-    return {"header_timeout_s": 0.5, "body_timeout_s": 0.5, "keepalive_timeout_s": 30.0,
+    return {"header_timeout_s": 1.0, "body_timeout_s": 1.0, "keepalive_timeout_s": 30.0,
             "max_connections": 50}
 
 
