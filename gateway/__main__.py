@@ -15,6 +15,7 @@ from gateway.auth import CredentialError, CredentialStore
 from gateway.auth.guard import AuthGuard, GuardSettings
 from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.engine import MappingError
+from gateway.observability import logs
 from gateway.web import serve
 from gateway.web.app import build_app
 
@@ -46,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
              "(production: a missing WS_BACKEND_URL must not send people to a throwaway sandbox)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         config = load_config(args.config)
+        logs.configure(config.log.format, config.log.level)
+        log.info("starting with this configuration (secrets masked)",
+                 extra={"config": logs.masked_config(config)})
         if config.demo_mode and args.require_backend:
             raise ConfigError("backend.url is not set (WS_BACKEND_URL) and --require-backend "
                               "forbids the demo sandbox")
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MappingError, CredentialError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 2
+    log.info("serving SCIM on http://%s:%s%s", config.server.host, config.server.port,
+             config.server.base_path)
     serve.run(app, config)
     return 0
 

@@ -326,7 +326,18 @@ class CredentialStore:
 
     async def verify_basic(self, username: str, password: str,
                            client: str | None = None) -> int | None:
-        """The org id `username`/`password` belong to, or None.
+        """The org id `username`/`password` belong to, or None."""
+        info = await self.identify_basic(username, password, client)
+        return None if info is None else info.org_id
+
+    async def verify_bearer(self, token: str, client: str | None = None) -> int | None:
+        """The org id a bearer token belongs to, or None."""
+        info = await self.identify_bearer(token, client)
+        return None if info is None else info.org_id
+
+    async def identify_basic(self, username: str, password: str,
+                             client: str | None = None) -> CredentialInfo | None:
+        """The credential `username`/`password` are (its org, id, label), or None.
 
         `client` is the caller's address when a trusted proxy vouches for it
         (see `gateway.auth.guard`). Raises `AuthRefused` (429/503) instead of
@@ -336,8 +347,9 @@ class CredentialStore:
         record = self._by_username.get(username)
         return await self._verify("basic", username, password, record, client)
 
-    async def verify_bearer(self, token: str, client: str | None = None) -> int | None:
-        """The org id a bearer token belongs to, or None (`client`, errors: as Basic).
+    async def identify_bearer(self, token: str,
+                              client: str | None = None) -> CredentialInfo | None:
+        """The credential a bearer token is, or None (`client`, errors: as Basic).
 
         The id inside the token finds the one hash to check, so no scan.
         """
@@ -351,7 +363,7 @@ class CredentialStore:
         return await self._verify("bearer", parsed[0], token, record, client)
 
     async def _verify(self, kind: Kind, lookup: str, secret: str,
-                      record: _Record | None, client: str | None) -> int | None:
+                      record: _Record | None, client: str | None) -> CredentialInfo | None:
         if len(secret) > MAX_SECRET_CHARS:
             return None
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
@@ -364,7 +376,7 @@ class CredentialStore:
             if (usable and now < hit.expires and record.info.id == hit.credential_id
                     and record.info.org_id == hit.org_id
                     and record.secret_hash == hit.secret_hash):
-                return hit.org_id
+                return record.info
             del self._cache[key]
         guard = self._guard
         credential_id = record.info.id if usable else None
@@ -397,7 +409,7 @@ class CredentialStore:
             self._cache.clear()
         self._cache[key] = _CacheEntry(record.info.id, record.info.org_id, stored,
                                        now + self._cache_ttl_s)
-        return record.info.org_id
+        return current.info
 
     async def _hash_check(self, key: bytes, secret: str, stored: SecretHash,
                           priority: Priority) -> bool:

@@ -2,6 +2,7 @@
 
 from gateway.mapping.derived import joined
 from gateway.mapping.engine import (
+    Computed,
     Field,
     GroupMapping,
     MappingError,
@@ -20,6 +21,7 @@ __all__ = [
     "CORE",
     "ENTERPRISE",
     "Attribute",
+    "Computed",
     "Field",
     "GroupMapping",
     "MappingError",

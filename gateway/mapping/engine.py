@@ -74,6 +74,29 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Computed:
+    """A SCIM attribute Workstream has no field for, computed on every read.
+
+    - `scim`: a single-valued SCIM path (`name.formatted`).
+    - `compute`: gets the SCIM attributes the record's fields read back as and
+      returns the value, or None for none (`joined(...)` from
+      `gateway.mapping.derived`).
+
+    Nothing is stored: a value the IdP sends is accepted and ignored, and a
+    read gives the computed one, so an IdP that sends what the computation
+    gives (Entra's `name.formatted`, given + " " + family) reads back what it
+    wrote. /Schemas advertises the attribute as readOnly.
+    """
+
+    scim: str
+    compute: Callable[[dict], Any]
+
+
+# One line of a mapping module: a stored field or a computed attribute.
+Line = Field | Computed
+
+
+@dataclass(frozen=True)
 class BoundField:
     """A `Field` resolved against a resource type (done once, at start-up)."""
 
@@ -81,6 +104,19 @@ class BoundField:
     path: ResolvedPath
     # For `emails[type eq "work"].value`: the element the field lives in ({"type": "work"}).
     element: dict[str, Any] | None
+
+    @property
+    def text(self) -> str:
+        return self.spec.scim
+
+
+@dataclass(frozen=True)
+class BoundComputed:
+    """A `Computed` resolved against a resource type (done once, at start-up)."""
+
+    spec: Computed
+    path: ResolvedPath
+    element: None = None  # always a single-valued path: read_scim/write_scim take either
 
     @property
     def text(self) -> str:
@@ -138,6 +174,14 @@ def bind(spec: Field, rtype: ResourceType) -> BoundField:
     return BoundField(spec, resolved, element)
 
 
+def bind_computed(spec: Computed, rtype: ResourceType) -> BoundComputed:
+    """Resolve a computed attribute's path; it must be one single value."""
+    bound = bind(Field(spec.scim, ""), rtype)  # resolved exactly as a field path is
+    if bound.element is not None or bound.path.leaf.multi_valued:
+        raise MappingError(f"{spec.scim!r}: a computed attribute must be single-valued")
+    return BoundComputed(spec, bound.path)
+
+
 def _container(resource: dict, path: ResolvedPath, create: bool) -> dict | None:
     if not path.in_extension:
         return resource
@@ -147,7 +191,7 @@ def _container(resource: dict, path: ResolvedPath, create: bool) -> dict | None:
     return ext if isinstance(ext, dict) else None
 
 
-def read_scim(resource: dict, bound: BoundField) -> Any:
+def read_scim(resource: dict, bound: BoundField | BoundComputed) -> Any:
     """The value at a field's SCIM path in `resource`, or None."""
     container = _container(resource, bound.path, create=False)
     if container is None:
@@ -167,7 +211,7 @@ def read_scim(resource: dict, bound: BoundField) -> Any:
     return None if value == "" else value
 
 
-def write_scim(resource: dict, bound: BoundField, value: Any) -> None:
+def write_scim(resource: dict, bound: BoundField | BoundComputed, value: Any) -> None:
     """Set the value at a field's SCIM path, creating the element/extension as needed."""
     container = _container(resource, bound.path, create=True)
     assert container is not None
@@ -195,13 +239,15 @@ class ResourceMapping:
     derive per-org variants with `extend`, `without` and `read_only`.
     """
 
-    fields: tuple[Field, ...]
+    fields: tuple[Line, ...]
     extensions: tuple[Schema, ...] = ()
     kind: str = "User"
 
     # Filled by __post_init__: everything resolved once.
     rtype: ResourceType = field(init=False, repr=False, compare=False)
     bound: tuple[BoundField, ...] = field(init=False, repr=False, compare=False)
+    # The `Computed` attributes, filled in on reads after the fields.
+    computed: tuple[BoundComputed, ...] = field(init=False, repr=False, compare=False)
     catalogue: dict[str, BackendField] = field(init=False, repr=False, compare=False)
     # The resource type cut down to what this mapping carries: /Schemas and filters use it.
     advertised: ResourceType = field(init=False, repr=False, compare=False)
@@ -217,7 +263,10 @@ class ResourceMapping:
         catalogue = EMPLOYEE_FIELDS if self.kind == "User" else TEAM_FIELDS
         object.__setattr__(self, "rtype", rtype)
         object.__setattr__(self, "catalogue", catalogue)
-        object.__setattr__(self, "bound", tuple(bind(f, rtype) for f in self.fields))
+        object.__setattr__(self, "bound", tuple(
+            bind(f, rtype) for f in self.fields if isinstance(f, Field)))
+        object.__setattr__(self, "computed", tuple(
+            bind_computed(f, rtype) for f in self.fields if isinstance(f, Computed)))
         object.__setattr__(self, "references", self._reference_fields())
         object.__setattr__(self, "_reference_parents",
                            tuple((b, _parent(b)) for b in self.references))
@@ -234,7 +283,7 @@ class ResourceMapping:
 
     # ---- derivation (what per-org modules use) ----
 
-    def extend(self, *fields: Field, extensions: Iterable[Schema] = ()) -> ResourceMapping:
+    def extend(self, *fields: Line, extensions: Iterable[Schema] = ()) -> ResourceMapping:
         """This mapping plus `fields`; a field for an already-mapped SCIM path replaces it."""
         new_paths = {f.scim.casefold() for f in fields}
         kept = tuple(f for f in self.fields if f.scim.casefold() not in new_paths)
@@ -258,7 +307,8 @@ class ResourceMapping:
         if missing:
             raise MappingError(f"read_only(): no field for {missing[0]!r}")
         fields = tuple(
-            replace(f, writable=False) if f.scim.casefold() in wanted else f for f in self.fields
+            replace(f, writable=False) if isinstance(f, Field) and f.scim.casefold() in wanted
+            else f for f in self.fields
         )
         return ResourceMapping(fields, self.extensions, self.kind)
 
@@ -280,6 +330,11 @@ class ResourceMapping:
                 )
             if b.path.leaf.mutability == "readOnly" and b.spec.writable:
                 raise MappingError(f"{b.spec.scim!r} is read-only in SCIM; use writable=False")
+        stored = {b.path.text().casefold() for b in self.bound}
+        for c in self.computed:
+            if c.path.text().casefold() in stored:
+                raise MappingError(f"{c.text!r} is both mapped to a field and computed; "
+                                   "keep one (extend() with the one you want replaces the other)")
         if self.kind == "User" and not any(b.path.text() == "userName" for b in self.bound):
             raise MappingError("a User mapping must map userName")
         if self.kind == "Group" and not any(b.path.text() == "displayName" for b in self.bound):
@@ -306,6 +361,10 @@ class ResourceMapping:
                 if value is None:
                     continue
             write_scim(out, b, value)
+        for c in self.computed:
+            value = c.spec.compute(out)
+            if value is not None:
+                write_scim(out, c, value)
         return out
 
     def to_scim(self, record: dict, base_url: str) -> dict:
@@ -455,7 +514,8 @@ class ResourceMapping:
     def mapped_top_level(self) -> dict[str, set[str]]:
         """Schema URN → names of its top-level attributes this mapping carries."""
         out: dict[str, set[str]] = {}
-        for b in self.bound:
+        lines: list[BoundField | BoundComputed] = [*self.bound, *self.computed]
+        for b in lines:
             schema = b.path.schema or self.rtype.core.id
             out.setdefault(schema, set()).add(b.path.attribute.name)
         return out
@@ -507,6 +567,10 @@ class ResourceMapping:
                             selected.setdefault(sub.name, []).append(value)
                     if attr.sub("primary"):
                         keep.add("primary")
+        for c in self.computed:
+            if ((c.path.schema or self.rtype.core.id) == schema_id
+                    and c.path.attribute == attr and c.path.sub is not None):
+                keep.add(c.path.sub.name)
         subs = tuple(
             replace(s, canonical_values=tuple(selected[s.name])) if s.name in selected else s
             for s in attr.sub_attributes if s.name in keep
@@ -573,6 +637,10 @@ class ResourceMapping:
             ]
 
         def read_only(sub: str | None) -> bool:
+            if any((c.path.schema or self.rtype.core.id) == schema_id
+                   and c.path.attribute.name == attr.name
+                   and (c.path.sub.name if c.path.sub else None) == sub for c in self.computed):
+                return True  # computed on reads: a value sent for it is not kept
             found = fields_for(sub)
             return bool(found) and not any(b.spec.writable for b in found)
 
@@ -617,11 +685,11 @@ def _scim_type_name(attr: Attribute) -> str:
             "reference": "reference string"}.get(attr.type, attr.type)
 
 
-def UserMapping(fields: Iterable[Field], extensions: Iterable[Schema] = ()) -> ResourceMapping:
+def UserMapping(fields: Iterable[Line], extensions: Iterable[Schema] = ()) -> ResourceMapping:
     """A User ↔ employee mapping (checked when built)."""
     return ResourceMapping(tuple(fields), tuple(extensions), "User")
 
 
-def GroupMapping(fields: Iterable[Field], extensions: Iterable[Schema] = ()) -> ResourceMapping:
+def GroupMapping(fields: Iterable[Line], extensions: Iterable[Schema] = ()) -> ResourceMapping:
     """A Group ↔ team mapping (checked when built)."""
     return ResourceMapping(tuple(fields), tuple(extensions), "Group")

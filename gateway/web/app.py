@@ -19,7 +19,9 @@ from gateway.provisioning.users import UserService
 from gateway.web import discovery, groups, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.client_address import TrustedProxies
+from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
+from gateway.web.observe import observe_requests
 from gateway.web.responses import scim_response
 from gateway.web.state import (
     ALLOWED_HOSTS,
@@ -50,11 +52,15 @@ def build_app(
     auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path, proxies=proxies)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
-        middlewares=[request_ids, scim_errors, auth],
+        middlewares=[request_ids, observe_requests(config.server.base_path), scim_errors, auth],
     )
     app[CONFIG] = config
     app[ALLOWED_HOSTS] = frozenset(host.lower() for host in config.server.allowed_hosts)
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
+    log.info("mapping modules: %s by default%s", app[MAPPINGS].default.module,
+             "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
+             extra={"default_mapping": app[MAPPINGS].default.module,
+                    "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
     app.cleanup_ctx.append(_services(id_store))
 
     base = config.server.base_path
@@ -63,6 +69,8 @@ def build_app(
     search.add_routes(app, base)
     discovery.add_routes(app, base)
     app.router.add_get("/healthz", auth.ignore(healthz))
+    if config.metrics.enabled:
+        app.router.add_get("/metrics", auth.ignore(metrics_endpoint))
     return app
 
 

@@ -28,7 +28,9 @@ from aiohttp_basicauth import BasicAuthMiddleware
 
 from gateway.auth import CredentialStore
 from gateway.auth.guard import AuthRefused, FailureSummary
-from gateway.auth.store import parse_token
+from gateway.auth.store import CredentialInfo, parse_token
+from gateway.observability import metrics
+from gateway.observability.context import current
 from gateway.scim.errors import ScimError
 from gateway.web.client_address import TrustedProxies
 from gateway.web.responses import error_response
@@ -36,6 +38,7 @@ from gateway.web.responses import error_response
 log = logging.getLogger(__name__)
 
 ORG_ID = web.RequestKey("org_id", int)  # the authenticated org id
+CREDENTIAL = web.RequestKey("credential", CredentialInfo)  # the credential that proved it
 DEFAULT_PREFIX = "/scim/v2"
 DEFAULT_REALM = "Workstream SCIM"
 
@@ -45,6 +48,21 @@ MALFORMED_BASIC = "Malformed Basic authorization header"
 MALFORMED_BEARER = "Malformed Bearer authorization header"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _failed(reason: str, detail: str) -> str:
+    """Count a refusal under its reason (a fixed set: see metrics.AUTH_FAILURE_REASONS)."""
+    metrics.auth_failure(reason)
+    return detail
+
+
+def _authenticated(request: web.Request, info: CredentialInfo) -> None:
+    """Bind the request to the credential's org, and tell the logs and audit who it is."""
+    request[ORG_ID] = info.org_id
+    request[CREDENTIAL] = info
+    ctx = current.get()
+    if ctx is not None:
+        ctx.authenticated(info.org_id, info.id, info.label)
 
 
 class ScimAuthMiddleware(BasicAuthMiddleware):
@@ -113,22 +131,25 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
         """
         header = request.headers.get(hdrs.AUTHORIZATION, "").strip()
         if not header:
-            return MISSING
+            return _failed("missing", MISSING)
         scheme, _, credentials = header.partition(" ")
         credentials = credentials.strip()
         match scheme.lower():
             case "basic":
                 decoded = self._decode_basic(credentials)
                 if decoded is None:
-                    return MALFORMED_BASIC
+                    return _failed("malformed", MALFORMED_BASIC)
                 ok = await self.check_credentials(*decoded, request)
+                reason = "invalid_basic"
             case "bearer":
                 if not credentials or " " in credentials:
-                    return MALFORMED_BEARER
+                    return _failed("malformed", MALFORMED_BEARER)
                 ok = await self.check_bearer(credentials, request)
+                reason = "invalid_bearer"
             case _:
-                return f"Unsupported authorization scheme {scheme[:20]!r}: use Basic or Bearer"
-        return None if ok else INVALID
+                return _failed("unsupported_scheme", f"Unsupported authorization scheme "
+                                                     f"{scheme[:20]!r}: use Basic or Bearer")
+        return None if ok else _failed(reason, INVALID)
 
     @staticmethod
     def _decode_basic(credentials: str) -> tuple[str, str] | None:
@@ -143,28 +164,29 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
                                 request: web.Request) -> bool:
         """Basic: the store decides (scrypt, constant time); the org goes on the request."""
         client = self.proxies.client_of(request)
-        org_id = await self.store.verify_basic(username, password, client)
-        if org_id is None:
+        info = await self.store.identify_basic(username, password, client)
+        if info is None:
             self.failures.record("basic", username, client or request.remote)
             return False
-        request[ORG_ID] = org_id
+        _authenticated(request, info)
         return True
 
     async def check_bearer(self, token: str, request: web.Request) -> bool:
         """Bearer: as Basic; only the token's non-secret id is ever logged."""
         client = self.proxies.client_of(request)
-        org_id = await self.store.verify_bearer(token, client)
-        if org_id is None:
+        info = await self.store.identify_bearer(token, client)
+        if info is None:
             parsed = parse_token(token)
             self.failures.record("bearer", parsed[0] if parsed else "(not a gateway token)",
                                  client or request.remote)
             return False
-        request[ORG_ID] = org_id
+        _authenticated(request, info)
         return True
 
     @staticmethod
     def refuse(refused: AuthRefused) -> web.Response:
         """429/503 with an integer Retry-After, as a SCIM Error body."""
+        metrics.auth_failure("throttled" if refused.status == 429 else "overloaded")
         return error_response(ScimError(refused.status, refused.detail,
                                         retry_after=refused.retry_after))
 

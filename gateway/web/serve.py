@@ -213,8 +213,7 @@ def run(app: web.Application, config: Config) -> None:
     """Serve until SIGINT/SIGTERM (the runner turns both into a graceful exit)."""
 
     async def serve() -> None:
-        runner, site = await start_site(app, config)
-        log.info("serving on %s", site.name)
+        runner, _ = await start_site(app, config)
         try:
             await asyncio.Event().wait()
         finally:
