@@ -260,7 +260,10 @@ class FailureSummary:
             self._flush = asyncio.get_running_loop().call_later(self._interval_s, self.flush)
 
     def flush(self) -> None:
-        self._flush = None
+        """Log the summary now (the timer does it; so does shutdown, to lose no count)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         total = sum(self._counts.values())
         if not total:
             return

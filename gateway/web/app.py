@@ -62,6 +62,7 @@ def build_app(
              extra={"default_mapping": app[MAPPINGS].default.module,
                     "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
     app.cleanup_ctx.append(_services(id_store))
+    app.on_cleanup.append(_flush_failures(auth))
 
     base = config.server.base_path
     users.add_routes(app, base)
@@ -72,6 +73,13 @@ def build_app(
     if config.metrics.enabled:
         app.router.add_get("/metrics", auth.ignore(metrics_endpoint))
     return app
+
+
+def _flush_failures(auth: ScimAuthMiddleware):
+    async def flush(app: web.Application) -> None:
+        auth.failures.flush()  # the failed logins of the last interval, before exiting
+
+    return flush
 
 
 def _services(id_store: IdStore | None):

@@ -198,10 +198,16 @@ class GuardedSite(web.BaseSite):
 
 
 async def start_site(app: web.Application, config: Config, *, host: str | None = None,
-                     port: int | None = None) -> tuple[web.AppRunner, GuardedSite]:
-    """Set up `app` and serve it with the `[server]` timeouts and connection cap."""
+                     port: int | None = None,
+                     handle_signals: bool = False) -> tuple[web.AppRunner, GuardedSite]:
+    """Set up `app` and serve it with the `[server]` timeouts and connection cap.
+
+    `handle_signals`: SIGINT/SIGTERM end the loop gracefully (`GracefulExit`), so the
+    app's cleanup runs, as under `web.run_app`.
+    """
     server = config.server
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=server.keepalive_timeout_s)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=server.keepalive_timeout_s,
+                           handle_signals=handle_signals)
     await runner.setup()
     site = GuardedSite(runner, server.host if host is None else host,
                        server.port if port is None else port, ConnectionLimits.from_config(server))
@@ -213,7 +219,7 @@ def run(app: web.Application, config: Config) -> None:
     """Serve until SIGINT/SIGTERM (the runner turns both into a graceful exit)."""
 
     async def serve() -> None:
-        runner, _ = await start_site(app, config)
+        runner, _ = await start_site(app, config, handle_signals=True)
         try:
             await asyncio.Event().wait()
         finally:
