@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,20 +151,23 @@ class GuardedConnection(asyncio.Protocol):
 
 
 class GuardedSite(web.BaseSite):
-    """A TCP site whose connections are `GuardedConnection`s (see the module docstring)."""
+    """A TCP site whose connections are `GuardedConnection`s (see the module docstring).
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int,
-                 limits: ConnectionLimits, *, backlog: int = 128) -> None:
+    Listens on `host`:`port`, or on `sock` already bound (the workers share one).
+    """
+
+    def __init__(self, runner: web.BaseRunner, limits: ConnectionLimits, *,
+                 host: str | None = None, port: int = 0, sock: socket.socket | None = None,
+                 backlog: int = 128) -> None:
         super().__init__(runner, backlog=backlog)
-        self.host, self.limits = host, limits
-        self._port = port
+        self.limits, self.host, self._port, self._sock = limits, host, port, sock
         self.connections: dict[RequestHandler, GuardedConnection] = {}
         self.refused = 0  # connections answered 503 over the cap
         self.timed_out = 0  # connections closed for a late head or body
 
     @property
     def name(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.host or '0.0.0.0'}:{self.port}"
 
     @property
     def port(self) -> int:
@@ -193,33 +197,39 @@ class GuardedSite(web.BaseSite):
 
         server.request_factory = request_factory
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: GuardedConnection(self), self.host,
-                                                self._port, backlog=self._backlog)
+        if self._sock is not None:
+            self._server = await loop.create_server(lambda: GuardedConnection(self),
+                                                    sock=self._sock, backlog=self._backlog)
+        else:
+            self._server = await loop.create_server(lambda: GuardedConnection(self), self.host,
+                                                    self._port, backlog=self._backlog)
 
 
 async def start_site(app: web.Application, config: Config, *, host: str | None = None,
-                     port: int | None = None,
-                     handle_signals: bool = False) -> tuple[web.AppRunner, GuardedSite]:
+                     port: int | None = None, handle_signals: bool = False,
+                     **runner_options: Any) -> tuple[web.AppRunner, GuardedSite]:
     """Set up `app` and serve it with the `[server]` timeouts and connection cap.
 
     `handle_signals`: SIGINT/SIGTERM end the loop gracefully (`GracefulExit`), so the
-    app's cleanup runs, as under `web.run_app`.
+    app's cleanup runs, as under `web.run_app`. `runner_options` go to `web.AppRunner`.
     """
     server = config.server
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=server.keepalive_timeout_s,
-                           handle_signals=handle_signals)
+    options = {"access_log": None, "keepalive_timeout": server.keepalive_timeout_s,
+               **runner_options}
+    runner = web.AppRunner(app, handle_signals=handle_signals, **options)
     await runner.setup()
-    site = GuardedSite(runner, server.host if host is None else host,
-                       server.port if port is None else port, ConnectionLimits.from_config(server))
+    site = GuardedSite(runner, ConnectionLimits.from_config(server),
+                       host=server.host if host is None else host,
+                       port=server.port if port is None else port)
     await site.start()
     return runner, site
 
 
-def run(app: web.Application, config: Config) -> None:
+def run(app: web.Application, config: Config, **runner_options: Any) -> None:
     """Serve until SIGINT/SIGTERM (the runner turns both into a graceful exit)."""
 
     async def serve() -> None:
-        runner, _ = await start_site(app, config, handle_signals=True)
+        runner, _ = await start_site(app, config, handle_signals=True, **runner_options)
         try:
             await asyncio.Event().wait()
         finally:

@@ -39,7 +39,7 @@ def no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 def started(monkeypatch: pytest.MonkeyPatch) -> list[web.Application]:
     """Apps `main` would have served; nothing listens."""
     apps: list[web.Application] = []
-    monkeypatch.setattr(serve, "run", lambda app, _config: apps.append(app))
+    monkeypatch.setattr(serve, "run", lambda app, _config, **_kw: apps.append(app))
     return apps
 
 
