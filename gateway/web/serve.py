@@ -20,8 +20,8 @@ wrapped once per site), so no HTTP parsing is duplicated here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import signal
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -206,17 +206,14 @@ class GuardedSite(web.BaseSite):
 
 
 async def start_site(app: web.Application, config: Config, *, host: str | None = None,
-                     port: int | None = None, handle_signals: bool = False,
+                     port: int | None = None,
                      **runner_options: Any) -> tuple[web.AppRunner, GuardedSite]:
-    """Set up `app` and serve it with the `[server]` timeouts and connection cap.
-
-    `handle_signals`: SIGINT/SIGTERM end the loop gracefully (`GracefulExit`), so the
-    app's cleanup runs, as under `web.run_app`. `runner_options` go to `web.AppRunner`.
-    """
+    """Set up `app` and serve it with the `[server]` timeouts and connection cap
+    (`runner_options` go to `web.AppRunner`)."""
     server = config.server
     options = {"access_log": None, "keepalive_timeout": server.keepalive_timeout_s,
                **runner_options}
-    runner = web.AppRunner(app, handle_signals=handle_signals, **options)
+    runner = web.AppRunner(app, **options)
     await runner.setup()
     site = GuardedSite(runner, ConnectionLimits.from_config(server),
                        host=server.host if host is None else host,
@@ -226,14 +223,17 @@ async def start_site(app: web.Application, config: Config, *, host: str | None =
 
 
 def run(app: web.Application, config: Config, **runner_options: Any) -> None:
-    """Serve until SIGINT/SIGTERM (the runner turns both into a graceful exit)."""
+    """Serve until SIGINT/SIGTERM, then let in-flight requests finish (as `web.run_app`)."""
 
     async def serve() -> None:
-        runner, _ = await start_site(app, config, handle_signals=True, **runner_options)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        runner, _ = await start_site(app, config, **runner_options)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
-            await runner.cleanup()
+            await runner.cleanup()  # stops listening, waits for in-flight requests
 
-    with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
-        asyncio.run(serve())
+    asyncio.run(serve())
