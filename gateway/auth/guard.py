@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+MAX_SUMMARY_KEYS = 10_000  # distinct names/addresses counted per summary interval
+
 
 class AuthRefused(Exception):
     """A check refused before hashing: `status` 429 (too many failures) or 503 (too busy)."""
@@ -253,8 +255,10 @@ class FailureSummary:
     def record(self, kind: str, name: str, client: str | None) -> None:
         """Count one failure; the first of an interval schedules the summary line."""
         self._counts[kind] += 1
-        self._names[name[:64]] += 1
-        if client:
+        # Bounded: a flood of distinct names must not grow memory until the next line.
+        if len(self._names) < MAX_SUMMARY_KEYS or name[:64] in self._names:
+            self._names[name[:64]] += 1
+        if client and (len(self._clients) < MAX_SUMMARY_KEYS or client in self._clients):
             self._clients[client] += 1
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(self._interval_s, self.flush)
