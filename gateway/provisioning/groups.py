@@ -196,15 +196,8 @@ class GroupService:
     def _matching(self, ctx: OrgContext, resources: list[dict], node: Filter | None) -> list:
         if node is None:
             return resources
-        kept = [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
-        if len(kept) < len(resources) and not self._store.answering \
-                and _names_external_id(node, ctx.mappings.group):
-            # The externalIds came from a store answering failures as misses: a group
-            # left out for lacking one may have it, and a shorter answer than the truth
-            # makes the IdP create a duplicate.
-            raise ScimError(503, "The gateway's id store is unavailable, so this filter "
-                                 "can't be answered; retry later", retry_after=5)
-        return kept
+        # externalIds come from the state database, so a Redis fault can't shorten this.
+        return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
 
     async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
         return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup),
@@ -556,17 +549,6 @@ def _names_members(node: Filter) -> bool:
         return _names_members(node.inner)
     path: AttrPath = node.path
     return path.attr.casefold() == "members"
-
-
-def _names_external_id(node: Filter, mapping: ResourceMapping) -> bool:
-    """Whether a filter looks at externalId anywhere (its truth is in the id store)."""
-    if isinstance(node, And | Or):
-        return _names_external_id(node.left, mapping) or _names_external_id(node.right, mapping)
-    if isinstance(node, Not):
-        return _names_external_id(node.inner, mapping)
-    if isinstance(node, Compare | Present):
-        return _is_external_id(node, mapping)
-    return False
 
 
 def _is_external_id(node: Compare | Present, mapping: ResourceMapping) -> bool:

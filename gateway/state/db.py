@@ -76,11 +76,6 @@ class StateDB:
         self.timeout_s = timeout_s
         backend = self.url.get_backend_name()
         options: dict = {}
-        # An in-memory database is one connection every caller shares (StaticPool):
-        # its transactions must take turns, or one's commit or rollback ends another's.
-        self._shared = backend == "sqlite" and is_memory(self.url)
-        self._turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self._holder: asyncio.Task | None = None
         if backend == "sqlite":
             options["connect_args"] = {"timeout": timeout_s}
             if is_memory(self.url):
@@ -95,6 +90,9 @@ class StateDB:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._migrated = False
         self._migrating: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # An in-memory database is one shared connection: transactions must take turns.
+        self._shared = is_memory(self.url)
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     async def ready(self) -> None:
         """Migrate once per process (every user of the database calls this first)."""
@@ -115,31 +113,23 @@ class StateDB:
         Constraint violations (IntegrityError) reach the caller, which knows what
         they mean; every other driver error is the database's fault, not the caller's.
         """
-        task = asyncio.current_task()
-        if not self._shared or self._holder is task:  # (a nested begin() in one task)
-            async with self._transaction() as conn:
-                yield conn
-            return
-        loop = asyncio.get_running_loop()
-        if self._turn is None or self._turn[0] is not loop:
-            self._turn = (loop, asyncio.Lock())
-        async with self._turn[1]:
-            self._holder = task
-            try:
-                async with self._transaction() as conn:
-                    yield conn
-            finally:
-                self._holder = None
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self.engine.begin() as conn:
-                yield conn
+            if self._shared:
+                async with self._turn(), self.engine.begin() as conn:
+                    yield conn
+            else:
+                async with self.engine.begin() as conn:
+                    yield conn
         except IntegrityError:
             raise
         except (*_UNAVAILABLE, DBAPIError) as exc:
             raise StateUnavailable(self._unreachable(exc)) from exc
+
+    def _turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Lock())
+        return self._turns[1]
 
     def _unreachable(self, exc: BaseException) -> str:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()

@@ -27,3 +27,5 @@ USERS = web.AppKey("users", UserService)
 GROUPS = web.AppKey("groups", GroupService)
 # The audit trail's writer; None when audit.enabled is false.
 AUDIT = web.AppKey("audit", AuditWriter | None)  # type: ignore[arg-type]
+# server.allowed_hosts, lower-cased once: the Host headers base_url may echo.
+ALLOWED_HOSTS = web.AppKey("allowed_hosts", frozenset)
