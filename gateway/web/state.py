@@ -26,6 +26,6 @@ ORG_GATE = web.AppKey("org_gate", OrgGate)
 USERS = web.AppKey("users", UserService)
 GROUPS = web.AppKey("groups", GroupService)
 # The audit trail's writer; None when audit.enabled is false.
-AUDIT = web.AppKey("audit", AuditWriter | None)  # type: ignore[arg-type]
+AUDIT: web.AppKey[AuditWriter | None] = web.AppKey("audit")
 # server.allowed_hosts, lower-cased once: the Host headers base_url may echo.
 ALLOWED_HOSTS = web.AppKey("allowed_hosts", frozenset)
