@@ -25,7 +25,6 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -37,11 +36,9 @@ import aiohttp
 from gateway import jsonio
 from gateway.backend.errors import BackendUnavailable, error_for
 from gateway.backend.records import format_timestamp
+from gateway.request_context import request_id
 
 log = logging.getLogger(__name__)
-
-#: The SCIM request's id; the web layer sets it, every backend call sends it as X-Request-Id.
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 #: Seconds to tell the IdP to wait when the backend gave no Retry-After of its own.
 DEFAULT_RETRY_AFTER_S = 5

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway import jsonio
-from gateway.backend.client import request_id
 from gateway.provisioning.context import OrgContext
 from gateway.provisioning.groups import GroupService
+from gateway.request_context import request_id
 from gateway.scim.projection import project
 from gateway.scim.schema import LIST_RESPONSE, ResourceType
 from gateway.scim.validation import validate

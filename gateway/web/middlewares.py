@@ -14,7 +14,7 @@ import uuid
 
 from aiohttp import web
 
-from gateway.backend.client import request_id
+from gateway.request_context import request_id
 from gateway.scim.errors import ScimError
 from gateway.web.responses import error_response
 

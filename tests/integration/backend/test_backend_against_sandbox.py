@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from gateway.backend.client import BackendClient, request_id
+from gateway.backend.client import BackendClient
 from gateway.backend.errors import (
     BackendAuthError,
     BackendBadRequest,
@@ -26,6 +26,7 @@ from gateway.backend.errors import (
     BackendStale,
     BackendUnavailable,
 )
+from gateway.request_context import request_id
 from sandbox.app import SANDBOX_KEY, create_app
 
 TOKEN = "integration-service-token"

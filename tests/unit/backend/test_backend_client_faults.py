@@ -16,7 +16,7 @@ from aioresponses import core as aioresponses_core
 from yarl import URL
 
 import gateway.backend.client as client_mod
-from gateway.backend.client import DEFAULT_RETRY_AFTER_S, BackendClient, request_id
+from gateway.backend.client import DEFAULT_RETRY_AFTER_S, BackendClient
 from gateway.backend.errors import (
     BackendAuthError,
     BackendBadRequest,
@@ -27,6 +27,7 @@ from gateway.backend.errors import (
     BackendStale,
     BackendUnavailable,
 )
+from gateway.request_context import request_id
 from tests.net import free_port
 
 BASE = "http://backend.test"
