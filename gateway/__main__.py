@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gateway.auth import CredentialError, CredentialStore
 from gateway.config import Config, ConfigError, load_config
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.web.app import build_app
 
 log = logging.getLogger("gateway")

@@ -39,8 +39,10 @@ from gateway.backend.records import (
     split_action_fields,
 )
 from gateway.config import MappingsConfig
-from gateway.mapping.engine import MappingError, ResourceMapping, changed_fields, read_scim
+from gateway.mapping.conversion import changed_fields
+from gateway.mapping.fields import MappingError, read_scim
 from gateway.mapping.registry import OrgMappings, load_module
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.scim.errors import ScimError
 from gateway.scim.patch import apply_patch
 from gateway.scim.requests import prepare_patch, prepare_resource
@@ -255,7 +257,6 @@ def describe(mappings: OrgMappings) -> str:
         for b in mapping.bound:
             flags = [name for name, on in (
                 ("read-only", not b.spec.writable),
-                ("write-only", not b.spec.readable),
                 ("kept when absent", b.spec.keep_when_absent),
                 ("translated", b.spec.translate is not None),
                 ("derived when absent", b.spec.fallback is not None),

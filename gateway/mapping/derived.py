@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.scim.resource import get_value
 from gateway.scim.schema import ResolvedPath, user_resource_type
 

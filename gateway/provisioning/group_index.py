@@ -52,7 +52,7 @@ from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendNotFound
 from gateway.backend.records import format_timestamp, parse_timestamp
 from gateway.idstore.base import IdStore, IdStoreError
-from gateway.mapping.engine import ResourceMapping
+from gateway.mapping.resource_mapping import ResourceMapping
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,9 @@ from typing import Any
 from gateway.backend.client import MAX_MEMBER_IDS, BackendClient
 from gateway.backend.errors import BackendInvalid, BackendNotFound, BackendStale
 from gateway.idstore.base import IdStore, IdStoreUnavailable, LockTimeout
-from gateway.mapping.engine import ResourceMapping, changed_fields
+from gateway.mapping.conversion import changed_fields
 from gateway.mapping.ids import from_scim_id, to_scim_id
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.provisioning.backend_errors import (
     WRITE_ATTEMPTS,
     backend_errors,
@@ -70,6 +71,7 @@ from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from gateway.scim.patch import apply_patch
+from gateway.scim.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +264,7 @@ class GroupService:
         return Written(self._resource(ctx, team, known), [to_scim_id(i) for i in ids])
 
     async def replace(
-        self, ctx: OrgContext, scim_id: str, body: dict, if_match: str | None
+        self, ctx: OrgContext, scim_id: str, body: dict, if_match: Versions | None
     ) -> Written:
         """PUT: the group becomes `body`, members included (the difference is sent)."""
         team_id = self._team_id(scim_id)
@@ -275,7 +277,7 @@ class GroupService:
                        [to_scim_id(i) for i in target])
 
     async def patch(
-        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: str | None,
+        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: Versions | None,
         *, want_resource: bool,
     ) -> dict | None:
         """PATCH; the resource (no members) only when `want_resource`, else None."""
@@ -301,7 +303,7 @@ class GroupService:
             return None
         return resource or await self.get(ctx, scim_id)
 
-    async def delete(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
+    async def delete(self, ctx: OrgContext, scim_id: str, if_match: Versions | None) -> None:
         """The team and its memberships go; the people stay."""
         team = await self._team(ctx, scim_id)
         check_precondition(team, if_match, f"Group {scim_id}")
@@ -312,7 +314,7 @@ class GroupService:
     # ---- the write path shared by PUT and PATCH ----
 
     async def _write(
-        self, ctx: OrgContext, scim_id: str, if_match: str | None, change: MembershipChange,
+        self, ctx: OrgContext, scim_id: str, if_match: Versions | None, change: MembershipChange,
         target: Callable[[dict], dict] | None, *, external_given: bool,
     ) -> dict | None:
         """Attributes first (a rename may fail), then adds, then removes.
@@ -333,7 +335,7 @@ class GroupService:
                 ctx, scim_id, team_id, if_match, change, target, external_given)
 
     async def _write_unlocked(
-        self, ctx: OrgContext, scim_id: str, team_id: int, if_match: str | None,
+        self, ctx: OrgContext, scim_id: str, team_id: int, if_match: Versions | None,
         change: MembershipChange, target: Callable[[dict], dict] | None, external_given: bool,
     ) -> dict | None:
         mapping = ctx.mappings.group
@@ -429,7 +431,7 @@ class GroupService:
 
     async def _apply_attributes(
         self, ctx: OrgContext, scim_id: str, team: dict, attrs: _Attributes,
-        target: Callable[[dict], dict], if_match: str | None,
+        target: Callable[[dict], dict], if_match: Versions | None,
     ) -> dict:
         """One team PATCH guarded by its lock_version (re-read and retried when stale)."""
         before = team

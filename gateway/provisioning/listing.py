@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.backend.client import Page
 from gateway.scim.errors import ScimError
+from gateway.scim.resource import get_value
 from gateway.scim.schema import ResourceType
 
 # Backend pages read by a scan: the backend's largest page.
@@ -63,14 +64,9 @@ def sort_key(sort_by: str, rtype: ResourceType) -> Callable[[dict], Any] | None:
     leaf = resolved.leaf
 
     def value_of(resource: dict) -> Any:
-        container = resource.get(resolved.schema, {}) if resolved.in_extension else resource
-        value = container.get(resolved.attribute.name) if isinstance(container, dict) else None
-        if isinstance(value, list):
-            value = next((v for v in value if isinstance(v, dict) and v.get("primary")),
-                         value[0] if value else None)
-        if resolved.sub is not None or (isinstance(value, dict) and "value" in value):
-            value = value.get(resolved.sub.name if resolved.sub else "value") if isinstance(
-                value, dict) else None
+        value = get_value(resource, resolved)
+        if isinstance(value, dict) and resolved.sub is None:
+            value = value.get("value")  # `emails` sorts by the primary email's value
         if value is None or value == "" or isinstance(value, dict | list):
             return None  # "" is no value, as for `pr`: it sorts with the missing ones
         return _sortable(value, leaf.case_exact, leaf.type)

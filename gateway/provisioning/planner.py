@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from gateway.backend.records import format_timestamp
-from gateway.mapping.engine import ResourceMapping
+from gateway.mapping.fields import TranslationError
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.provisioning.user_index import INDEXED, indexed_fields
 from gateway.scim.filter import And, Compare, Filter, Or
 
@@ -115,7 +116,7 @@ def _pushdown(node: Filter, mapping: ResourceMapping) -> tuple[dict[str, str], b
                 translated = (
                     bound.spec.translate.to_backend(value) if bound.spec.translate else value
                 )
-            except ValueError:
+            except TranslationError:
                 return {}, False
             if isinstance(translated, str):
                 return {bound.spec.backend: translated}, True

@@ -21,8 +21,10 @@ from gateway.backend.records import (
     split_action_fields,
 )
 from gateway.idstore.base import IdStore
-from gateway.mapping.engine import ResourceMapping, TranslationError, changed_fields
+from gateway.mapping.conversion import changed_fields
+from gateway.mapping.fields import TranslationError
 from gateway.mapping.ids import from_scim_id
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.provisioning.backend_errors import (
     WRITE_ATTEMPTS,
     backend_errors,
@@ -45,6 +47,7 @@ from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, compile_filter
 from gateway.scim.filter import Filter
 from gateway.scim.patch import apply_patch
+from gateway.scim.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +91,12 @@ class UserService:
         return mapping.to_scim(record, ctx.base_url)
 
     async def replace(
-        self, ctx: OrgContext, scim_id: str, resource: dict, if_match: str | None
+        self, ctx: OrgContext, scim_id: str, resource: dict, if_match: Versions | None
     ) -> dict:
         return await self._write(ctx, scim_id, if_match, lambda current: resource)
 
     async def patch(
-        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: str | None
+        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: Versions | None
     ) -> dict:
         mapping = ctx.mappings.user
         status = _status_only(operations, mapping) if if_match is None else None
@@ -120,7 +123,7 @@ class UserService:
             return self._backend.deactivate_employee
         return self._backend.reactivate_employee
 
-    async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
+    async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: Versions | None) -> None:
         """DELETE: the backend has no delete, and a person is never lost: deactivate.
 
         Without If-Match there is nothing to compare, so the idempotent action
@@ -134,7 +137,9 @@ class UserService:
         with backend_errors(ctx.mappings.user, f"User {scim_id}"):
             await self._backend.deactivate_employee(ctx.org_id, record["id"])
 
-    async def _write(self, ctx: OrgContext, scim_id: str, if_match: str | None, change) -> dict:
+    async def _write(
+        self, ctx: OrgContext, scim_id: str, if_match: Versions | None, change
+    ) -> dict:
         mapping = ctx.mappings.user
         for attempt in range(WRITE_ATTEMPTS):
             record = await self._record(ctx, scim_id)

@@ -181,24 +181,46 @@ def container_of(resource: dict, resolved: ResolvedPath, *, create: bool = False
     return ext
 
 
-def get_value(resource: dict, resolved: ResolvedPath) -> Any:
-    """The value at `resolved` in a canonical resource, or None when unassigned.
+def get_value(
+    resource: dict, resolved: ResolvedPath, element: dict[str, Any] | None = None
+) -> Any:
+    """The value at `resolved` in a canonical resource, or None when unassigned ("" included).
 
-    For a sub-attribute of a multi-valued attribute (`emails.value`) the answer
-    is the list of that sub-attribute's values across the elements.
+    The one "value at a path" reader (mappings, derived values and sorting use
+    it). A multi-valued attribute gives one element: among those matching the
+    `element` terms (sub-attribute → value, compared case-insensitively), the
+    one marked primary (RFC 7643 §2.4), else the first; `resolved.sub` is then
+    read from it.
     """
     container = container_of(resource, resolved)
     if container is None:
         return None
     value = container.get(resolved.attribute.name)
-    if resolved.sub is None or value is None:
-        return value
     if isinstance(value, list):
-        return [e[resolved.sub.name] for e in value
-                if isinstance(e, dict) and e.get(resolved.sub.name) is not None]
-    if isinstance(value, dict):
-        return value.get(resolved.sub.name)
-    return None
+        matching = value if element is None else [
+            e for e in value if element_matches(e, element)]
+        value = next((e for e in matching if isinstance(e, dict) and e.get("primary") is True),
+                     matching[0] if matching else None)
+    elif element is not None:
+        return None
+    if resolved.sub is not None:
+        value = value.get(resolved.sub.name) if isinstance(value, dict) else None
+    return None if value == "" else value
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal, strings compared case-insensitively (how element selectors such as type compare)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.casefold() == b.casefold()
+    return bool(a == b)
+
+
+def element_matches(element: Any, terms: dict[str, Any]) -> bool:
+    """Whether one element of a multi-valued complex attribute has every `terms` value."""
+    if not isinstance(element, dict):
+        return False
+    folded = {k.casefold(): v for k, v in element.items()}
+    return all(same_value(folded.get(k.casefold()), v) for k, v in terms.items())
 
 
 def prune_empty(resource: dict) -> dict:

@@ -29,6 +29,7 @@ from gateway.scim.validation import validate
 from gateway.web.context import org_context
 from gateway.web.params import (
     ListParams,
+    if_match,
     patch_operations,
     projection_params,
     query_dict,
@@ -213,7 +214,7 @@ async def replace_group(request: web.Request) -> web.Response:
     rtype = ctx.mappings.group.rtype
     body = await resource_body(request, rtype, "Group")
     written = await _service(request).replace(
-        ctx, request.match_info["id"], body, request.headers.get("If-Match"))
+        ctx, request.match_info["id"], body, if_match(request))
     attributes, excluded = projection_params(request)
     view = MemberView.of(rtype, attributes, excluded, ctx.base_url)
     projected = project(written.resource, rtype, attributes, excluded)
@@ -228,7 +229,7 @@ async def patch_group(request: web.Request) -> web.StreamResponse:
     attributes, excluded = projection_params(request)
     wanted = attributes is not None or excluded is not None
     resource = await _service(request).patch(
-        ctx, request.match_info["id"], operations, request.headers.get("If-Match"),
+        ctx, request.match_info["id"], operations, if_match(request),
         want_resource=wanted)
     if resource is None:
         return scim_response(None, 204)
@@ -240,7 +241,7 @@ async def patch_group(request: web.Request) -> web.StreamResponse:
 async def delete_group(request: web.Request) -> web.Response:
     ctx = await org_context(request)
     await _service(request).delete(ctx, request.match_info["id"],
-                                   request.headers.get("If-Match"))
+                                   if_match(request))
     return scim_response(None, 204)
 
 

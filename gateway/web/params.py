@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.helpers import ETag
 
 from gateway import jsonio
 from gateway.provisioning.listing import Window
@@ -13,6 +14,7 @@ from gateway.scim.filter import Filter, parse_filter
 from gateway.scim.projection import parse_attribute_list
 from gateway.scim.requests import prepare_patch, prepare_resource
 from gateway.scim.schema import ResourceType
+from gateway.scim.versions import Versions
 
 # SCIM bodies nest a few levels (extension → manager → value); this leaves room to
 # spare while keeping the recursive walks after it (canonicalise, validation) safe.
@@ -50,6 +52,20 @@ async def read_json_object(request: web.Request) -> dict:
         raise ScimError(400, f"The request body nests deeper than {MAX_BODY_DEPTH} levels",
                         "invalidSyntax")
     return body
+
+
+def _versions(tags: tuple[ETag, ...] | None) -> Versions | None:
+    return None if tags is None else Versions.of(tag.value for tag in tags)
+
+
+def if_match(request: web.Request) -> Versions | None:
+    """The versions `If-Match` accepts (aiohttp parses the header), or None without one."""
+    return _versions(request.if_match)
+
+
+def if_none_match(request: web.Request) -> Versions | None:
+    """The versions `If-None-Match` names, or None without the header."""
+    return _versions(request.if_none_match)
 
 
 async def resource_body(request: web.Request, rtype: ResourceType, kind: str) -> dict:
