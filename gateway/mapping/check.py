@@ -32,17 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.backend.records import (
-    STATUS_ACTIVE,
-    STATUS_DEACTIVATED,
-    STATUS_FIELD,
-    split_action_fields,
-)
+from gateway.backend.records import STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_FIELD
 from gateway.config import MappingsConfig
-from gateway.mapping.conversion import changed_fields
+from gateway.mapping import write_plan
 from gateway.mapping.fields import MappingError, read_scim
 from gateway.mapping.registry import OrgMappings, load_module
 from gateway.mapping.resource_mapping import ResourceMapping
+from gateway.mapping.write_plan import WritePlan
 from gateway.scim.errors import ScimError
 from gateway.scim.patch import apply_patch
 from gateway.scim.requests import prepare_patch, prepare_resource
@@ -147,40 +143,49 @@ def patch_operations(mapping: ResourceMapping, body: dict) -> list[dict]:
     return prepare_patch(body, mapping.rtype)
 
 
+def calls_of(plan: WritePlan, record: dict) -> list[BackendCall]:
+    """The backend calls the gateway makes to carry `plan` out over `record`."""
+    calls: list[BackendCall] = []
+    if plan.create is not None:
+        calls.append(BackendCall("POST", EMPLOYEES, plan.create,
+                                 {"Idempotency-Key": "<a new UUID for each create>"}))
+    if plan.update:
+        calls.append(BackendCall("PATCH", EMPLOYEE, plan.update,
+                                 {"If-Match": str(record.get("lock_version"))}))
+    if plan.action is not None:
+        calls.append(BackendCall("POST", f"{EMPLOYEE}/{plan.action}"))
+    return calls
+
+
+def carried_out(plan: WritePlan, record: dict) -> dict:
+    """The record after `plan`, as the backend would store it (ids and times are placeholders)."""
+    after = dict(record)
+    if plan.create is not None:
+        after.update(plan.create, id=PLACEHOLDER_ID, status=STATUS_ACTIVE, lock_version=0,
+                     created_at=PLACEHOLDER_TIME, updated_at=PLACEHOLDER_TIME)
+    for changed in (plan.create, plan.update):
+        if changed is not None:
+            after.update(changed)
+            after["lock_version"] = (after.get("lock_version") or 0) + 1
+    if plan.action is not None:
+        after[STATUS_FIELD] = STATUS_DEACTIVATED if plan.action == "deactivate" else STATUS_ACTIVE
+        after["lock_version"] = (after.get("lock_version") or 0) + 1
+    return after
+
+
 def plan_create(mapping: ResourceMapping, body: dict) -> Outcome:
     """`POST /Users` with `body`: the create call (and deactivate when active is false)."""
     resource = scim_resource(mapping, body)
-    fields = mapping.to_backend(resource)
-    create_body, status = split_action_fields(fields)
-    calls = [BackendCall("POST", EMPLOYEES, create_body,
-                         {"Idempotency-Key": "<a new UUID for each create>"})]
-    record = {name: None for name in mapping.catalogue}
-    record.update(create_body, id=PLACEHOLDER_ID, status=STATUS_ACTIVE, lock_version=1,
-                  created_at=PLACEHOLDER_TIME, updated_at=PLACEHOLDER_TIME)
-    if status == STATUS_DEACTIVATED:
-        calls.append(BackendCall("POST", f"{EMPLOYEE}/deactivate"))
-        record.update(status=STATUS_DEACTIVATED, lock_version=2)
-    return Outcome(calls, record, ignored_attributes(mapping, resource))
+    plan = write_plan.plan_create(mapping, resource)
+    record = carried_out(plan, {name: None for name in mapping.catalogue})
+    return Outcome(calls_of(plan, record), record, ignored_attributes(mapping, resource))
 
 
 def plan_update(mapping: ResourceMapping, record: dict, target: dict, current: dict) -> Outcome:
     """The calls turning `record` (read back as `current`) into `target`."""
-    wanted = mapping.to_backend(target, previous=current)
-    changes = changed_fields(wanted, record)
-    body, status = split_action_fields(changes)
-    calls: list[BackendCall] = []
-    after = dict(record)
-    if body:
-        calls.append(BackendCall("PATCH", EMPLOYEE, body,
-                                 {"If-Match": str(record.get("lock_version"))}))
-        after.update(body)
-        after["lock_version"] = (after.get("lock_version") or 0) + 1
-    if status is not None:
-        action = "deactivate" if status == STATUS_DEACTIVATED else "reactivate"
-        calls.append(BackendCall("POST", f"{EMPLOYEE}/{action}"))
-        after[STATUS_FIELD] = status
-        after["lock_version"] = (after.get("lock_version") or 0) + 1
-    return Outcome(calls, after, ignored_attributes(mapping, target, current))
+    plan = write_plan.plan_update(mapping, record, current, target)
+    return Outcome(calls_of(plan, record), carried_out(plan, record),
+                   ignored_attributes(mapping, target, current))
 
 
 def plan_replace(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
@@ -190,9 +195,14 @@ def plan_replace(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
 
 
 def plan_patch(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
-    """`PATCH /Users/{id}` with the PatchOp `body` over `record`."""
+    """`PATCH /Users/{id}` with the PatchOp `body` over `record` (sent without If-Match)."""
+    operations = patch_operations(mapping, body)
+    status_only = write_plan.plan_status_patch(mapping, operations)
+    if status_only is not None:
+        # The gateway sends the action alone, without reading the record first.
+        return Outcome(calls_of(status_only, record), carried_out(status_only, record))
     current = mapping.to_scim(record, BASE_URL)
-    target = apply_patch(current, patch_operations(mapping, body), mapping.rtype)
+    target = apply_patch(current, operations, mapping.rtype)
     return plan_update(mapping, record, target, current)
 
 

@@ -10,27 +10,24 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.backend.client import BackendClient
-from gateway.backend.errors import BackendError, BackendNotFound, BackendStale
-from gateway.backend.records import (
-    STATUS_ACTIVE,
-    STATUS_DEACTIVATED,
-    STATUS_FIELD,
-    split_action_fields,
-)
+from gateway.backend.errors import BackendNotFound, BackendStale
 from gateway.idstore.base import IdStore
-from gateway.mapping.conversion import changed_fields
-from gateway.mapping.fields import TranslationError
 from gateway.mapping.ids import from_scim_id
-from gateway.mapping.resource_mapping import ResourceMapping
+from gateway.mapping.write_plan import (
+    StatusAction,
+    WritePlan,
+    plan_create,
+    plan_status_patch,
+    plan_update,
+)
 from gateway.provisioning.backend_errors import (
     WRITE_ATTEMPTS,
     backend_errors,
     check_precondition,
-    stale,
-    to_scim_error,
 )
 from gateway.provisioning.context import OrgContext
 from gateway.provisioning.listing import (
@@ -79,14 +76,13 @@ class UserService:
 
     async def create(self, ctx: OrgContext, resource: dict) -> dict:
         mapping = ctx.mappings.user
-        fields = mapping.to_backend(resource)
-        body, status = split_action_fields(fields)
+        plan = plan_create(mapping, resource)
         with backend_errors(mapping, "User"):
             record = await self._backend.create_employee(
-                ctx.org_id, body, idempotency_key=str(uuid.uuid4())
+                ctx.org_id, plan.create or {}, idempotency_key=str(uuid.uuid4())
             )
-            if status == STATUS_DEACTIVATED:
-                record = await self._backend.deactivate_employee(ctx.org_id, record["id"])
+            if plan.action is not None:
+                record = await self._status_call(plan.action)(ctx.org_id, record["id"])
         await self.index.remember(ctx.org_id, mapping, [record])
         return mapping.to_scim(record, ctx.base_url)
 
@@ -99,27 +95,26 @@ class UserService:
         self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: Versions | None
     ) -> dict:
         mapping = ctx.mappings.user
-        status = _status_only(operations, mapping) if if_match is None else None
-        if status is not None:
-            # Okta's (de)activation: the actions are idempotent and answer with the
-            # record, so there is nothing to read first and nothing to compare.
-            return await self._set_status(ctx, scim_id, status)
+        plan = plan_status_patch(mapping, operations) if if_match is None else None
+        if plan is not None and plan.action is not None:
+            return await self._set_status(ctx, scim_id, plan.action)
         return await self._write(
             ctx, scim_id, if_match, lambda current: apply_patch(current, operations, mapping.rtype)
         )
 
-    async def _set_status(self, ctx: OrgContext, scim_id: str, status: str) -> dict:
+    async def _set_status(self, ctx: OrgContext, scim_id: str, action: StatusAction) -> dict:
+        """The idempotent action alone: no read first (a missing user is the backend's 404)."""
         mapping = ctx.mappings.user
         backend_id = from_scim_id(scim_id)
         if backend_id is None:
             raise ScimError(404, f"User {scim_id} not found")
         with backend_errors(mapping, f"User {scim_id}"):
-            record = await self._status_action(status)(ctx.org_id, backend_id)
+            record = await self._status_call(action)(ctx.org_id, backend_id)
         return mapping.to_scim(record, ctx.base_url)
 
-    def _status_action(self, status: str):
-        """The backend action endpoint that sets `status` (both are idempotent)."""
-        if status == STATUS_DEACTIVATED:
+    def _status_call(self, action: StatusAction) -> Callable[[int, int], Awaitable[dict]]:
+        """The backend action endpoint (both are idempotent and answer with the record)."""
+        if action == "deactivate":
             return self._backend.deactivate_employee
         return self._backend.reactivate_employee
 
@@ -130,7 +125,7 @@ class UserService:
         is the only call (a missing user is the backend's 404).
         """
         if if_match is None:
-            await self._set_status(ctx, scim_id, STATUS_DEACTIVATED)
+            await self._set_status(ctx, scim_id, "deactivate")
             return
         record = await self._record(ctx, scim_id)
         check_precondition(record, if_match, f"User {scim_id}")
@@ -138,37 +133,37 @@ class UserService:
             await self._backend.deactivate_employee(ctx.org_id, record["id"])
 
     async def _write(
-        self, ctx: OrgContext, scim_id: str, if_match: Versions | None, change
+        self, ctx: OrgContext, scim_id: str, if_match: Versions | None,
+        change: Callable[[dict], dict],
     ) -> dict:
+        """Read, plan (`write_plan.plan_update`), carry out; re-read on a 412 without If-Match."""
         mapping = ctx.mappings.user
+        what = f"User {scim_id}"
         for attempt in range(WRITE_ATTEMPTS):
             record = await self._record(ctx, scim_id)
-            expected = check_precondition(record, if_match, f"User {scim_id}")
+            expected = check_precondition(record, if_match, what)
             current = mapping.to_scim(record, ctx.base_url)
-            target = change(current)
-            changes = changed_fields(mapping.to_backend(target, previous=current), record)
-            try:
-                updated = await self._apply(ctx, record, changes, expected)
-            except BackendStale:
-                if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
-                    raise stale(f"User {scim_id}") from None
-                log.info("user %s changed while being written; retrying", scim_id)
-                continue
-            except BackendError as exc:
-                raise to_scim_error(exc, mapping, f"User {scim_id}") from None
+            plan = plan_update(mapping, record, current, change(current))
+            with backend_errors(mapping, what):
+                try:
+                    updated = await self._apply(ctx, record, plan, expected)
+                except BackendStale:
+                    if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
+                        raise  # the IdP's own version is stale, or we gave up: 412
+                    log.info("user %s changed while being written; retrying", scim_id)
+                    continue
             await self.index.moved(ctx.org_id, mapping, record, updated)
             return mapping.to_scim(updated, ctx.base_url)
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise RuntimeError("unreachable: the last attempt returns or raises")
 
-    async def _apply(self, ctx: OrgContext, record: dict, changes: dict, lock: int) -> dict:
+    async def _apply(self, ctx: OrgContext, record: dict, plan: WritePlan, lock: int) -> dict:
         """One backend PATCH for the fields, then the status action if active changed."""
-        body, status = split_action_fields(changes)
-        if body:
+        if plan.update:
             record = await self._backend.update_employee(
-                ctx.org_id, record["id"], body, if_match=lock
+                ctx.org_id, record["id"], plan.update, if_match=lock
             )
-        if status is not None:
-            record = await self._status_action(status)(ctx.org_id, record["id"])
+        if plan.action is not None:
+            record = await self._status_call(plan.action)(ctx.org_id, record["id"])
         return record
 
     # ---- listing ----
@@ -242,33 +237,3 @@ class UserService:
             out += self._matching(ctx, records, node)
         return out
 
-
-def _status_only(operations: list[dict], mapping: ResourceMapping) -> str | None:
-    """The new status when the PATCH only sets `active`, else None (the general path).
-
-    Only one add/replace of `active` to a real boolean qualifies (path "active"
-    or a path-less `{"active": bool}`), and only when the mapping maps `active`
-    to the status alone, writable, and derives nothing (a fallback could
-    follow `active`): then the status action is the whole change.
-    """
-    if len(operations) != 1:
-        return None
-    op = operations[0]
-    if op.get("op") not in ("add", "replace"):
-        return None
-    path, value = op.get("path"), op.get("value")
-    if "path" not in op and isinstance(value, dict) and len(value) == 1:
-        [(path, value)] = value.items()
-    if not isinstance(path, str) or path.casefold() != "active" or not isinstance(value, bool):
-        return None
-    status_fields = [b for b in mapping.bound if b.spec.backend == STATUS_FIELD]
-    if len(status_fields) != 1 or any(b.spec.fallback is not None for b in mapping.bound):
-        return None
-    spec = status_fields[0].spec
-    if status_fields[0].path.text() != "active" or not spec.writable:
-        return None
-    try:
-        status = spec.translate.to_backend(value) if spec.translate else value
-    except TranslationError:
-        return None
-    return status if status in (STATUS_ACTIVE, STATUS_DEACTIVATED) else None
