@@ -63,6 +63,9 @@ LOST_AT = "~lost_at"
 # How long unknown externalIds block `externalId eq` misses after a loss is found.
 LOSS_GRACE = timedelta(hours=1)
 DISPLAY_NAME = "displayName"
+EXTERNAL_ID = "externalId"
+# SCIM attributes the id store indexes for groups (the query planner looks them up there).
+INDEXED = (EXTERNAL_ID,)
 # How many (org, team) pairs a process remembers having warned about.
 WARNED_MAX = 10_000
 

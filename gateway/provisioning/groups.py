@@ -46,7 +46,6 @@ from gateway.backend.errors import BackendInvalid, BackendNotFound, BackendStale
 from gateway.idstore.base import IdStore, IdStoreUnavailable, LockTimeout
 from gateway.mapping.conversion import changed_fields
 from gateway.mapping.ids import from_scim_id, to_scim_id
-from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.provisioning.backend_errors import (
     WRITE_ATTEMPTS,
     backend_errors,
@@ -54,7 +53,13 @@ from gateway.provisioning.backend_errors import (
     stale,
 )
 from gateway.provisioning.context import OrgContext
-from gateway.provisioning.group_index import ExternalIds, GroupIndex, IndexLost
+from gateway.provisioning.group_index import (
+    EXTERNAL_ID,
+    INDEXED,
+    ExternalIds,
+    GroupIndex,
+    IndexLost,
+)
 from gateway.provisioning.group_patch import MembershipChange, member_values, split_operations
 from gateway.provisioning.listing import (
     SCAN_PAGE_SIZE,
@@ -69,7 +74,7 @@ from gateway.provisioning.member_check import MemberCheck
 from gateway.provisioning.planner import Lookup, plan, union_by_id
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
-from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
+from gateway.scim.filter import And, AttrPath, Filter, Not, Or
 from gateway.scim.patch import apply_patch
 from gateway.scim.versions import Versions
 
@@ -79,7 +84,6 @@ PER_PAGE = SCAN_PAGE_SIZE
 # A scan above max_scan is refused with this (formatted with total and limit).
 TOO_MANY_GROUPS = ("This query would scan {total} groups, more than the limit of {limit}; "
                    "filter by displayName, externalId or id instead")
-EXTERNAL_ID = "externalId"
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,9 @@ class GroupService:
                                      "displayName, externalId or id", "invalidFilter")
         if sort_by is not None:
             checked_sort_key(sort_by, mapping.rtype)
-        lookups = _lookups(node, mapping) if node is not None else None
+        # Teams can't be listed by anything but name, so only point lookups help: any
+        # other filter is evaluated over every team.
+        lookups = plan(node, mapping, INDEXED).lookups
         with backend_errors(mapping, "Groups"):
             if lookups is not None:
                 teams = await self._lookup(ctx, lookups)
@@ -198,11 +204,10 @@ class GroupService:
         return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup))
 
     async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
-        if lookup.kind == "search" and isinstance(lookup.value, str):
+        if lookup.kind == "search":
             return await self.index.find_by_name(ctx.org_id, ctx.mappings.group, lookup.value,
                                                  lookup.attr)
-        if lookup.kind == "external":
-            assert isinstance(lookup.value, str)
+        if lookup.kind == "index":  # externalId, the only attribute the id store indexes
             try:
                 found = await self.index.find_by_external_id(ctx.org_id, lookup.value)
             except IndexLost as lost:
@@ -217,7 +222,7 @@ class GroupService:
             except BackendNotFound:
                 await self.index.forget(ctx.org_id, ctx.mappings.group, {"id": found})
                 return []
-        backend_id = from_scim_id(lookup.value) if lookup.kind == "id" else None
+        backend_id = from_scim_id(lookup.value)
         if backend_id is None:
             return []
         try:
@@ -516,25 +521,3 @@ def _names_members(node: Filter) -> bool:
     path: AttrPath = node.path
     return path.attr.casefold() == "members"
 
-
-def _is_external_id(node: Compare, mapping: ResourceMapping) -> bool:
-    resolved = mapping.rtype.resolve(node.path.urn, node.path.attr, node.path.sub)
-    return resolved is not None and resolved.schema == "" and \
-        resolved.attribute.name == EXTERNAL_ID
-
-
-def _lookups(node: Filter, mapping: ResourceMapping) -> list[Lookup] | None:
-    """Point lookups for a group filter: id, displayName (cached hint), externalId (index)."""
-    if isinstance(node, And):
-        sides = [s for s in (_lookups(node.left, mapping), _lookups(node.right, mapping))
-                 if s is not None]
-        return min(sides, key=len) if sides else None
-    if isinstance(node, Or):
-        left, right = _lookups(node.left, mapping), _lookups(node.right, mapping)
-        return left + right if left is not None and right is not None else None
-    if isinstance(node, Compare) and node.op == "eq" and _is_external_id(node, mapping):
-        return [Lookup("external", node.value)] if isinstance(node.value, str) and node.value \
-            else None
-    if isinstance(node, Compare | Present | ValuePath):
-        return plan(node, mapping).lookups
-    return None

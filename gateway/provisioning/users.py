@@ -39,7 +39,7 @@ from gateway.provisioning.listing import (
     sort_resources,
 )
 from gateway.provisioning.planner import Lookup, plan, union_by_id
-from gateway.provisioning.user_index import UserIndex
+from gateway.provisioning.user_index import INDEXED, UserIndex
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, compile_filter
 from gateway.scim.filter import Filter
@@ -177,7 +177,7 @@ class UserService:
             check_filter(node, mapping.advertised)
         if sort_by is not None:
             checked_sort_key(sort_by, mapping.rtype)
-        chosen = plan(node, mapping)
+        chosen = plan(node, mapping, INDEXED)
         with backend_errors(mapping, "Users"):
             if chosen.lookups is not None:
                 records = await self._lookup(ctx, chosen.lookups)
