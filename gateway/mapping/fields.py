@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.scim.errors import ScimError
 from gateway.scim.filter import And, Compare, Filter, parse_patch_path
-from gateway.scim.resource import container_of, element_matches, get_value
+from gateway.scim.resource import element_matches, get_value, writable_container
 from gateway.scim.schema import ResolvedPath, ResourceType
 
 
@@ -133,9 +133,7 @@ def read_scim(resource: dict[str, Any], bound: BoundField) -> Any:
 
 def write_scim(resource: dict[str, Any], bound: BoundField, value: Any) -> None:
     """Set the value at a field's SCIM path, creating the element/extension as needed."""
-    container = container_of(resource, bound.path, create=True)
-    if container is None:  # an extension key holding a non-object: nothing to write into
-        return
+    container = writable_container(resource, bound.path)
     name = bound.path.attribute.name
     sub = bound.path.sub
     if bound.element is not None and sub is not None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -395,28 +395,25 @@ class GroupService:
     @asynccontextmanager
     async def _group_lock(
         self, ctx: OrgContext, scim_id: str, team_id: int, *, required: bool = True
-    ):
+    ) -> AsyncIterator[None]:
+        """Hold the group's lock around the block; the lock sees how the block ended."""
         lock = self._store.lock(ctx.org_id, f"group:{team_id}", timeout_s=self._lock_timeout_s)
-        try:
-            await lock.__aenter__()
-        except LockTimeout:
-            raise ScimError(503, f"Another change to Group {scim_id} is still in progress; "
-                                 "retry later", retry_after=5) from None
-        except IdStoreUnavailable:
-            if required:
-                log.error("id store unreachable: can't lock Group %s of org %s for a replace",
-                          scim_id, ctx.org_id)
-                raise ScimError(503, "The gateway can't lock the group for this change right "
-                                     "now; retry later", retry_after=10) from None
-            log.warning("id store unreachable: changing Group %s of org %s without its lock "
-                        "(adds and removes commute; no replace can run meanwhile)",
-                        scim_id, ctx.org_id)
+        async with AsyncExitStack() as held:
+            try:
+                await held.enter_async_context(lock)
+            except LockTimeout:
+                raise ScimError(503, f"Another change to Group {scim_id} is still in progress; "
+                                     "retry later", retry_after=5) from None
+            except IdStoreUnavailable:
+                if required:
+                    log.error("id store unreachable: can't lock Group %s of org %s for a "
+                              "replace", scim_id, ctx.org_id)
+                    raise ScimError(503, "The gateway can't lock the group for this change "
+                                         "right now; retry later", retry_after=10) from None
+                log.warning("id store unreachable: changing Group %s of org %s without its "
+                            "lock (adds and removes commute; no replace can run meanwhile)",
+                            scim_id, ctx.org_id)
             yield
-            return
-        try:
-            yield
-        finally:
-            await lock.__aexit__(None, None, None)
 
     # ---- attributes ----
 

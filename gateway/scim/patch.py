@@ -35,7 +35,13 @@ from typing import Any
 from gateway.scim.errors import ScimError, bad_request, invalid_path
 from gateway.scim.evaluate import matches_element, parse_datetime
 from gateway.scim.filter import And, Compare, Filter, parse_patch_path
-from gateway.scim.resource import canonicalise, container_of, json_copy, prune_empty
+from gateway.scim.resource import (
+    canonicalise,
+    container_of,
+    json_copy,
+    prune_empty,
+    writable_container,
+)
 from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
 
 OPERATIONS = ("add", "remove", "replace")
@@ -203,12 +209,11 @@ def _check_element_filter(node: Filter, parent: Attribute, path: str) -> None:
 
 def _add(out: dict, target: _Target, value: Any) -> None:
     attr = target.resolved.attribute
-    container = container_of(out, target.resolved, create=True)
-    assert container is not None
+    container = writable_container(out, target.resolved)
     if target.filter is not None:
-        _set_filtered(container, target, value, replace=False)
+        _set_filtered(container, target, target.filter, value, replace=False)
     elif target.resolved.sub is not None:
-        _set_sub(container, target, value)
+        _set_sub(container, target, target.resolved.sub, value)
     elif attr.multi_valued:
         items = _check_values(attr, value, target.resolved.text())
         current = container.get(attr.name)
@@ -232,12 +237,11 @@ def _add(out: dict, target: _Target, value: Any) -> None:
 
 def _replace(out: dict, target: _Target, value: Any) -> None:
     attr = target.resolved.attribute
-    container = container_of(out, target.resolved, create=True)
-    assert container is not None
+    container = writable_container(out, target.resolved)
     if target.filter is not None:
-        _set_filtered(container, target, value, replace=True)
+        _set_filtered(container, target, target.filter, value, replace=True)
     elif target.resolved.sub is not None:
-        _set_sub(container, target, value)
+        _set_sub(container, target, target.resolved.sub, value)
     elif attr.multi_valued:
         items = _check_values(attr, value, target.resolved.text())
         unique: list = []
@@ -252,10 +256,9 @@ def _replace(out: dict, target: _Target, value: Any) -> None:
         _set_leaf(container, attr, _check_value(attr, value, target.resolved.text()), target)
 
 
-def _set_sub(container: dict, target: _Target, value: Any) -> None:
+def _set_sub(container: dict, target: _Target, sub: Attribute, value: Any) -> None:
     """`name.givenName`, or `emails.value` (every element: there is no filter)."""
-    attr, sub = target.resolved.attribute, target.resolved.sub
-    assert sub is not None
+    attr = target.resolved.attribute
     new = _check_value(sub, value, target.resolved.text())
     current = container.get(attr.name)
     if attr.multi_valued:
@@ -273,14 +276,15 @@ def _set_sub(container: dict, target: _Target, value: Any) -> None:
     _set_leaf(current, sub, new, target)
 
 
-def _set_filtered(container: dict, target: _Target, value: Any, *, replace: bool) -> None:
-    """`attr[filter]` and `attr[filter].sub` for add and replace."""
+def _set_filtered(
+    container: dict, target: _Target, node: Filter, value: Any, *, replace: bool
+) -> None:
+    """`attr[filter]` and `attr[filter].sub` for add and replace (`node` is the filter)."""
     attr = target.resolved.attribute
-    assert target.filter is not None
     current = container.get(attr.name)
     elements = current if isinstance(current, list) else []
     matched = [e for e in elements if isinstance(e, dict)
-               and matches_element(target.filter, e, attr)]
+               and matches_element(node, e, attr)]
     where = target.resolved.text()
     if target.filter_sub is not None:
         sub = target.filter_sub
@@ -354,9 +358,7 @@ def _merge_complex(container: dict, attr: Attribute, new: dict, target: _Target)
         current = container[attr.name] = {}
     _forget_other_subs_on_new_value(current, new)
     for name, sub_value in new.items():
-        sub = attr.sub(name)
-        assert sub is not None
-        _set_leaf(current, sub, sub_value, target)
+        _set_leaf(current, _checked_sub(attr, name, target), sub_value, target)
 
 
 def _forget_other_subs_on_new_value(current: dict, new: dict) -> None:
@@ -369,9 +371,16 @@ def _merge(element: Any, new: Any, attr: Attribute, target: _Target) -> None:
     """Add what `new` says to an equivalent existing element (complex), in place."""
     if isinstance(element, dict) and isinstance(new, dict):
         for name, sub_value in new.items():
-            sub = attr.sub(name)
-            assert sub is not None
-            _set_leaf(element, sub, sub_value, target)
+            _set_leaf(element, _checked_sub(attr, name, target), sub_value, target)
+
+
+def _checked_sub(attr: Attribute, name: str, target: _Target) -> Attribute:
+    """A sub-attribute of a value `_check_value` passed (so it exists; else a clear 400)."""
+    sub = attr.sub(name)
+    if sub is None:
+        raise bad_request(f"{target.text}: '{attr.name}' has no sub-attribute '{name}'",
+                          "invalidPath")
+    return sub
 
 
 def _set_leaf(parent: dict, attr: Attribute, value: Any, target: _Target) -> None:

@@ -88,7 +88,7 @@ def _place(
                 return
         out[original_key or name] = json_copy(value)
         return
-    container = container_of(out, resolved, create=True)
+    container = writable_container(out, resolved)
     attr = resolved.attribute
     if resolved.sub is not None:
         parent = container.get(attr.name)
@@ -168,17 +168,20 @@ def _strip_attr(resolved: ResolvedPath | None, value: Any) -> Any:
     return strip_one(value)
 
 
-def container_of(resource: dict, resolved: ResolvedPath, *, create: bool = False) -> dict | None:
+def container_of(resource: dict, resolved: ResolvedPath) -> dict | None:
     """The dict that holds `resolved.attribute`: the resource, or its extension object."""
     if not resolved.in_extension:
         return resource
     ext = resource.get(resolved.schema)
-    if isinstance(ext, dict):
-        return ext
-    if not create:
-        return None
-    ext = resource[resolved.schema] = {}
-    return ext
+    return ext if isinstance(ext, dict) else None
+
+
+def writable_container(resource: dict, resolved: ResolvedPath) -> dict:
+    """`container_of`, making the extension object (replacing a non-object) when missing."""
+    container = container_of(resource, resolved)
+    if container is None:
+        container = resource[resolved.schema] = {}
+    return container
 
 
 def get_value(

@@ -241,13 +241,20 @@ async def test_lock_is_kept_alive_past_its_lease_while_held(prefix: str):
 
 
 async def test_lock_of_a_crashed_holder_frees_itself_after_the_lease(redis_store, prefix):
-    raw = Redis.from_url(REDIS_URL)
+    key = f"{prefix}:{{org:5}}:lock:sync"
+    raw = Redis.from_url(REDIS_URL, decode_responses=True)
     try:
-        await raw.set(f"{prefix}:{{org:5}}:lock:sync", "dead-process-token", px=200)
+        await raw.set(key, "dead-process-token", px=400)
+        # While the dead holder's lease runs, the lock is still its.
+        with pytest.raises(LockTimeout):
+            async with redis_store.lock(5, "sync", timeout_s=0.05):
+                pytest.fail("acquired a lock another holder still held")
+        async with redis_store.lock(5, "sync", timeout_s=5):
+            held_by = await raw.get(key)
+            assert held_by is not None and held_by != "dead-process-token"
+        assert await raw.get(key) is None  # released on exit
     finally:
         await raw.aclose()
-    async with redis_store.lock(5, "sync", timeout_s=5):
-        pass
 
 
 async def test_keys_are_hash_tagged_per_org(redis_store, prefix):
