@@ -37,9 +37,6 @@ class LockTimeout(IdStoreError):
 class IdStore(Protocol):
     """Per-org key/value spaces ("user:userName" → "48213") plus meta values and locks."""
 
-    #: True when every gateway process sees the same data (Redis), False for in-process.
-    shared: bool
-
     async def get_many(self, org_id: OrgId, lookups: Sequence[tuple[str, str]]) -> list[str | None]:
         """Values for each (space, key), in order, None for a miss; one round trip."""
         ...

@@ -14,9 +14,7 @@ from gateway.idstore.base import LockTimeout, OrgId
 
 
 class MemoryIdStore:
-    """The `IdStore` interface over plain dicts; `shared = False`."""
-
-    shared = False
+    """The `IdStore` interface over plain dicts (one process only)."""
 
     def __init__(self) -> None:
         # org → space → key → value

@@ -93,8 +93,6 @@ def _split_cluster_flag(url: str) -> tuple[str, bool]:
 class RedisIdStore:
     """The `IdStore` interface on Redis (`redis.asyncio`), standalone or cluster."""
 
-    shared = True
-
     def __init__(
         self,
         url: str,

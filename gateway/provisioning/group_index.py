@@ -48,7 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from gateway.backend.client import BackendClient
+from gateway.backend.client import BackendClient, pages
 from gateway.backend.errors import BackendNotFound
 from gateway.backend.records import format_timestamp, parse_timestamp
 from gateway.idstore.base import IdStore, IdStoreError
@@ -318,8 +318,8 @@ class GroupIndex:
             batch.clear()
             return len(missing)
 
-        async for team in self._backend.iter_teams(org_id, per_page=200):
-            batch.append(team["id"])
+        async for page in pages(lambda n: self._backend.list_teams(org_id, page=n, per_page=200)):
+            batch.extend(team["id"] for team in page.items)
             if len(batch) >= 1000:
                 marked += await flush()
         if batch:

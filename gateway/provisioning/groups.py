@@ -41,7 +41,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.backend.client import MAX_MEMBER_IDS, BackendClient
+from gateway.backend.client import MAX_MEMBER_IDS, BackendClient, Page, pages
 from gateway.backend.errors import BackendInvalid, BackendNotFound, BackendStale
 from gateway.idstore.base import IdStore, IdStoreUnavailable, LockTimeout
 from gateway.mapping.conversion import changed_fields
@@ -149,21 +149,19 @@ class GroupService:
     async def member_pages(self, ctx: OrgContext, scim_id: str) -> AsyncIterator[list[str]]:
         """The group's member ids, one backend page at a time (never all held at once)."""
         team_id = self._team_id(scim_id)
-        page = 1
-        while True:
-            with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
-                result = await self._backend.list_members(
-                    ctx.org_id, team_id, page=page, per_page=PER_PAGE)
-            yield [to_scim_id(m["employee_id"]) for m in result.items]
-            if result.is_last:
-                return
-            page += 1
+        with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
+            async for page in self._member_pages(ctx, team_id):
+                yield [to_scim_id(m["employee_id"]) for m in page.items]
+
+    def _member_pages(self, ctx: OrgContext, team_id: int) -> AsyncIterator[Page]:
+        return pages(lambda number: self._backend.list_members(
+            ctx.org_id, team_id, page=number, per_page=PER_PAGE))
 
     async def _member_ids(self, ctx: OrgContext, team_id: int) -> dict[int, None]:
         """Every current member (backend ids, in order) for a diff."""
         out: dict[int, None] = {}
-        async for member in self._backend.iter_members(ctx.org_id, team_id, per_page=PER_PAGE):
-            out[member["employee_id"]] = None
+        async for page in self._member_pages(ctx, team_id):
+            out.update((m["employee_id"], None) for m in page.items)
         return out
 
     # ---- listing ----

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.backend.client import Page
+from gateway.backend.client import Page, pages
 from gateway.scim.errors import ScimError
 from gateway.scim.resource import get_value
 from gateway.scim.schema import ResourceType
@@ -136,10 +136,7 @@ async def bounded_pages(fetch: Fetch, max_scan: int, refusal: str) -> AsyncItera
     `refusal` is the 400 tooMany detail, formatted with `total` and `limit`; it
     is raised after the first call, before the backend is asked for more.
     """
-    page = await fetch(page=1, per_page=SCAN_PAGE_SIZE)
-    if page.total > max_scan:
-        raise ScimError(400, refusal.format(total=page.total, limit=max_scan), "tooMany")
-    yield page.items
-    while not page.is_last:
-        page = await fetch(page=page.page + 1, per_page=SCAN_PAGE_SIZE)
+    async for page in pages(lambda number: fetch(page=number, per_page=SCAN_PAGE_SIZE)):
+        if page.page == 1 and page.total > max_scan:
+            raise ScimError(400, refusal.format(total=page.total, limit=max_scan), "tooMany")
         yield page.items
