@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,11 @@ from sandbox.app import create_app
 from tests.faultproxy import FaultProxy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+TESTS = Path(__file__).resolve().parent
+# Test trees that run servers over real sockets (gateway, sandbox) or need Redis.
+E2E_TREES = {"e2e", "property", "conformance", "integration", "sandbox"}
+# Fixtures that talk to the real Redis: any test using one is end to end, wherever it lives.
+REDIS_FIXTURES = {"world", "redis_store"}
 SANDBOX_TOKEN = "sandbox-test-token"
 # Cheap scrypt for tests: the cost parameters are not what's under test here.
 TEST_SCRYPT = ScryptParams(n=2**10, r=8, p=1)
@@ -233,6 +239,22 @@ def sandbox_rate_limit() -> int:
 @pytest.fixture
 def scim_settings() -> dict:
     return {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `e2e` what needs Redis or servers, so `pytest -m "not e2e"` runs the pure units.
+
+    A test is end to end if it lives in one of `E2E_TREES`, uses a Redis fixture,
+    or runs against the Redis store through a parametrised `store` fixture; a
+    unit test that opens Redis itself carries `@pytest.mark.e2e` by hand.
+    """
+    e2e = pytest.mark.e2e
+    for item in items:
+        tree = item.path.relative_to(TESTS).parts[0]
+        params = getattr(item, "callspec", None)
+        on_redis = params is not None and params.params.get("store") == "redis"
+        if tree in E2E_TREES or REDIS_FIXTURES & set(item.fixturenames) or on_redis:
+            item.add_marker(e2e)
 
 
 @pytest.fixture

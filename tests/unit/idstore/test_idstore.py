@@ -208,6 +208,7 @@ async def test_lock_is_released_when_the_body_raises(store: IdStore):
 # ------------------------------------------------------------------ Redis specifics
 
 
+@pytest.mark.e2e  # a real Redis
 async def test_lock_excludes_another_process(prefix: str):
     """Two stores = two gateway processes sharing one Redis."""
     a = RedisIdStore(REDIS_URL, prefix=prefix)
@@ -225,6 +226,7 @@ async def test_lock_excludes_another_process(prefix: str):
         await drop_keys(f"{prefix}:*")
 
 
+@pytest.mark.e2e  # a real Redis
 async def test_lock_is_kept_alive_past_its_lease_while_held(prefix: str):
     a = RedisIdStore(REDIS_URL, prefix=prefix, lock_lease_s=0.3)
     b = RedisIdStore(REDIS_URL, prefix=prefix, lock_lease_s=0.3)
@@ -339,6 +341,7 @@ def test_make_id_store_without_url_warns_it_is_not_shared(caplog):
     assert any("not shared" in r.getMessage().lower() for r in caplog.records)
 
 
+@pytest.mark.e2e  # a real Redis
 async def test_make_id_store_with_url_is_shared_redis():
     store = make_id_store(REDIS_URL)
     try:
