@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   installs, then runs the gateway in demo mode (embedded sandbox)
-#   make test   installs, starts Redis if none answers, then lints and runs every test
+#   make test   installs, starts Redis if none answers, then lints (ruff, mypy) and runs every test
 # .ci/run calls `make test`.
 
 VENV    ?= .venv
@@ -25,6 +25,7 @@ redis:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: $(STAMP) redis lint
 	$(VENV)/bin/pytest -q

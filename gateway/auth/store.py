@@ -342,29 +342,30 @@ class CredentialStore:
             return None
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
                        "surrogatepass"), hashlib.sha256).digest()
-        usable = record is not None and record.active
+        usable = record if record is not None and record.active else None
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None:
             # Only while the record still holds the hash this secret matched, for the same org.
-            if (usable and now < hit.expires and record.info.id == hit.credential_id
-                    and record.info.org_id == hit.org_id
-                    and record.secret_hash == hit.secret_hash):
+            if (usable is not None and now < hit.expires
+                    and usable.info.id == hit.credential_id
+                    and usable.info.org_id == hit.org_id
+                    and usable.secret_hash == hit.secret_hash):
                 return hit.org_id
             del self._cache[key]
         # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
-        stored = record.secret_hash if usable else self._dummy
-        if not await self._hash_check(key, secret, stored) or not usable:
+        stored = (usable.secret_hash if usable is not None else None) or self._dummy
+        if not await self._hash_check(key, secret, stored) or usable is None:
             return None
         # The file may have been reloaded while we hashed: accept only if the hash still stands.
-        current = self._by_id.get(record.info.id)
+        current = self._by_id.get(usable.info.id)
         if current is None or not current.active or current.secret_hash != stored:
             return None
         if len(self._cache) >= MAX_CACHE_ENTRIES:
             self._cache.clear()
-        self._cache[key] = _CacheEntry(record.info.id, record.info.org_id, stored,
+        self._cache[key] = _CacheEntry(usable.info.id, usable.info.org_id, stored,
                                        now + self._cache_ttl_s)
-        return record.info.org_id
+        return usable.info.org_id
 
     async def _hash_check(self, key: bytes, secret: str, stored: SecretHash) -> bool:
         """Run scrypt off the loop, a few at a time; identical concurrent checks share one."""

@@ -30,6 +30,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from gateway.idstore.base import IdStoreUnavailable, LockTimeout, OrgId
 
@@ -89,6 +90,11 @@ def _split_cluster_flag(url: str) -> tuple[str, bool]:
     rest = urlencode([(k, v) for k, v in query if k != "cluster"])
     return urlunsplit(parts._replace(query=rest)), flags[-1].lower() in {"1", "true", "yes"}
 
+
+
+def _text(value: bytes | str | None) -> str | None:
+    """A reply as text (the client decodes replies; this only tells the type checker)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 class RedisIdStore:
     """The `IdStore` interface on Redis (`redis.asyncio`), standalone or cluster."""
@@ -187,7 +193,8 @@ class RedisIdStore:
         return await self._soft("get_many", op, [None] * len(lookups))
 
     async def put(self, org_id: OrgId, entries: Mapping[str, Mapping[str, str]]) -> None:
-        spaces = {space: dict(m) for space, m in entries.items() if m}
+        spaces: dict[str, Mapping[FieldT, EncodableT]] = {
+            space: {k: v for k, v in m.items()} for space, m in entries.items() if m}
         if not spaces:
             return
 
@@ -230,7 +237,8 @@ class RedisIdStore:
 
     async def get_meta(self, org_id: OrgId, name: str) -> str | None:
         async def op() -> str | None:
-            return await self._redis.hget(f"{self._org(org_id)}:meta", name)
+            value = await self._redis.hget(f"{self._org(org_id)}:meta", name)
+            return _text(value)
 
         return await self._soft("get_meta", op, None)
 
@@ -306,7 +314,7 @@ class RedisIdStore:
         """Forget an org's spaces and meta; a direct call, so failures are raised."""
         org = self._org(org_id)
         spaces = await self._redis.smembers(f"{org}:spaces")
-        keys = [f"{org}:idx:{space}" for space in spaces]
+        keys = [f"{org}:idx:{_text(space)}" for space in spaces]
         await self._redis.delete(*keys, f"{org}:spaces", f"{org}:meta")
 
     async def ping(self) -> bool:

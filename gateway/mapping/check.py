@@ -65,7 +65,7 @@ class BackendCall:
 
     method: str
     path: str  # a template: {org_id}, {id}
-    body: dict | None = None
+    body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
     def render(self) -> str:
@@ -81,7 +81,7 @@ class Outcome:
     """What one simulated request does: the calls, and the record afterwards."""
 
     calls: list[BackendCall]
-    record: dict
+    record: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
 
@@ -115,7 +115,7 @@ def load(target: str, default: str = MappingsConfig().default) -> OrgMappings:
         raise CheckFailed(str(exc)) from None
 
 
-def read_json(path: str, what: str) -> dict:
+def read_json(path: str, what: str) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -132,18 +132,18 @@ def read_json(path: str, what: str) -> dict:
 # ---- the request path, as the gateway runs it (gateway/web/users.py, provisioning/users.py) ----
 
 
-def scim_resource(mapping: ResourceMapping, body: dict) -> dict:
+def scim_resource(mapping: ResourceMapping, body: dict[str, Any]) -> dict[str, Any]:
     """A POST/PUT body as the gateway sees it after quirks, validation and read-only stripping."""
     if CORE_GROUP in (body.get("schemas") or []):
         raise CheckFailed("Group samples are not supported yet: give a SCIM User body")
     return prepare_resource(body, mapping.rtype, "User")
 
 
-def patch_operations(mapping: ResourceMapping, body: dict) -> list[dict]:
+def patch_operations(mapping: ResourceMapping, body: dict[str, Any]) -> list[dict[str, Any]]:
     return prepare_patch(body, mapping.rtype)
 
 
-def calls_of(plan: WritePlan, record: dict) -> list[BackendCall]:
+def calls_of(plan: WritePlan, record: dict[str, Any]) -> list[BackendCall]:
     """The backend calls the gateway makes to carry `plan` out over `record`."""
     calls: list[BackendCall] = []
     if plan.create is not None:
@@ -157,7 +157,7 @@ def calls_of(plan: WritePlan, record: dict) -> list[BackendCall]:
     return calls
 
 
-def carried_out(plan: WritePlan, record: dict) -> dict:
+def carried_out(plan: WritePlan, record: dict[str, Any]) -> dict[str, Any]:
     """The record after `plan`, as the backend would store it (ids and times are placeholders)."""
     after = dict(record)
     if plan.create is not None:
@@ -173,7 +173,7 @@ def carried_out(plan: WritePlan, record: dict) -> dict:
     return after
 
 
-def plan_create(mapping: ResourceMapping, body: dict) -> Outcome:
+def plan_create(mapping: ResourceMapping, body: dict[str, Any]) -> Outcome:
     """`POST /Users` with `body`: the create call (and deactivate when active is false)."""
     resource = scim_resource(mapping, body)
     plan = write_plan.plan_create(mapping, resource)
@@ -181,20 +181,23 @@ def plan_create(mapping: ResourceMapping, body: dict) -> Outcome:
     return Outcome(calls_of(plan, record), record, ignored_attributes(mapping, resource))
 
 
-def plan_update(mapping: ResourceMapping, record: dict, target: dict, current: dict) -> Outcome:
+def plan_update(
+    mapping: ResourceMapping, record: dict[str, Any], target: dict[str, Any],
+    current: dict[str, Any],
+) -> Outcome:
     """The calls turning `record` (read back as `current`) into `target`."""
     plan = write_plan.plan_update(mapping, record, current, target)
     return Outcome(calls_of(plan, record), carried_out(plan, record),
                    ignored_attributes(mapping, target, current))
 
 
-def plan_replace(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
+def plan_replace(mapping: ResourceMapping, record: dict[str, Any], body: dict[str, Any]) -> Outcome:
     """`PUT /Users/{id}` with `body` over `record`."""
     current = mapping.to_scim(record, BASE_URL)
     return plan_update(mapping, record, scim_resource(mapping, body), current)
 
 
-def plan_patch(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
+def plan_patch(mapping: ResourceMapping, record: dict[str, Any], body: dict[str, Any]) -> Outcome:
     """`PATCH /Users/{id}` with the PatchOp `body` over `record` (sent without If-Match)."""
     operations = patch_operations(mapping, body)
     status_only = write_plan.plan_status_patch(mapping, operations)
@@ -206,7 +209,7 @@ def plan_patch(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
     return plan_update(mapping, record, target, current)
 
 
-def as_record(mapping: ResourceMapping, doc: dict) -> dict:
+def as_record(mapping: ResourceMapping, doc: dict[str, Any]) -> dict[str, Any]:
     """A --current file as a full employee record (absent fields are null)."""
     if not isinstance(doc.get("id"), int) or isinstance(doc.get("id"), bool):
         raise CheckFailed("the --current record needs an integer 'id' (a backend employee "
@@ -215,14 +218,14 @@ def as_record(mapping: ResourceMapping, doc: dict) -> dict:
     if unknown:
         raise CheckFailed(f"the --current record has fields employees don't have: "
                           f"{', '.join(unknown)}")
-    record = {name: None for name in mapping.catalogue}
+    record: dict[str, Any] = {name: None for name in mapping.catalogue}
     record.update(status=STATUS_ACTIVE, lock_version=1)
     record.update(doc)
     return record
 
 
 def ignored_attributes(
-    mapping: ResourceMapping, resource: dict, previous: dict | None = None
+    mapping: ResourceMapping, resource: dict[str, Any], previous: dict[str, Any] | None = None
 ) -> list[str]:
     """What in `resource` this mapping won't write, so ops see a missing line.
 

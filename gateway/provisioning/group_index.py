@@ -47,6 +47,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gateway.backend.client import BackendClient, pages
 from gateway.backend.errors import BackendNotFound
@@ -149,7 +150,8 @@ class GroupIndex:
                 return [team]
             log.info("group name hint for org %s was stale; dropped it", org_id)
             await self._store.delete_if_equal(org_id, SPACE, key, hint)
-        page = await self._backend.list_teams(org_id, per_page=200, **{search_field: value})
+        search: dict[str, Any] = {search_field: value}
+        page = await self._backend.list_teams(org_id, per_page=200, **search)
         found = [t for t in page.items if self._named(mapping, t, value)]
         for team in found:
             await self.remember_name(org_id, mapping, team)

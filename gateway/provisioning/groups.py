@@ -34,9 +34,10 @@ an unchanged version doesn't mean unchanged members.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -91,7 +92,7 @@ class Written:
     """A group after a create or replace, and the member ids it now has (SCIM ids)."""
 
     resource: dict
-    members: list[str]
+    members: builtins.list[str]
 
 
 def _batches(ids: Sequence[int]) -> list[list[int]]:
@@ -122,7 +123,7 @@ class GroupService:
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
             return await self._backend.get_team(ctx.org_id, team_id)
 
-    async def _render(self, ctx: OrgContext, teams: list[dict]) -> list[dict]:
+    async def _render(self, ctx: OrgContext, teams: builtins.list[dict]) -> builtins.list[dict]:
         """SCIM resources (no members) for team records, externalIds from the index."""
         with backend_errors(ctx.mappings.group, "Groups"):
             known = await self.index.external_ids(ctx.org_id, [t["id"] for t in teams])
@@ -146,7 +147,9 @@ class GroupService:
         team = await self._team(ctx, scim_id)
         return (await self._render(ctx, [team]))[0]
 
-    async def member_pages(self, ctx: OrgContext, scim_id: str) -> AsyncIterator[list[str]]:
+    async def member_pages(
+        self, ctx: OrgContext, scim_id: str
+    ) -> AsyncGenerator[builtins.list[str], None]:
         """The group's member ids, one backend page at a time (never all held at once)."""
         team_id = self._team_id(scim_id)
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
@@ -193,15 +196,17 @@ class GroupService:
             resources = sort_resources(resources, sort_by, descending, mapping.rtype)
         return ListResult(len(resources), window.slice(resources))
 
-    def _matching(self, ctx: OrgContext, resources: list[dict], node: Filter | None) -> list:
+    def _matching(
+        self, ctx: OrgContext, resources: builtins.list[dict], node: Filter | None
+    ) -> builtins.list[dict]:
         if node is None:
             return resources
         return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
 
-    async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
+    async def _lookup(self, ctx: OrgContext, lookups: builtins.list[Lookup]) -> builtins.list[dict]:
         return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup))
 
-    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
+    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> builtins.list[dict]:
         if lookup.kind == "search":
             return await self.index.find_by_name(ctx.org_id, ctx.mappings.group, lookup.value,
                                                  lookup.attr)
@@ -237,9 +242,9 @@ class GroupService:
             lambda **page: self._backend.list_teams(ctx.org_id, **page), window)
         return ListResult(total, await self._render(ctx, teams))
 
-    async def _scan(self, ctx: OrgContext, node: Filter | None) -> list[dict]:
+    async def _scan(self, ctx: OrgContext, node: Filter | None) -> builtins.list[dict]:
         """Evaluate `node` over every team, refusing oversized scans."""
-        out: list[dict] = []
+        out: builtins.list[dict] = []
         pages = bounded_pages(lambda **page: self._backend.list_teams(ctx.org_id, **page),
                               self._max_scan, TOO_MANY_GROUPS)
         async for teams in pages:
@@ -280,8 +285,8 @@ class GroupService:
                        [to_scim_id(i) for i in target])
 
     async def patch(
-        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: Versions | None,
-        *, want_resource: bool,
+        self, ctx: OrgContext, scim_id: str, operations: builtins.list[dict],
+        if_match: Versions | None, *, want_resource: bool,
     ) -> dict | None:
         """PATCH; the resource (no members) only when `want_resource`, else None."""
         rtype = ctx.mappings.group.rtype
@@ -363,7 +368,7 @@ class GroupService:
             renaming = attrs is not None and bool(attrs.fields)
             if renaming or len(adds) > MAX_MEMBER_IDS:
                 await self._refuse_unknown(ctx, adds)
-            if attrs is not None and team is not None:
+            if attrs is not None and team is not None and target is not None:
                 team = await self._apply_attributes(ctx, scim_id, team, attrs, target, if_match)
             await self._add(ctx, team_id, adds)
             for batch in _batches(removes):
@@ -373,7 +378,7 @@ class GroupService:
         known = await self.index.external_ids(ctx.org_id, [team_id])
         return self._resource(ctx, team, known)
 
-    async def _add(self, ctx: OrgContext, team_id: int, adds: list[int]) -> None:
+    async def _add(self, ctx: OrgContext, team_id: int, adds: builtins.list[int]) -> None:
         """Add in batches; a refused single batch names the unknown ids (nothing was added)."""
         for batch in _batches(adds):
             try:
@@ -382,7 +387,7 @@ class GroupService:
                 await self._refuse_unknown(ctx, batch)
                 raise
 
-    async def _refuse_unknown(self, ctx: OrgContext, ids: list[int]) -> None:
+    async def _refuse_unknown(self, ctx: OrgContext, ids: builtins.list[int]) -> None:
         """400 naming every id that is not a person of this org."""
         if not ids:
             return

@@ -8,6 +8,7 @@ deactivate/reactivate action. Nothing is ever deleted.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -92,7 +93,8 @@ class UserService:
         return await self._write(ctx, scim_id, if_match, lambda current: resource)
 
     async def patch(
-        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: Versions | None
+        self, ctx: OrgContext, scim_id: str, operations: builtins.list[dict],
+        if_match: Versions | None,
     ) -> dict:
         mapping = ctx.mappings.user
         plan = plan_status_patch(mapping, operations) if if_match is None else None
@@ -190,7 +192,9 @@ class UserService:
             resources = sort_resources(resources, sort_by, descending, mapping.rtype)
         return ListResult(len(resources), window.slice(resources))
 
-    def _matching(self, ctx: OrgContext, records: list[dict], node: Filter | None) -> list[dict]:
+    def _matching(
+        self, ctx: OrgContext, records: builtins.list[dict], node: Filter | None
+    ) -> builtins.list[dict]:
         mapping = ctx.mappings.user
         resources = [mapping.to_scim(r, ctx.base_url) for r in records]
         if node is None:
@@ -198,10 +202,10 @@ class UserService:
         predicate = compile_filter(node, mapping.rtype)  # cached: compiled once per filter
         return [r for r in resources if predicate(r)]
 
-    async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
+    async def _lookup(self, ctx: OrgContext, lookups: builtins.list[Lookup]) -> builtins.list[dict]:
         return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup))
 
-    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
+    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> builtins.list[dict]:
         mapping = ctx.mappings.user
         if lookup.kind == "id":
             backend_id = from_scim_id(lookup.value)
@@ -213,9 +217,8 @@ class UserService:
                 return []
         if lookup.kind == "index":
             return await self.index.find(ctx.org_id, mapping, lookup.attr, lookup.value)
-        page = await self._backend.list_employees(
-            ctx.org_id, per_page=200, **{lookup.attr: lookup.value}
-        )
+        search: dict[str, Any] = {lookup.attr: lookup.value}
+        page = await self._backend.list_employees(ctx.org_id, per_page=200, **search)
         return page.items
 
     async def _backend_page(
@@ -227,9 +230,11 @@ class UserService:
         mapping = ctx.mappings.user
         return ListResult(total, [mapping.to_scim(r, ctx.base_url) for r in records])
 
-    async def _scan(self, ctx: OrgContext, params: dict[str, Any], node: Filter | None) -> list:
+    async def _scan(
+        self, ctx: OrgContext, params: dict[str, Any], node: Filter | None
+    ) -> builtins.list[dict]:
         """Evaluate `node` over every record the params select, refusing oversized scans."""
-        out: list[dict] = []
+        out: builtins.list[dict] = []
         pages = bounded_pages(
             lambda **page: self._backend.list_employees(ctx.org_id, **page, **params),
             self._max_scan, TOO_MANY_USERS)

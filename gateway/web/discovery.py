@@ -6,6 +6,8 @@ custom attribute sees it, and no other org does.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from gateway.provisioning.planner import pushed_down
@@ -32,7 +34,7 @@ async def service_provider_config(request: web.Request) -> web.Response:
     """
     ctx = await org_context(request)
     config = request.app[CONFIG]
-    body = {
+    body: dict[str, Any] = {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://support.workstream.example/scim",
         "patch": {"supported": True},

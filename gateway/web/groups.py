@@ -14,7 +14,7 @@ with just what `attributes`/`excludedAttributes` ask for.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 _MEMBER_KEYS = ("value", "$ref", "type")
 _PROBE = {"value": "1", "$ref": "r", "type": "User", "display": "d"}
 
+
+# A group's member ids, page after page (closed early when the first page was all).
+MemberPages = AsyncGenerator[list[str], None]
 
 @dataclass(frozen=True)
 class MemberView:
@@ -87,7 +90,7 @@ def _with_members(projected: dict, members: list[str], view: MemberView) -> dict
 
 
 async def _members_json(
-    head: bytes, first: list[str], pages: AsyncIterator[list[str]], view: MemberView
+    head: bytes, first: list[str], pages: MemberPages, view: MemberView
 ) -> AsyncIterator[bytes]:
     """A resource's JSON with its members spliced in, one backend page per chunk."""
     if not first:
@@ -132,14 +135,14 @@ async def _one_group(
     if not view.wanted:
         return resource_response(resource, projected=projected)
     pages = _service(request).member_pages(ctx, resource["id"])
-    first = await anext(pages, [])
+    first: list[str] = await anext(pages, [])
     headers = {"ETag": resource["meta"]["version"]} if resource.get("meta") else None
     return await _stream(request, _members_json(jsonio.dumps(projected), first, pages, view),
                          headers=headers)
 
 
 async def _list_body(
-    total: int, start_index: int, items: list[tuple[bytes, list[str], AsyncIterator]],
+    total: int, start_index: int, items: list[tuple[bytes, list[str], MemberPages]],
     view: MemberView,
 ) -> AsyncIterator[bytes]:
     yield jsonio.dumps({
@@ -179,7 +182,7 @@ async def _search(request: web.Request, source: dict) -> web.StreamResponse:
     if not view.wanted or not resources:
         return list_response(result.total, params.window.start_index, resources)
     # Every group's first member page is read before answering: faults are still SCIM errors.
-    items = []
+    items: list[tuple[bytes, list[str], MemberPages]] = []
     for full, projected in zip(result.resources, resources, strict=True):
         pages = service.member_pages(ctx, full["id"])
         items.append((jsonio.dumps(projected), await anext(pages, []), pages))
