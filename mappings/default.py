@@ -10,13 +10,16 @@ beside this file), then name it for the org in config.toml:
 Each line reads: SCIM attribute path → backend field.
 """
 
-from gateway.mapping import ENTERPRISE, Field, GroupMapping, UserMapping
+from gateway.mapping import ENTERPRISE, Computed, Field, GroupMapping, UserMapping, joined
 from gateway.mapping.translators import ACTIVE_STATUS, USER_REFERENCE
 
 USER = UserMapping([
     Field("userName", "email"),
     Field("name.givenName", "first_name"),
     Field("name.familyName", "last_name"),
+    # No field holds a formatted name: reads build it as Entra's default mapping
+    # does (Join(" ", givenName, surname)); a value sent for it is not kept.
+    Computed("name.formatted", joined("name.givenName", "name.familyName")),
     Field("displayName", "display_name"),
     Field("title", "title"),
     Field('emails[type eq "work"].value', "email"),

@@ -318,12 +318,22 @@ class CredentialStore:
 
     async def verify_basic(self, username: str, password: str) -> int | None:
         """The org id `username`/`password` belong to, or None."""
+        info = await self.identify_basic(username, password)
+        return None if info is None else info.org_id
+
+    async def verify_bearer(self, token: str) -> int | None:
+        """The org id a bearer token belongs to, or None."""
+        info = await self.identify_bearer(token)
+        return None if info is None else info.org_id
+
+    async def identify_basic(self, username: str, password: str) -> CredentialInfo | None:
+        """The credential `username`/`password` are (its org, id, label), or None."""
         self._maybe_reload()
         record = self._by_username.get(username)
         return await self._verify("basic", username, password, record)
 
-    async def verify_bearer(self, token: str) -> int | None:
-        """The org id a bearer token belongs to, or None.
+    async def identify_bearer(self, token: str) -> CredentialInfo | None:
+        """The credential a bearer token is, or None.
 
         The id inside the token finds the one hash to check, so no scan.
         """
@@ -337,7 +347,7 @@ class CredentialStore:
         return await self._verify("bearer", parsed[0], token, record)
 
     async def _verify(self, kind: Kind, lookup: str, secret: str,
-                      record: _Record | None) -> int | None:
+                      record: _Record | None) -> CredentialInfo | None:
         if len(secret) > MAX_SECRET_CHARS:
             return None
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
@@ -351,7 +361,7 @@ class CredentialStore:
                     and usable.info.id == hit.credential_id
                     and usable.info.org_id == hit.org_id
                     and usable.secret_hash == hit.secret_hash):
-                return hit.org_id
+                return usable.info
             del self._cache[key]
         # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
         stored = (usable.secret_hash if usable is not None else None) or self._dummy
@@ -365,7 +375,7 @@ class CredentialStore:
             self._cache.clear()
         self._cache[key] = _CacheEntry(usable.info.id, usable.info.org_id, stored,
                                        now + self._cache_ttl_s)
-        return usable.info.org_id
+        return current.info
 
     async def _hash_check(self, key: bytes, secret: str, stored: SecretHash) -> bool:
         """Run scrypt off the loop, a few at a time; identical concurrent checks share one."""

@@ -2,7 +2,7 @@
 
 from gateway.mapping.derived import joined
 from gateway.mapping.extensions import custom_extension
-from gateway.mapping.fields import Field, MappingError, TranslationError, Translator
+from gateway.mapping.fields import Computed, Field, MappingError, TranslationError, Translator
 from gateway.mapping.resource_mapping import GroupMapping, ResourceMapping, UserMapping
 from gateway.scim.schema import CORE_USER, ENTERPRISE_USER, Attribute, Schema
 
@@ -13,6 +13,7 @@ __all__ = [
     "CORE",
     "ENTERPRISE",
     "Attribute",
+    "Computed",
     "Field",
     "GroupMapping",
     "MappingError",

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from gateway.backend.records import BackendField
-from gateway.mapping.fields import BoundField, ResourceKind
+from gateway.mapping.fields import BoundComputed, BoundField, ResourceKind
 from gateway.scim.schema import Attribute, ResourceType, Schema
 
 
-def mapped_top_level(rtype: ResourceType, bound: tuple[BoundField, ...]) -> dict[str, set[str]]:
-    """Schema URN → names of its top-level attributes the fields carry."""
+def mapped_top_level(
+    rtype: ResourceType, bound: tuple[BoundField | BoundComputed, ...]
+) -> dict[str, set[str]]:
+    """Schema URN → names of its top-level attributes the fields (and computed lines) carry."""
     out: dict[str, set[str]] = {}
     for b in bound:
         schema = b.path.schema or rtype.core.id
@@ -29,16 +31,17 @@ class _Advertiser:
     """One mapping's fields, asked how each schema attribute should be advertised."""
 
     def __init__(self, rtype: ResourceType, kind: ResourceKind, bound: tuple[BoundField, ...],
-                 references: tuple[BoundField, ...],
+                 computed: tuple[BoundComputed, ...], references: tuple[BoundField, ...],
                  catalogue: Mapping[str, BackendField]) -> None:
         self.rtype = rtype
         self.kind = kind
         self.bound = bound
+        self.computed = computed
         self.references = references
         self.catalogue = catalogue
 
     def schemas(self) -> list[Schema]:
-        mapped = mapped_top_level(self.rtype, self.bound)
+        mapped = mapped_top_level(self.rtype, (*self.bound, *self.computed))
         # Served by the gateway itself, not through a mapped field: a group's members
         # are the team's memberships (gateway.provisioning.groups).
         if self.kind is ResourceKind.GROUP:
@@ -82,6 +85,10 @@ class _Advertiser:
                             selected.setdefault(sub.name, []).append(value)
                     if attr.sub("primary"):
                         keep.add("primary")
+        for c in self.computed:
+            if ((c.path.schema or self.rtype.core.id) == schema_id
+                    and c.path.attribute == attr and c.path.sub is not None):
+                keep.add(c.path.sub.name)
         subs = tuple(
             replace(s, canonical_values=tuple(selected[s.name])) if s.name in selected else s
             for s in attr.sub_attributes if s.name in keep
@@ -137,6 +144,10 @@ class _Advertiser:
             ]
 
         def read_only(sub: str | None) -> bool:
+            if any((c.path.schema or self.rtype.core.id) == schema_id
+                   and c.path.attribute.name == attr.name
+                   and (c.path.sub.name if c.path.sub else None) == sub for c in self.computed):
+                return True  # computed on reads: a value sent for it is not kept
             found = fields_for(sub)
             return bool(found) and not any(b.spec.writable for b in found)
 
@@ -149,10 +160,11 @@ class _Advertiser:
 
 def advertised_schemas(
     rtype: ResourceType, kind: ResourceKind, bound: tuple[BoundField, ...],
-    references: tuple[BoundField, ...], catalogue: Mapping[str, BackendField],
+    computed: tuple[BoundComputed, ...], references: tuple[BoundField, ...],
+    catalogue: Mapping[str, BackendField],
 ) -> list[Schema]:
     """The schemas cut down to what the fields carry (for /Schemas)."""
-    return _Advertiser(rtype, kind, bound, references, catalogue).schemas()
+    return _Advertiser(rtype, kind, bound, computed, references, catalogue).schemas()
 
 
 def advertised_type(rtype: ResourceType, schemas: list[Schema]) -> ResourceType:

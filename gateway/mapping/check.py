@@ -254,6 +254,12 @@ def ignored_attributes(
             continue
         if previous is None or value != read_scim(previous, b):
             notes.append(f"read-only in this mapping, ignored on writes: {b.text}")
+    for c in mapping.computed:
+        value = read_scim(resource, c)
+        computed = c.spec.compute(resource)
+        if value is not None and value != computed:
+            notes.append(f"computed on reads, the value sent is not kept: {c.text} "
+                         f"{value!r} reads back as {computed!r}")
     return notes
 
 
@@ -266,7 +272,7 @@ def describe(mappings: OrgMappings) -> str:
     for label, mapping, backend in (("User", mappings.user, "employee"),
                                     ("Group", mappings.group, "team")):
         lines.append(f"\n{label}: SCIM attribute -> Workstream {backend} field")
-        width = max(len(b.text) for b in mapping.bound)
+        width = max(len(line.scim) for line in mapping.fields)
         for b in mapping.bound:
             flags = [name for name, on in (
                 ("read-only", not b.spec.writable),
@@ -276,6 +282,9 @@ def describe(mappings: OrgMappings) -> str:
             ) if on]
             suffix = f"  [{', '.join(flags)}]" if flags else ""
             lines.append(f"  {b.text:<{width}} -> {b.spec.backend}{suffix}")
+        for c in mapping.computed:
+            how = c.spec.compute.__doc__ or "a function of the other attributes"
+            lines.append(f"  {c.text:<{width}} <- computed on reads: {how}  [read-only]")
         for schema in mapping.extensions:
             names = ", ".join(a.name for a in schema.attributes)
             lines.append(f"  extension schema {schema.id} ({names}): "

@@ -43,6 +43,10 @@ def to_scim_attributes(mapping: ResourceMapping, record: dict[str, Any]) -> dict
             if value is None:
                 continue
         write_scim(out, b, value)
+    for c in mapping.computed:
+        value = c.spec.compute(out)
+        if value is not None:
+            write_scim(out, c, value)
     return out
 
 

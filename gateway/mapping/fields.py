@@ -75,6 +75,29 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Computed:
+    """A SCIM attribute Workstream has no field for, computed on every read.
+
+    - `scim`: a single-valued SCIM path (`name.formatted`).
+    - `compute`: gets the SCIM attributes the record's fields read back as and
+      returns the value, or None for none (`joined(...)` from
+      `gateway.mapping.derived`).
+
+    Nothing is stored: a value the IdP sends is accepted and ignored, and a
+    read gives the computed one, so an IdP that sends what the computation
+    gives (Entra's `name.formatted`, given + " " + family) reads back what it
+    wrote. /Schemas advertises the attribute as readOnly.
+    """
+
+    scim: str
+    compute: Callable[[dict[str, Any]], Any]
+
+
+# One line of a mapping module: a stored field or a computed attribute.
+Line = Field | Computed
+
+
+@dataclass(frozen=True)
 class BoundField:
     """A `Field` resolved against a resource type (done once, at start-up)."""
 
@@ -82,6 +105,19 @@ class BoundField:
     path: ResolvedPath
     # For `emails[type eq "work"].value`: the element the field lives in ({"type": "work"}).
     element: dict[str, Any] | None
+
+    @property
+    def text(self) -> str:
+        return self.spec.scim
+
+
+@dataclass(frozen=True)
+class BoundComputed:
+    """A `Computed` resolved against a resource type (done once, at start-up)."""
+
+    spec: Computed
+    path: ResolvedPath
+    element: None = None  # always a single-valued path: read_scim/write_scim take either
 
     @property
     def text(self) -> str:
@@ -126,12 +162,20 @@ def bind(spec: Field, rtype: ResourceType) -> BoundField:
     return BoundField(spec, resolved, element)
 
 
-def read_scim(resource: dict[str, Any], bound: BoundField) -> Any:
+def bind_computed(spec: Computed, rtype: ResourceType) -> BoundComputed:
+    """Resolve a computed attribute's path; it must be one single value."""
+    bound = bind(Field(spec.scim, ""), rtype)  # resolved exactly as a field path is
+    if bound.element is not None or bound.path.leaf.multi_valued:
+        raise MappingError(f"{spec.scim!r}: a computed attribute must be single-valued")
+    return BoundComputed(spec, bound.path)
+
+
+def read_scim(resource: dict[str, Any], bound: BoundField | BoundComputed) -> Any:
     """The value at a field's SCIM path in `resource`, or None."""
     return get_value(resource, bound.path, bound.element)
 
 
-def write_scim(resource: dict[str, Any], bound: BoundField, value: Any) -> None:
+def write_scim(resource: dict[str, Any], bound: BoundField | BoundComputed, value: Any) -> None:
     """Set the value at a field's SCIM path, creating the element/extension as needed."""
     container = writable_container(resource, bound.path)
     name = bound.path.attribute.name

@@ -15,7 +15,17 @@ from typing import Any
 
 from gateway.backend.records import EMPLOYEE_FIELDS, TEAM_FIELDS, BackendField
 from gateway.mapping import advertised, conversion, lookups
-from gateway.mapping.fields import BoundField, Field, MappingError, ResourceKind, bind
+from gateway.mapping.fields import (
+    BoundComputed,
+    BoundField,
+    Computed,
+    Field,
+    Line,
+    MappingError,
+    ResourceKind,
+    bind,
+    bind_computed,
+)
 from gateway.scim.filter import Filter
 from gateway.scim.schema import (
     ResolvedPath,
@@ -40,12 +50,14 @@ class ResourceMapping:
     the rest is derived from them at build time so that no request repeats it.
     """
 
-    fields: tuple[Field, ...]
+    fields: tuple[Line, ...]
     extensions: tuple[Schema, ...]
     kind: ResourceKind
     rtype: ResourceType = field(repr=False, compare=False)
     catalogue: Mapping[str, BackendField] = field(repr=False, compare=False)
     bound: tuple[BoundField, ...] = field(repr=False, compare=False)
+    # The `Computed` attributes, filled in on reads after the fields.
+    computed: tuple[BoundComputed, ...] = field(repr=False, compare=False)
     # Backend field → the writable fields feeding it, in declaration order.
     writers: Mapping[str, tuple[BoundField, ...]] = field(repr=False, compare=False)
     # `<attr>.value` fields that also serve `<attr>.$ref` (see Translator.references).
@@ -58,23 +70,26 @@ class ResourceMapping:
 
     @classmethod
     def build(
-        cls, fields: Iterable[Field], extensions: Iterable[Schema], kind: ResourceKind
+        cls, fields: Iterable[Line], extensions: Iterable[Schema], kind: ResourceKind
     ) -> ResourceMapping:
         """Bind and check `fields`; a mistake raises MappingError naming it."""
         fields, extensions = tuple(fields), tuple(extensions)
         base = user_resource_type() if kind is ResourceKind.USER else group_resource_type()
         rtype = replace(base, extensions=(*base.extensions, *((s, False) for s in extensions)))
         catalogue = _CATALOGUES[kind]
-        bound = tuple(bind(f, rtype) for f in fields)
-        _check(kind, bound, catalogue)
+        bound = tuple(bind(f, rtype) for f in fields if isinstance(f, Field))
+        computed = tuple(bind_computed(f, rtype) for f in fields if isinstance(f, Computed))
+        _check(kind, bound, computed, catalogue)
         writers: dict[str, tuple[BoundField, ...]] = {}
         for b in bound:
             if b.spec.writable:
                 writers[b.spec.backend] = (*writers.get(b.spec.backend, ()), b)
         references = _reference_fields(bound)
-        schemas = advertised.advertised_schemas(rtype, kind, bound, references, catalogue)
+        schemas = advertised.advertised_schemas(
+            rtype, kind, bound, computed, references, catalogue)
         return cls(
             fields, extensions, kind, rtype=rtype, catalogue=catalogue, bound=bound,
+            computed=computed,
             writers=writers, references=references,
             reference_parents=tuple((_endpoint(b), _parent(b)) for b in references),
             schemas=tuple(schemas), advertised=advertised.advertised_type(rtype, schemas),
@@ -82,7 +97,7 @@ class ResourceMapping:
 
     # ---- derivation (what per-org modules use) ----
 
-    def extend(self, *fields: Field, extensions: Iterable[Schema] = ()) -> ResourceMapping:
+    def extend(self, *fields: Line, extensions: Iterable[Schema] = ()) -> ResourceMapping:
         """This mapping plus `fields`; a field for an already-mapped SCIM path replaces it."""
         new_paths = {f.scim.casefold() for f in fields}
         kept = tuple(f for f in self.fields if f.scim.casefold() not in new_paths)
@@ -100,7 +115,8 @@ class ResourceMapping:
         self._check_mapped("read_only", scim_paths)
         wanted = {p.casefold() for p in scim_paths}
         fields = tuple(
-            replace(f, writable=False) if f.scim.casefold() in wanted else f for f in self.fields
+            replace(f, writable=False) if isinstance(f, Field) and f.scim.casefold() in wanted
+            else f for f in self.fields
         )
         return self.build(fields, self.extensions, self.kind)
 
@@ -135,14 +151,15 @@ class ResourceMapping:
         return lookups.field_for_filter(self, node)
 
     def mapped_top_level(self) -> dict[str, set[str]]:
-        return advertised.mapped_top_level(self.rtype, self.bound)
+        return advertised.mapped_top_level(self.rtype, (*self.bound, *self.computed))
 
     def advertised_schemas(self) -> list[Schema]:
         return list(self.schemas)
 
 
 def _check(
-    kind: ResourceKind, bound: tuple[BoundField, ...], catalogue: Mapping[str, BackendField]
+    kind: ResourceKind, bound: tuple[BoundField, ...], computed: tuple[BoundComputed, ...],
+    catalogue: Mapping[str, BackendField],
 ) -> None:
     """Fail loudly on anything that would otherwise reach the backend silently."""
     for b in bound:
@@ -159,6 +176,11 @@ def _check(
             )
         if b.path.leaf.mutability == "readOnly" and b.spec.writable:
             raise MappingError(f"{b.spec.scim!r} is read-only in SCIM; use writable=False")
+    stored = {b.path.text().casefold() for b in bound}
+    for c in computed:
+        if c.path.text().casefold() in stored:
+            raise MappingError(f"{c.text!r} is both mapped to a field and computed; "
+                               "keep one (extend() with the one you want replaces the other)")
     identity = _IDENTITY[kind]
     if not any(b.path.text() == identity for b in bound):
         raise MappingError(f"a {kind} mapping must map {identity}")
@@ -189,11 +211,11 @@ def _parent(bound: BoundField) -> BoundField:
     return replace(bound, path=replace(bound.path, sub=None))
 
 
-def UserMapping(fields: Iterable[Field], extensions: Iterable[Schema] = ()) -> ResourceMapping:
+def UserMapping(fields: Iterable[Line], extensions: Iterable[Schema] = ()) -> ResourceMapping:
     """A User ↔ employee mapping (checked when built)."""
     return ResourceMapping.build(fields, extensions, ResourceKind.USER)
 
 
-def GroupMapping(fields: Iterable[Field], extensions: Iterable[Schema] = ()) -> ResourceMapping:
+def GroupMapping(fields: Iterable[Line], extensions: Iterable[Schema] = ()) -> ResourceMapping:
     """A Group ↔ team mapping (checked when built)."""
     return ResourceMapping.build(fields, extensions, ResourceKind.GROUP)

@@ -47,7 +47,11 @@ async def test_schemas_list_only_mapped_attributes(world: World):
     assert {"userName", "name", "emails", "active", "locale", "timezone"} <= names
     assert "nickName" not in names and "x509Certificates" not in names
     name = next(a for a in by_id[CORE]["attributes"] if a["name"] == "name")
-    assert {s["name"] for s in name["subAttributes"]} == {"givenName", "familyName"}
+    subs = {s["name"]: s for s in name["subAttributes"]}
+    assert set(subs) == {"givenName", "familyName", "formatted"}
+    # No field holds it: computed on reads, so a client learns it can't set it.
+    assert subs["formatted"]["mutability"] == "readOnly"
+    assert subs["givenName"]["mutability"] == "readWrite"
     ent = {a["name"] for a in by_id[ENTERPRISE]["attributes"]}
     assert ent == {"department", "employeeNumber", "costCenter", "manager"}
     status, one, _ = await world.a.get(f"/Schemas/{ENTERPRISE}")

@@ -48,7 +48,8 @@ CASES = [
      lambda u: {k: v for k, v in u.items() if k not in ("emails", "meta", "name", ENTERPRISE)}),
     ({"excludedAttributes": "id,schemas,password"}, lambda u: u),  # returned always
     ({"excludedAttributes": "name.familyName,department"},
-     lambda u: {**u, "name": {"givenName": "Test"}, ENTERPRISE: {"employeeNumber": "E-1"}}),
+     lambda u: {**u, "name": {"givenName": "Test", "formatted": "Test User"},
+                ENTERPRISE: {"employeeNumber": "E-1"}}),
 ]
 
 

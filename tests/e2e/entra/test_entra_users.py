@@ -142,6 +142,123 @@ async def test_entra_matching_costs_constant_backend_calls(world: World, entra: 
         assert len(calls) == 1, (flt, calls)
 
 
+# ---------------------------------------------------------------- name.formatted
+# Entra's default attribute mappings send name.formatted as Join(" ", givenName,
+# surname). No employee field holds it: the default mapping computes it on reads.
+
+
+async def test_entra_formatted_name_reads_back_as_sent(world: World, entra: ScimClient):
+    user = await create(entra)
+    assert user["name"]["formatted"] == "Grace Hopper"
+    status, read, _ = await entra.get(f"/Users/{user['id']}")
+    assert status == 200 and read["name"] == {
+        "givenName": "Grace", "familyName": "Hopper", "formatted": "Grace Hopper"}
+    status, only, _ = await entra.get(f"/Users/{user['id']}",
+                                      params={"attributes": "name.formatted"})
+    assert status == 200 and only["name"] == {"formatted": "Grace Hopper"}
+    assert "userName" not in only
+
+    # A rename: Entra sends the changed names and the recomputed formatted name, both
+    # as separate paths and in its merged path-less form; each reads back as sent.
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
+        {"op": "Replace", "path": "name.givenName", "value": "Amazing Grace"},
+        {"op": "Replace", "path": "name.formatted", "value": "Amazing Grace Hopper"}))
+    assert status == 200, body
+    assert body["name"]["formatted"] == "Amazing Grace Hopper"
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops({
+        "op": "replace",
+        "value": {"name.familyName": "Murray Hopper",
+                  "name.formatted": "Amazing Grace Murray Hopper"}}))
+    assert status == 200, body
+    status, read, _ = await entra.get(f"/Users/{user['id']}")
+    assert read["name"]["formatted"] == "Amazing Grace Murray Hopper"
+    rec = await record(world, user)
+    assert (rec["first_name"], rec["last_name"]) == ("Amazing Grace", "Murray Hopper")
+
+
+async def test_entra_formatted_name_other_than_the_names_is_not_kept_and_changes_nothing(
+    world: World, entra: ScimClient
+):
+    user = await create(entra)
+    before = await record(world, user)
+    await world.backend.clear_log()
+    status, body, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(
+        {"op": "Replace", "path": "name.formatted", "value": "Rear Admiral Grace Hopper"}))
+    assert status == 200, body
+    # Nothing can hold it: no write reaches Workstream, and reads give the names.
+    assert body["name"]["formatted"] == "Grace Hopper"
+    assert await record(world, user) == before
+    assert not [c for c in await world.backend.calls() if not c.startswith("GET")]
+
+
+async def test_entra_filter_on_formatted_name(world: World, entra: ScimClient):
+    user = await create(entra)
+    other = await create(entra, "alan@contoso.example", given="Alan", family="Turing")
+    assert await ids(entra, 'name.formatted eq "Grace Hopper"') == [user["id"]]
+    assert await ids(entra, 'name.formatted eq "GRACE HOPPER"') == [user["id"]]  # caseExact false
+    assert await ids(entra, 'name.formatted sw "Alan"') == [other["id"]]
+    assert sorted(await ids(entra, "name.formatted pr")) == sorted([user["id"], other["id"]])
+    assert await ids(entra, 'name.formatted eq "Grace Murray Hopper"') == []
+    # The filter follows a rename made in Workstream itself.
+    await world.backend.update_employee(world.org_a, user["id"], {"last_name": "Murray Hopper"})
+    assert await ids(entra, 'name.formatted eq "Grace Murray Hopper"') == [user["id"]]
+
+
+# ---------------------------------------------------------------- setup guide (docs/setup/entra.md)
+
+
+async def test_entra_default_attribute_mappings_create_and_update_ignore_the_unmapped(
+    world: World, entra: ScimClient
+):
+    """Everything Entra's default mappings of a non-gallery app send, kept where Workstream
+    has a field for it, ignored (never refused) where it has none."""
+    body = {
+        **entra_user("grace@contoso.example", "ghopper"),  # externalId from mailNickname
+        "title": "Rear Admiral", "preferredLanguage": "en-US",
+        "addresses": [{"type": "work", "formatted": "Building 1", "streetAddress": "1 Navy Way",
+                       "locality": "Arlington", "region": "VA", "postalCode": "22202",
+                       "country": "US"}],
+        "phoneNumbers": [{"type": "work", "value": "+1 555 0100"},
+                         {"type": "mobile", "value": "+1 555 0101"},
+                         {"type": "fax", "value": "+1 555 0102"}],
+    }
+    status, user, _ = await entra.post("/Users", body)
+    assert status == 201, user
+    rec = await record(world, user)
+    assert (rec["email"], rec["sso_id"], rec["title"], rec["phone"]) == (
+        "grace@contoso.example", "ghopper", "Rear Admiral", "+1 555 0100")
+    assert "addresses" not in user and "preferredLanguage" not in user
+    for op in (
+        {"op": "Add", "path": 'addresses[type eq "work"].streetAddress', "value": "2 Navy Way"},
+        {"op": "Replace", "path": 'phoneNumbers[type eq "mobile"].value', "value": "+1 555 0199"},
+        {"op": "Remove", "path": 'phoneNumbers[type eq "fax"].value'},
+        {"op": "Replace", "path": "preferredLanguage", "value": "fr-FR"},
+        {"op": "Add", "path": f"{ENTERPRISE}:organization", "value": "Navy"},
+    ):
+        status, answer, _ = await entra.patch(f"/Users/{user['id']}", patch_ops(op))
+        assert status == 200, (op, answer)
+    assert await record(world, user) == rec
+
+
+async def test_entra_upn_that_is_not_the_mail_becomes_the_workstream_email(
+    world: World, entra: ScimClient
+):
+    """userName ← userPrincipalName (Entra's default) where UPNs aren't mail addresses:
+    userName and the work email both feed Workstream's one email, and on a create
+    userName wins. docs/setup/entra.md says to map userName from `mail` instead."""
+    body = entra_user("grace@contoso.onmicrosoft.com")
+    body["emails"] = [{"primary": True, "type": "work", "value": "grace@contoso.example"}]
+    status, user, _ = await entra.post("/Users", body)
+    assert status == 201, user
+    assert (await record(world, user))["email"] == "grace@contoso.onmicrosoft.com"
+    assert user["emails"][0]["value"] == "grace@contoso.onmicrosoft.com"
+    # With userName mapped from mail, the same person arrives with one address twice.
+    status, other, _ = await entra.post("/Users", entra_user(
+        "alan@contoso.example", given="Alan", family="Turing", number="E-2"))
+    assert status == 201, other
+    assert (await record(world, other))["email"] == "alan@contoso.example"
+
+
 # ---------------------------------------------------------------- PATCH shapes
 
 

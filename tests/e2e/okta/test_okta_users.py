@@ -272,3 +272,77 @@ async def test_missing_family_name_names_the_scim_attribute(world: World):
     status, err, _ = await world.a.post("/Users", body)
     assert status == 400 and "name.familyName" in err["detail"]
     assert "last_name" not in err["detail"]
+
+
+# ---------------------------------------------------------------- setup guide (docs/setup/okta.md)
+
+
+async def test_okta_http_header_mode_sends_a_bearer_token(world: World):
+    # "Authentication Mode: HTTP Header": Okta sends `Authorization: Bearer <token>`.
+    issued = world.credentials.issue_token(world.org_a, label="okta")
+    okta = world.client("Bearer " + issued.token)
+    status, body, _ = await okta.get("/Users?startIndex=1&count=2")
+    assert status == 200 and body["totalResults"] == 0
+    status, user, _ = await okta.post("/Users", okta_user())
+    assert status == 201, user
+    assert (await world.backend.employee(world.org_a, user["id"]))["email"] == okta_user()[
+        "userName"]
+    # The token answers for its own org only.
+    assert (await world.client("Bearer " + issued.token + "x").get("/Users"))[0] == 401
+
+
+async def test_okta_sync_password_left_on_stores_nothing_and_changes_nothing(world: World):
+    user = await create_user(world)
+    before = await world.backend.employee(world.org_a, user["id"])
+    await world.backend.clear_log()
+    # A password push as a PUT of what was read plus the password, and as a PATCH.
+    _, read, _ = await world.a.get(f"/Users/{user['id']}")
+    status, body, _ = await world.a.put(f"/Users/{user['id']}", {**read, "password": "n3w-Pass"})
+    assert status == 200, body
+    assert "password" not in body
+    status, body, _ = await world.a.patch(f"/Users/{user['id']}", {
+        "schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"password": "0ther"}}]})
+    assert status == 200, body
+    assert "password" not in body
+    assert await world.backend.employee(world.org_a, user["id"]) == before
+    writes = [c for c in await world.backend.calls() if not c.startswith("GET")]
+    assert writes == []
+
+
+async def test_okta_profile_editor_enterprise_attributes_land_on_create_and_update(
+    world: World
+):
+    # Attributes added in Okta's Profile Editor with the enterprise external namespace.
+    body = okta_user()
+    body["schemas"] = [CORE, ENTERPRISE]
+    body[ENTERPRISE] = {"employeeNumber": "E-42", "department": "R&D", "costCenter": "CC-7"}
+    status, user, _ = await world.a.post("/Users", body)
+    assert status == 201, user
+    assert user[ENTERPRISE] == {"employeeNumber": "E-42", "department": "R&D",
+                                "costCenter": "CC-7"}
+    record = await world.backend.employee(world.org_a, user["id"])
+    assert (record["employee_number"], record["department"], record["cost_center"]) == (
+        "E-42", "R&D", "CC-7")
+    # A profile update changes one of them: Okta PUTs the whole user back.
+    _, read, _ = await world.a.get(f"/Users/{user['id']}")
+    read[ENTERPRISE]["costCenter"] = "CC-8"
+    status, updated, _ = await world.a.put(f"/Users/{user['id']}", read)
+    assert status == 200, updated
+    record = await world.backend.employee(world.org_a, user["id"])
+    assert record["cost_center"] == "CC-8" and record["employee_number"] == "E-42"
+
+
+async def test_okta_profile_update_as_patch_for_apps_with_patch(world: World):
+    # Apps with PATCH for profile updates send the changed attributes as replaces.
+    user = await create_user(world)
+    status, body, _ = await world.a.patch(f"/Users/{user['id']}", {
+        "schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "value": {"name": {"givenName": "Tess", "familyName": "User"},
+                                        "title": "Engineer"}},
+            {"op": "replace", "path": f"{ENTERPRISE}:department", "value": "R&D"}]})
+    assert status == 200, body
+    assert body["name"] == {"givenName": "Tess", "familyName": "User", "formatted": "Tess User"}
+    record = await world.backend.employee(world.org_a, user["id"])
+    assert (record["first_name"], record["title"], record["department"]) == (
+        "Tess", "Engineer", "R&D")
+    assert record["email"] == "test.user@okta.local" and record["status"] == "active"

@@ -193,3 +193,18 @@ async def test_jumpcloud_connection_test_deactivating_instead(world: World):
         "schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]})
     assert status == 200 and body["active"] is False
     assert (await world.backend.employee(world.org_a, user["id"]))["status"] == "deactivated"
+
+
+async def test_onelogin_template_formatted_name_and_untyped_address_are_accepted(world: World):
+    """OneLogin's SCIM JSON template sends `name.formatted` from the user's display name
+    and addresses without a type: accepted; the formatted name reads back built from the
+    names (docs/setup/onelogin-jumpcloud.md says what to change to keep it)."""
+    body = onelogin_user("kay@one.example")
+    body["name"]["formatted"] = "Kay J. (Ops)"
+    body["addresses"] = [{"locality": "Berlin", "region": "BE", "country": "DE"}]
+    status, user, _ = await world.a.post("/Users", body)
+    assert status == 201, user
+    assert user["name"]["formatted"] == "Kay Johnson"
+    record = await world.backend.employee(world.org_a, user["id"])
+    assert (record["first_name"], record["last_name"]) == ("Kay", "Johnson")
+    assert "addresses" not in user

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from gateway.mapping import Attribute, MappingError, TranslationError, custom_extension, joined
+from gateway.mapping import (
+    Attribute,
+    Computed,
+    Field,
+    MappingError,
+    TranslationError,
+    UserMapping,
+    custom_extension,
+    joined,
+)
 from gateway.mapping.registry import MappingRegistry, load_module
 from gateway.mapping.translators import LOCALE_BCP47, PHONE_DIGITS, table
 from mappings.default import GROUP as DEFAULT_GROUP
@@ -71,6 +80,55 @@ def test_joined_reads_extension_attributes_and_takes_a_separator():
 def test_joined_refuses_paths_it_cannot_join(paths: tuple):
     with pytest.raises(MappingError, match="joined"):
         joined(*paths)
+
+
+# ---- Computed ----
+
+RECORD = {"id": 7, "email": "ada@x.example", "first_name": "Ada", "last_name": "Lovelace",
+          "display_name": "Countess of Lovelace", "status": "active", "lock_version": 1}
+
+
+def test_formatted_name_is_computed_on_reads_and_never_written():
+    scim = DEFAULT_USER.to_scim_attributes(RECORD)
+    assert scim["name"]["formatted"] == "Ada Lovelace"
+    sent = {**scim, "name": {**scim["name"], "formatted": "Ada, Countess of Lovelace"}}
+    assert DEFAULT_USER.to_backend(sent, previous=scim) == DEFAULT_USER.to_backend(scim)
+    # No names, nothing to compute: no empty formatted name either.
+    assert "name" not in DEFAULT_USER.to_scim_attributes(
+        {**RECORD, "first_name": None, "last_name": None})
+
+
+def test_a_field_for_the_computed_path_replaces_the_computation():
+    mapping = DEFAULT_USER.without("displayName").extend(Field("name.formatted", "display_name"))
+    assert not mapping.computed
+    assert mapping.to_scim_attributes(RECORD)["name"]["formatted"] == "Countess of Lovelace"
+    sent = {"userName": "a@x.example", "name": {"givenName": "A", "familyName": "B",
+                                                "formatted": "Dr A B"}}
+    assert mapping.to_backend(sent)["display_name"] == "Dr A B"
+
+
+def test_computed_attribute_can_be_dropped_or_recomputed_another_way():
+    assert "formatted" not in DEFAULT_USER.without("name.formatted").to_scim_attributes(
+        RECORD)["name"]
+    surname_first = DEFAULT_USER.extend(
+        Computed("name.formatted", joined("name.familyName", "name.givenName", sep=", ")))
+    assert surname_first.to_scim_attributes(RECORD)["name"]["formatted"] == "Lovelace, Ada"
+    assert len(surname_first.computed) == 1
+
+
+@pytest.mark.parametrize("spec,message", [
+    (Computed("name.nickname", joined("name.givenName")), "unknown SCIM attribute"),
+    (Computed('emails[type eq "work"].value', joined("name.givenName")), "single-valued"),
+    (Computed("emails", joined("name.givenName")), "name which element"),
+])
+def test_computed_attributes_that_cannot_be_one_value_are_refused(spec: Computed, message: str):
+    with pytest.raises(MappingError, match=message):
+        DEFAULT_USER.extend(spec)
+
+
+def test_a_path_both_stored_and_computed_is_refused():
+    with pytest.raises(MappingError, match="both mapped to a field and computed"):
+        UserMapping([*DEFAULT_USER.fields, Computed("displayName", joined("name.givenName"))])
 
 
 # ---- translators ----

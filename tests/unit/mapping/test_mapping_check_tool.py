@@ -158,6 +158,22 @@ def test_attributes_the_mapping_drops_are_pointed_out(capsys, tmp_path: Path):
     assert "ignored: groups" not in out and "ignored: password" not in out
 
 
+def test_computed_formatted_name_is_listed_and_a_different_one_pointed_out(
+    capsys, tmp_path: Path
+):
+    body = json.loads(Path(sample("okta-create.json")).read_text())
+    body["name"]["formatted"] = "Dr. " + body["name"]["givenName"]
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(body))
+    code, out, _ = run(capsys, "mappings.default", str(path))
+    assert code == 0
+    assert "name.formatted" in out and "<- computed on reads:" in out
+    assert "note: computed on reads, the value sent is not kept: name.formatted" in out
+    given, family = body["name"]["givenName"], body["name"]["familyName"]
+    (_, resource) = blocks(out)
+    assert resource["name"]["formatted"] == f"{given} {family}"
+
+
 def test_a_sample_the_gateway_would_refuse_exits_1(capsys, tmp_path: Path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"userName": "a@x", "name": {"givenName": "A"}}))

@@ -43,7 +43,8 @@ def field_of(mapping, text: str):
 def test_record_reads_as_scim_and_writes_back_to_the_same_fields():
     scim = DEFAULT.to_scim_attributes(RECORD)
     assert scim["userName"] == "ada@acme.example"
-    assert scim["name"] == {"givenName": "Ada", "familyName": "Lovelace"}
+    assert scim["name"] == {"givenName": "Ada", "familyName": "Lovelace",
+                            "formatted": "Ada Lovelace"}
     assert scim["emails"] == [{"type": "work", "primary": True, "value": "ada@acme.example"}]
     assert scim[ENTERPRISE]["manager"] == {"value": "48001"}
     assert scim["active"] is True
