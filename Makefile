@@ -32,4 +32,5 @@ test: $(STAMP) redis lint
 
 bench: $(STAMP) redis
 	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
+	bash scripts/ensure-wrk.sh
 	$(VENV)/bin/python -m bench
