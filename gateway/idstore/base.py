@@ -37,6 +37,11 @@ class LockTimeout(IdStoreError):
 class IdStore(Protocol):
     """Per-org key/value spaces ("user:userName" → "48213") plus meta values and locks."""
 
+    @property
+    def answering(self) -> bool:
+        """False while recent failures are being answered as misses (a miss may be a lie)."""
+        ...
+
     async def get_many(self, org_id: OrgId, lookups: Sequence[tuple[str, str]]) -> list[str | None]:
         """Values for each (space, key), in order, None for a miss; one round trip."""
         ...

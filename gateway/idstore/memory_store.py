@@ -16,6 +16,8 @@ from gateway.idstore.base import LockTimeout, OrgId
 class MemoryIdStore:
     """The `IdStore` interface over plain dicts (one process only)."""
 
+    answering = True  # a dict never fails
+
     def __init__(self) -> None:
         # org → space → key → value
         self._orgs: dict[str, dict[str, dict[str, str]]] = {}
