@@ -1,13 +1,14 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   installs, then runs the gateway in demo mode (embedded sandbox)
-#   make test   installs, starts Redis if none answers, then lints (ruff, mypy) and runs every test
+#   make test   installs, starts Redis and PostgreSQL if none answers, then lints (ruff, mypy)
+#               and runs every test
 # .ci/run calls `make test`.
 
 VENV    ?= .venv
 PYTHON  ?= python3
 STAMP   := $(VENV)/.install-stamp
 
-.PHONY: install demo test lint bench redis
+.PHONY: install demo test lint bench redis postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +24,14 @@ demo: $(STAMP)
 redis:
 	bash scripts/ensure-redis.sh
 
+postgres:
+	bash scripts/ensure-postgres.sh
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) redis lint
+test: $(STAMP) redis postgres lint
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP) redis

@@ -76,8 +76,8 @@ async def _serve(args: argparse.Namespace) -> None:
                                              token=SANDBOX_TOKEN))
     credentials = CredentialStore(None, cache_ttl_s=config.auth.success_cache_ttl_s,
                                   guard=AuthGuard(GuardSettings.from_config(config.auth)))
-    good = [credentials.issue_basic(org, label=f"idp-{i}") for i in range(args.credentials)]
-    attacked = [credentials.issue_basic(org + 1000 + i, label="attacked")
+    good = [await credentials.issue_basic(org, label=f"idp-{i}") for i in range(args.credentials)]
+    attacked = [await credentials.issue_basic(org + 1000 + i, label="attacked")
                 for i in range(args.attacked)]
     app = build_app(config, credentials, id_store=MemoryIdStore())
     runner, site = await start_site(app, config, host="127.0.0.1", port=args.port)

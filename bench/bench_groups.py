@@ -97,7 +97,7 @@ async def main(args: argparse.Namespace) -> None:
                                   {"employees": rows}))["ids"]
 
         credentials = CredentialStore(None, params=ScryptParams(n=2**10, r=8, p=1))
-        issued = credentials.issue_basic(org, label="bench")
+        issued = await credentials.issue_basic(org, label="bench")
         config = Config()
         config = replace(config, backend=replace(config.backend, url=sandbox_url,
                                                  token=SANDBOX_TOKEN))

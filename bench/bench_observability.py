@@ -49,7 +49,7 @@ async def main(args: argparse.Namespace) -> None:
                                 headers={"Authorization": f"Token {SANDBOX_TOKEN}"}) as resp:
             org = (await resp.json())["id"]
         credentials = CredentialStore(None, params=ScryptParams(n=2**10, r=8, p=1))
-        issued = credentials.issue_basic(org, label="okta")
+        issued = await credentials.issue_basic(org, label="okta")
         config = Config()
         config = replace(config, backend=replace(config.backend, url=backend,
                                                  token=SANDBOX_TOKEN))

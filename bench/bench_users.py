@@ -67,7 +67,7 @@ async def main(args: argparse.Namespace) -> None:
 
         # Cheap scrypt: what is measured is the query path, not password hashing.
         credentials = CredentialStore(None, params=ScryptParams(n=2**10, r=8, p=1))
-        issued = credentials.issue_basic(org, label="bench")
+        issued = await credentials.issue_basic(org, label="bench")
         config = Config()
         config = replace(
             config,

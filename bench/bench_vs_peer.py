@@ -71,7 +71,7 @@ async def _serve_gateway(args: argparse.Namespace) -> None:
         redis=replace(config.redis, url=REDIS_URL),
     )
     credentials = CredentialStore(None)
-    issued = credentials.issue_token(args.org, label="bench")
+    issued = await credentials.issue_token(args.org, label="bench")
     store = RedisIdStore(REDIS_URL, prefix=args.prefix)
     runner = web.AppRunner(build_app(config, credentials, id_store=store), access_log=None)
     await runner.setup()

@@ -145,14 +145,14 @@ async def start_sandbox(log: Path) -> tuple[asyncio.subprocess.Process, int, str
     return proc, int(first.rsplit("id=", 1)[1]), f"http://127.0.0.1:{port}"
 
 
-async def start_gateway(workers: int, backend: str, credentials: Path, tmp: Path,
+async def start_gateway(workers: int, backend: str, state_url: str, tmp: Path,
                         session: aiohttp.ClientSession) -> Gateway:
     port = free_port()
     config = tmp / "empty.toml"
     config.write_text("")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WS_")},
            "WS_BACKEND_URL": backend, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
-           "WS_REDIS_URL": GATEWAY_REDIS, "WS_AUTH_CREDENTIALS_FILE": str(credentials),
+           "WS_REDIS_URL": GATEWAY_REDIS, "WS_STATE_URL": state_url,
            "WS_SERVER_WORKERS": str(workers), "PORT": str(port)}
     log = tmp / f"gateway-{workers}.log"
     with log.open("wb") as out:
@@ -235,9 +235,12 @@ async def bench(args: argparse.Namespace) -> int:
         sandbox_proc, org, backend = await start_sandbox(tmp / "sandbox.log")
         procs.append(sandbox_proc)
         from gateway.auth import CredentialStore
+        from gateway.state import StateDB
 
-        credentials = tmp / "credentials.json"
-        issued = CredentialStore(credentials).issue_basic(org, label="bench")
+        credentials = f"sqlite:///{tmp / 'gateway-state.db'}"
+        state = StateDB(credentials)
+        issued = await CredentialStore(state).issue_basic(org, label="bench")
+        await state.close()
         auth = "Basic " + base64.b64encode(
             f"{issued.username}:{issued.password}".encode()).decode()
         async with aiohttp.ClientSession() as session:

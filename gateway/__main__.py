@@ -10,6 +10,7 @@ listen on) is one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import logging
 import sys
@@ -22,6 +23,7 @@ from gateway.auth.guard import AuthGuard, GuardSettings
 from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.fields import MappingError
 from gateway.observability import logs
+from gateway.state import StateDB, StateError
 from gateway.web import serve
 from gateway.web.app import build_app
 from gateway.web.serve import ConnectionLimits
@@ -36,20 +38,31 @@ RUNNER_OPTIONS: dict[str, Any] = {"access_log": None}
 _LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 
 
-def open_credentials(config: Config) -> CredentialStore:
-    """The production credential store; a missing file is legal but worth shouting about.
+async def prepare_state(config: Config, state: StateDB) -> None:
+    """Migrate the state database before serving; unreachable → StateUnavailable.
 
-    The store treats a missing file as empty (the CLI creates it), which means every
-    SCIM request gets a 401: usually a wrong `auth.credentials_file`, not intent.
+    A credentials.json left next to an empty database is worth shouting about:
+    every SCIM request would get a 401 until it is imported.
     """
-    path = Path(config.auth.credentials_file)
-    if not path.exists():
-        log.warning("credentials file %s does not exist: every SCIM request will be refused "
-                    "(401) until `workstream-credentials issue` creates it there, or "
-                    "auth.credentials_file / WS_AUTH_CREDENTIALS_FILE points at the right file",
-                    path.resolve())
-    return CredentialStore(path, cache_ttl_s=config.auth.success_cache_ttl_s,
-                           guard=AuthGuard(GuardSettings.from_config(config.auth)))
+    try:
+        await state.migrate()
+        store = CredentialStore(state)
+        if not await store.list() and Path(config.auth.credentials_file).exists():
+            log.warning("the state database %s holds no credentials but %s exists: every SCIM "
+                        "request will be refused (401) until `workstream-admin credentials "
+                        "import %s` copies them in", state.description,
+                        Path(config.auth.credentials_file).resolve(),
+                        config.auth.credentials_file)
+    finally:
+        await state.close()  # the app's own loop opens its connections afresh
+
+
+def open_state(config: Config) -> tuple[StateDB, CredentialStore]:
+    """The production state database and the credential store reading it (not yet connected)."""
+    state = StateDB(config.state.url)
+    return state, CredentialStore(state, rotation_grace_s=config.auth.rotation_grace_s,
+                                  cache_ttl_s=config.auth.success_cache_ttl_s,
+                                  guard=AuthGuard(GuardSettings.from_config(config.auth)))
 
 
 DEFAULT_CONFIG = "config.toml"
@@ -90,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                             "backend.url set", config.server.workers)
             run_demo(config)
             return 0
-    except (ConfigError, MappingError, CredentialError) as exc:  # the demo builds an app too
+    except (ConfigError, MappingError, CredentialError, StateError) as exc:  # demo builds one too
         return _refuse(exc, 2)
     except ListenError as exc:  # the demo's ports
         return _refuse(exc, 1)
@@ -104,8 +117,12 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(config: Config) -> int:
     """Build the app and serve it, in this process or in `server.workers` workers."""
     try:
-        app = build_app(config, open_credentials(config))
-    except (ConfigError, MappingError, CredentialError) as exc:
+        state, credentials = open_state(config)
+        app = build_app(config, credentials, state=state)  # mappings checked first: no I/O
+        # Migrated (and found reachable) once, before any worker is forked.
+        asyncio.run(prepare_state(config, state))
+        app.on_cleanup.append(lambda _app: state.close())
+    except (ConfigError, MappingError, CredentialError, StateError) as exc:
         return _refuse(exc, 2)
     host, port = config.server.host, config.server.port
     log.info("starting SCIM on http://%s:%s%s with %d worker(s)", host, port,

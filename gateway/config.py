@@ -5,7 +5,7 @@ embedded sandbox, in-process id store). A bad key or value stops start-up with
 a message naming it, rather than failing on the first request.
 
 Environment overrides: `WS_<SECTION>_<KEY>` (e.g. `WS_BACKEND_URL`,
-`WS_BACKEND_TOKEN`, `WS_REDIS_URL`, `WS_AUTH_CREDENTIALS_FILE`), and `PORT`
+`WS_BACKEND_TOKEN`, `WS_REDIS_URL`, `WS_STATE_URL`), and `PORT`
 for `server.port` (the Procfile convention). Tables (`mappings.orgs`) are set
 in the file only; an environment variable naming one is refused, and so is a
 `WS_*` variable that names no key (a typo must not be silently ignored).
@@ -75,9 +75,18 @@ class RedisConfig:
 
 
 @dataclass(frozen=True)
+class StateConfig:
+    # The gateway's state database (credentials, group externalIds): an SQLite file for one
+    # host, postgresql://user@host/db (several hosts). It may carry a password: no repr.
+    url: str = field(default="sqlite:///gateway-state.db", repr=False)
+
+
+@dataclass(frozen=True)
 class AuthConfig:
-    # JSON file of hashed credentials written by `workstream-credentials`.
+    # The pre-database credentials file, read only by `workstream-admin credentials import`.
     credentials_file: str = "credentials.json"
+    # After `rotate`, how long the old secret keeps working (0: cut over at once).
+    rotation_grace_s: float = 86_400.0
     # How long a verified secret is trusted without scrypt (dropped at once on revoke/rotate).
     success_cache_ttl_s: float = 3600.0
     # Header the load balancer writes the caller's address into (e.g. X-Forwarded-For),
@@ -167,6 +176,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     scim: ScimConfig = field(default_factory=ScimConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -293,6 +303,9 @@ def _check(config: Config) -> None:
         if not config.backend.token:
             raise ConfigError("config key 'backend.token' is required when backend.url is set "
                               "(set WS_BACKEND_TOKEN)")
+    if config.auth.rotation_grace_s < 0:
+        raise ConfigError("config key 'auth.rotation_grace_s' must be 0 or more")
+    _check_state_url(config.state.url)
     if config.redis.url and not config.redis.url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("config key 'redis.url' must be a redis://, rediss:// or unix:// URL")
     if config.log.format not in ("json", "text"):
@@ -328,8 +341,18 @@ def _check(config: Config) -> None:
             raise ConfigError(f"config key 'mappings.orgs.{org}' names no module")
 
 
+def _check_state_url(url: str) -> None:
+    from gateway.state.url import BadStateUrl, async_url
+
+    try:
+        async_url(url)
+    except BadStateUrl as exc:
+        raise ConfigError(f"config key 'state.url': {exc}") from None
+
+
 _SECTION_CLASSES = {
     "server": ServerConfig, "backend": BackendConfig, "redis": RedisConfig,
+    "state": StateConfig,
     "auth": AuthConfig, "scim": ScimConfig, "limits": LimitsConfig,
     "mappings": MappingsConfig, "demo": DemoConfig, "log": LogConfig, "metrics": MetricsConfig,
 }
@@ -353,8 +376,8 @@ def load_section(name: str, path: str | Path | None = None,
                  env: dict[str, str] | None = None) -> Any:
     """One section of `path` with its env overrides, its keys and types checked.
 
-    For tools that need one setting, such as `workstream-credentials` reading
-    `[auth]`: `load_config` would also insist on what only the gateway needs
+    For tools that need one setting, such as `workstream-admin` reading
+    `[state]`: `load_config` would also insist on what only the gateway needs
     (e.g. backend.token once backend.url is set).
     """
     if name not in _SECTION_CLASSES:

@@ -1,7 +1,8 @@
 """Demo mode: the gateway in front of an embedded sandbox, ready for curl or Okta.
 
 Started when no `backend.url` is configured. Creates (or reuses) a demo org
-with SAML and SCIM enabled, issues a demo credential kept in memory, and
+with SAML and SCIM enabled, issues a demo credential kept in memory (the
+demo's state database is in memory too, whatever `state.url` says), and
 prints it, so a newcomer can try the whole Okta sequence with no set-up.
 """
 
@@ -42,8 +43,8 @@ async def start_demo(config: Config) -> tuple[list[web.AppRunner], dict]:
     config = replace(config, backend=replace(config.backend, url=backend_url, token=token))
     credentials = CredentialStore(None, cache_ttl_s=config.auth.success_cache_ttl_s,
                                   guard=AuthGuard(GuardSettings.from_config(config.auth)))
-    basic = credentials.issue_basic(org["id"], label="demo")
-    bearer = credentials.issue_token(org["id"], label="demo")
+    basic = await credentials.issue_basic(org["id"], label="demo")
+    bearer = await credentials.issue_token(org["id"], label="demo")
     try:
         gateway_runner, _ = await start_site(build_app(config, credentials), config)
     except OSError as exc:

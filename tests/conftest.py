@@ -7,10 +7,12 @@ the gateway made (the sandbox's request log).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from gateway.auth.hashing import ScryptParams
 from gateway.config import Config
 from gateway.idstore import MemoryIdStore, RedisIdStore
 from gateway.idstore.base import IdStore
+from gateway.state import StateDB
 from gateway.web.app import build_app
 from sandbox.app import create_app
 from tests.faultproxy import FaultProxy
@@ -35,6 +38,8 @@ TESTS = Path(__file__).resolve().parent
 E2E_TREES = {"e2e", "property", "conformance", "integration", "sandbox"}
 # Fixtures that talk to the real Redis: any test using one is end to end, wherever it lives.
 REDIS_FIXTURES = {"world", "redis_store"}
+# Where the tests' PostgreSQL answers (scripts/ensure-postgres.sh); each run makes its own database.
+POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SANDBOX_TOKEN = "sandbox-test-token"
 # Cheap scrypt for tests: the cost parameters are not what's under test here.
 TEST_SCRYPT = ScryptParams(n=2**10, r=8, p=1)
@@ -245,7 +250,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `e2e` what needs Redis or servers, so `pytest -m "not e2e"` runs the pure units.
 
     A test is end to end if it lives in one of `E2E_TREES`, uses a Redis fixture,
-    or runs against the Redis store through a parametrised `store` fixture; a
+    or runs against the Redis store through a parametrised `store` fixture or against
+    PostgreSQL through the `state_url` fixture; a
     unit test that opens Redis itself carries `@pytest.mark.e2e` by hand.
     """
     e2e = pytest.mark.e2e
@@ -253,7 +259,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tree = item.path.relative_to(TESTS).parts[0]
         params = getattr(item, "callspec", None)
         on_redis = params is not None and params.params.get("store") == "redis"
-        if tree in E2E_TREES or REDIS_FIXTURES & set(item.fixturenames) or on_redis:
+        on_postgres = params is not None and params.params.get("state_url") == "postgresql"
+        if (tree in E2E_TREES or REDIS_FIXTURES & set(item.fixturenames) or on_redis
+                or on_postgres):
             item.add_marker(e2e)
 
 
@@ -269,8 +277,15 @@ def fault_proxy_enabled() -> bool:
 
 
 @pytest.fixture
+def world_state() -> StateDB | None:
+    """The gateway's state database; None: a private in-memory SQLite one. Override to share."""
+    return None
+
+
+@pytest.fixture
 async def world(
-    redis_store, sandbox_rate_limit, scim_settings, mapping_orgs, fault_proxy_enabled
+    redis_store, sandbox_rate_limit, scim_settings, mapping_orgs, fault_proxy_enabled,
+    world_state,
 ) -> AsyncIterator[World]:
     sandbox = TestServer(create_app(":memory:", SANDBOX_TOKEN, sandbox_rate_limit),
                          host="127.0.0.1")
@@ -279,9 +294,9 @@ async def world(
     backend = Backend(session, str(sandbox.make_url("")).rstrip("/"))
     org_a = await backend.create_org("Org A")
     org_b = await backend.create_org("Org B")
-    credentials = CredentialStore(None, params=TEST_SCRYPT)
-    issued_a = credentials.issue_basic(org_a, label="okta")
-    issued_b = credentials.issue_basic(org_b, label="okta")
+    credentials = CredentialStore(world_state, params=TEST_SCRYPT)
+    issued_a = await credentials.issue_basic(org_a, label="okta")
+    issued_b = await credentials.issue_basic(org_b, label="okta")
     proxy = None
     backend_url = backend.url
     if fault_proxy_enabled:
@@ -326,3 +341,53 @@ async def start_gateway(world: World, id_store: IdStore, config: Config | None =
 @pytest.fixture
 def memory_store() -> MemoryIdStore:
     return MemoryIdStore()
+
+
+async def _postgres_admin(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of this test run's own (parallel runs never meet), dropped after."""
+    name = f"ws_test_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _empty(db: StateDB) -> None:
+    """Every row a test may have written, gone (the schema stays migrated)."""
+    from gateway.state.schema import credentials, group_external_ids
+
+    async with db.begin() as conn:
+        await conn.execute(credentials.delete())
+        await conn.execute(group_external_ids.delete())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The state database URL, once for real SQLite (a file) and once for real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gateway-state.db'}"
+    return request.getfixturevalue("postgres_database")
+
+
+@pytest.fixture
+async def state_db(state_url: str) -> AsyncIterator[StateDB]:
+    """A migrated, empty state database on each engine."""
+    db = StateDB(state_url)
+    await db.ready()
+    await _empty(db)
+    try:
+        yield db
+    finally:
+        await db.close()

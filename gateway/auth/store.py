@@ -2,45 +2,51 @@
 
 Workstream support issues each customer org a Basic username/password (Okta)
 or a bearer token (Entra); each credential is bound to exactly one org. Only
-scrypt hashes are kept, in a JSON file shared by every gateway process and the
-`workstream-credentials` CLI. The file is replaced atomically on every change,
-and each process re-reads it when it changes (checked at most once per
-`reload_interval_s`), so a revocation reaches every process within about a
-second.
+scrypt hashes are kept, in the state database shared by every gateway process
+on every host and by `workstream-admin credentials` (see `table`). Each
+process holds a snapshot of the rows in memory and polls the database's
+change counter about every second (`reload_interval_s`), so an issue,
+rotation or revocation reaches every process within about a second, without
+a restart. A rotation keeps the old secret working for a grace window
+(`auth.rotation_grace_s`), so the customer can update their IdP without an
+outage. `last_used_at` is recorded in the background, at most once a minute
+per credential, never on the request path.
 
 Verification is the hot path: scrypt runs in an executor in a few slots
 handed out by `gateway.auth.guard` (a flood of bad passwords cannot starve
-the event loop nor queue the real IdP behind it: see that module), concurrent
-checks of the same secret share one hash, and successful checks are cached for
-`cache_ttl_s` (an hour by default) under an HMAC of the secret (never the
-secret itself). Each cache entry remembers the hash it was checked against,
-and a hit counts only while the current record still holds that hash for that
-org: a rotated or revoked credential misses at once, while reloading the file
-for an unrelated change leaves every other org's warm entries alone (no
-scrypt stampede). Failed secrets are remembered the same way, so a wrong
-secret seen again costs no scrypt.
+the event loop nor queue the real IdP behind it), concurrent checks of the
+same secret share one hash, and successful checks are cached for `cache_ttl_s`
+(an hour by default) under an HMAC of the secret (never the secret itself).
+Each cache entry remembers the hash it was checked against, and a hit counts
+only while the current record still accepts that hash for that org: a rotated
+(past its grace) or revoked credential misses at once, while reloading for an
+unrelated change leaves every other org's warm entries alone (no scrypt
+stampede). Failed secrets are remembered the same way (the guard's failure
+cache). When the database has been unreachable for longer than
+`stale_after_s`, cached successes keep working for their lifetime but a
+secret that would need a fresh check is answered 503 (StateUnavailable)
+rather than judged against a snapshot that may miss a revocation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
-import fcntl
 import hashlib
 import hmac
-import json
 import logging
-import os
 import re
 import secrets
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from gateway.auth.credentials_file import CredentialFileError as _UnreadableFile
+from gateway.auth.credentials_file import read_credentials_file
 from gateway.auth.guard import AuthGuard, Priority, SlotsFull
 from gateway.auth.hashing import (
     DEFAULT_PARAMS,
@@ -50,13 +56,14 @@ from gateway.auth.hashing import (
     hash_secret,
     matches,
 )
+from gateway.auth.table import CredentialTable, DuplicateCredential, Row, encode_hash
+from gateway.state import StateDB, StateError, StateUnavailable
+from gateway.state.db import now as db_now
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["basic", "bearer"]
 
-FILE_FORMAT = "workstream-scim-credentials"
-FILE_VERSION = 1
 TOKEN_PREFIX = "wsg"
 # Credential ids are 12 lower-case hex digits; tokens read wsg_<id>_<secret>.
 _ID_BYTES = 6
@@ -67,6 +74,10 @@ TOKEN_SECRET_BYTES = 32  # token_urlsafe(32) -> 43 characters
 MAX_SECRET_CHARS = 512
 MAX_LABEL_CHARS = 100
 MAX_CACHE_ENTRIES = 10_000
+DEFAULT_ROTATION_GRACE_S = 86_400.0
+# last_used_at is written at most this often per credential (and per process).
+LAST_USED_EVERY_S = 60.0
+MEMORY_URL = "sqlite:///:memory:"
 
 
 class CredentialError(Exception):
@@ -82,7 +93,7 @@ class CredentialRevoked(CredentialError):
 
 
 class CredentialFileError(CredentialError):
-    """The credentials file cannot be read or is not ours."""
+    """A credentials file (for `import`) cannot be read or is not ours."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,8 @@ class Issued:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+    # After a rotation with a grace window: until when the previous secret still works.
+    previous_valid_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,9 @@ class CredentialInfo:
     created_at: str
     rotated_at: str | None
     revoked_at: str | None
+    expires_at: str | None = None
+    last_used_at: str | None = None
+    previous_valid_until: str | None = None
 
     @property
     def active(self) -> bool:
@@ -122,67 +138,82 @@ class CredentialInfo:
         """The non-secret start of a bearer token, to recognise it in the IdP's settings."""
         return f"{TOKEN_PREFIX}_{self.id}_" if self.kind == "bearer" else None
 
+    def status(self, at: datetime | None = None) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        at = at or datetime.now(UTC)
+        if self.expires_at is not None and datetime.fromisoformat(self.expires_at) <= at:
+            return "expired"
+        return "active"
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "kind": self.kind, "org_id": self.org_id, "label": self.label,
+            "username": self.username, "token_prefix": self.token_prefix,
+            "status": self.status(), "created_at": self.created_at,
+            "rotated_at": self.rotated_at, "revoked_at": self.revoked_at,
+            "expires_at": self.expires_at, "last_used_at": self.last_used_at,
+            "previous_valid_until": self.previous_valid_until,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
 
 @dataclass(frozen=True)
 class _Record:
-    """One stored credential: its public facts and its hash (None once revoked).
+    """One credential as verification sees it: its public facts and the hashes it accepts.
 
-    `repr` leaves the hash out, like `Issued` leaves out the secret.
+    `repr` leaves the hashes out, like `Issued` leaves out the secret.
     """
 
     info: CredentialInfo
     secret_hash: SecretHash | None = field(repr=False)
+    previous_hash: SecretHash | None = field(default=None, repr=False)
+    previous_until: float | None = None  # wall-clock end of the rotation grace window
+    expires: float | None = None  # wall-clock expiry (--expires)
 
     @property
     def active(self) -> bool:
         return self.info.active and self.secret_hash is not None
 
-    def to_json(self) -> dict:
-        i = self.info
-        return {
-            "id": i.id,
-            "kind": i.kind,
-            "org_id": i.org_id,
-            "label": i.label,
-            "username": i.username,
-            "created_at": i.created_at,
-            "rotated_at": i.rotated_at,
-            "revoked_at": i.revoked_at,
-            "hash": self.secret_hash.to_json() if self.secret_hash else None,
-        }
+    def usable(self, wall: float) -> bool:
+        return self.active and (self.expires is None or wall < self.expires)
+
+    def hashes(self, wall: float) -> list[SecretHash]:
+        """The hashes a secret may match now: the current one, and the previous in grace."""
+        assert self.secret_hash is not None
+        if self.previous_hash is not None and self.previous_until is not None \
+                and wall < self.previous_until:
+            return [self.secret_hash, self.previous_hash]
+        return [self.secret_hash]
+
+    def accepts(self, stored: SecretHash, wall: float) -> bool:
+        return self.usable(wall) and stored in self.hashes(wall)
 
     @classmethod
-    def from_json(cls, doc: dict) -> _Record:
-        kind = doc["kind"]
-        if kind not in ("basic", "bearer"):
-            raise ValueError(f"unknown credential kind {kind!r}")
-        org_id = doc["org_id"]
-        if not isinstance(org_id, int) or isinstance(org_id, bool):
-            raise ValueError(f"credential {doc.get('id')!r}: org_id must be an integer")
+    def from_row(cls, row: Row) -> _Record:
         info = CredentialInfo(
-            id=str(doc["id"]),
-            kind=kind,
-            org_id=org_id,
-            label=doc.get("label"),
-            username=doc.get("username"),
-            created_at=doc["created_at"],
-            rotated_at=doc.get("rotated_at"),
-            revoked_at=doc.get("revoked_at"),
+            id=row.id, kind=row.kind, org_id=row.org_id,  # type: ignore[arg-type]
+            label=row.label, username=row.username, created_at=_iso(row.created_at) or "",
+            rotated_at=_iso(row.rotated_at), revoked_at=_iso(row.revoked_at),
+            expires_at=_iso(row.expires_at), last_used_at=_iso(row.last_used_at),
+            previous_valid_until=_iso(row.previous_valid_until),
         )
-        if kind == "basic" and not info.username:
-            raise ValueError(f"credential {info.id!r}: a basic credential needs a username")
-        raw_hash = doc.get("hash")
-        return cls(info, SecretHash.from_json(raw_hash) if raw_hash else None)
+        return cls(info, row.secret_hash if row.revoked_at is None else None,
+                   row.previous_hash if row.revoked_at is None else None,
+                   _epoch(row.previous_valid_until), _epoch(row.expires_at))
 
 
 def parse_token(token: str) -> tuple[str, str] | None:
     """Split `wsg_<id>_<secret>` into (credential id, secret); None if not that shape."""
     found = _TOKEN_RE.match(token)
     return (found.group(1), found.group(2)) if found else None
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _check_org(org_id: object) -> int:
@@ -197,12 +228,19 @@ def _check_label(label: str | None) -> str | None:
     return label or None
 
 
-_Signature = tuple[int, int, int]  # (st_ino, st_mtime_ns, st_size)
+def _check_expiry(expires_at: datetime | None) -> datetime | None:
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if expires_at <= datetime.now(UTC):
+        raise CredentialError(f"expiry {_iso(expires_at)} is in the past")
+    return expires_at.astimezone(UTC)
 
 
 @dataclass(frozen=True)
 class _CacheEntry:
-    """A verified secret: valid until `expires` while its credential still has this hash."""
+    """A verified secret: valid until `expires` while its credential still accepts this hash."""
 
     credential_id: str
     org_id: int
@@ -211,111 +249,307 @@ class _CacheEntry:
 
 
 class CredentialStore:
-    """Credentials bound to orgs, kept as scrypt hashes in a JSON file (or in memory).
+    """Credentials bound to orgs, kept as scrypt hashes in the state database.
 
-    `path=None` keeps everything in memory (demo mode and tests). The
-    management methods (`issue_*`, `rotate`, `revoke`) are synchronous and
-    meant for the CLI; `verify_*` are for the request path.
+    `db=None` keeps them in a private in-memory database (demo mode and
+    tests). The management methods (`issue_*`, `rotate`, `revoke`, `list`,
+    `import_file`) are for `workstream-admin`; `verify_*` are for the request
+    path and read only the in-memory snapshot, which `start()` keeps fresh.
     """
 
     def __init__(
         self,
-        path: Path | str | None,
+        db: StateDB | None,
         *,
         params: ScryptParams = DEFAULT_PARAMS,
         cache_ttl_s: float = 3600.0,
         reload_interval_s: float = 1.0,
+        stale_after_s: float = 10.0,
+        rotation_grace_s: float = DEFAULT_ROTATION_GRACE_S,
         guard: AuthGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._path = Path(path) if path is not None else None
+        self.db = db if db is not None else StateDB(MEMORY_URL)
+        self._table = CredentialTable(self.db)
         self._params = params
         self._cache_ttl_s = cache_ttl_s
         self._reload_interval_s = reload_interval_s
+        self._stale_after_s = stale_after_s
+        self._rotation_grace_s = rotation_grace_s
         self._guard = guard or AuthGuard()
         self._clock = clock
+        self._wall = wall_clock
         self._dummy = dummy_hash(params)
         # Cache keys are HMACs under a key that never leaves this process.
         self._cache_key = secrets.token_bytes(32)
         self._cache: dict[bytes, _CacheEntry] = {}
         self._by_id: dict[str, _Record] = {}
         self._by_username: dict[str, _Record] = {}
-        self._signature: _Signature | None = None
-        self._next_check = 0.0
+        self._version: int | None = None
+        self._generation = 0
+        self._fresh_at: float | None = None  # monotonic time of the last good read (if polling)
+        self._db_down = False
+        self.corrupt: dict[str, str] = {}  # row id → why it can't be read
+        self._used_pending: dict[str, float] = {}
+        self._used_noted: dict[str, float] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        self._starts = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: dict[tuple[bytes, SecretHash], asyncio.Task[bool]] = {}
-        if self._path is not None:
-            self._install(*self._read())
-            self._next_check = clock() + reload_interval_s
 
-    # -- management (CLI) ---------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """Grows whenever a credential is added, or a secret or revocation changes."""
+        return self._generation
 
-    def issue_basic(self, org_id: int, label: str | None = None) -> Issued:
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the snapshot and keep it fresh in the background (idempotent, counted)."""
+        self._starts += 1
+        if self._refresher is not None:
+            return
+        await self.db.ready()
+        await self.reload()
+        self._fresh_at = self._clock()
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever())
+
+    async def close(self) -> None:
+        """Stop refreshing (after the last `start`) and write pending last_used_at."""
+        self._starts = max(0, self._starts - 1)
+        if self._starts or self._refresher is None:
+            return
+        self._refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._refresher
+        self._refresher = None
+        self._fresh_at = None
+        with contextlib.suppress(StateError):
+            await self._flush_last_used()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._reload_interval_s)
+            try:
+                await self.refresh()
+            except StateError as exc:
+                if not self._db_down:
+                    log.error("credentials: %s; keeping the last snapshot (cached credentials "
+                              "keep working, new checks answer 503 after %ss)", exc,
+                              self._stale_after_s)
+                self._db_down = True
+            except Exception:  # never let the refresher die: the snapshot would freeze
+                log.exception("credentials refresh failed")
+
+    async def refresh(self) -> None:
+        """Reload if the change counter moved; write pending last_used_at."""
+        version = await self._table.version()
+        if version != self._version:
+            await self.reload()
+        await self._flush_last_used()
+        self._fresh_at = self._clock()
+        if self._db_down:
+            log.info("credentials: state database reachable again")
+            self._db_down = False
+
+    async def reload(self) -> None:
+        """Read every row into a new snapshot (a row that can't be read is skipped, named)."""
+        version, rows, corrupt = await self._table.load()
+        if self._version is not None and version < self._version:
+            return  # a slower, older read (the poller racing a change made here): keep the newer
+        for name, reason in corrupt.items():
+            if self.corrupt.get(name) != reason:
+                log.error("%s; until it is fixed, that credential keeps the state this process "
+                          "last read (refused if it never read one)", reason)
+        self.corrupt = corrupt
+        records = {r.id: _Record.from_row(r) for r in rows}
+        # A row that became unreadable keeps its last good state here (a hand edit gone
+        # wrong must neither lock a customer out nor let a revoked secret back in).
+        records.update({cid: self._by_id[cid] for cid in corrupt if cid in self._by_id})
+        self._install(records, version)
+
+    def _install(self, records: dict[str, _Record], version: int) -> None:
+        changed = self._secrets(records) != self._secrets(self._by_id)
+        self._by_id = records
+        self._by_username = {r.info.username: r for r in records.values()
+                             if r.info.kind == "basic" and r.info.username}
+        self._version = version
+        if changed:
+            self._generation += 1
+        # No cache clear: each entry is checked against the record's current hashes on use.
+
+    @staticmethod
+    def _secrets(records: dict[str, _Record]) -> dict:
+        return {cid: (r.info.org_id, r.secret_hash, r.previous_hash, r.previous_until,
+                      r.expires, r.info.revoked_at) for cid, r in records.items()}
+
+    def _stale(self) -> bool:
+        """Whether the snapshot is too old to judge a new secret (the database is down)."""
+        return (self._fresh_at is not None
+                and self._clock() - self._fresh_at > self._stale_after_s)
+
+    def _note_use(self, credential_id: str) -> None:
+        """Remember a use for the background writer; at most once a minute per credential."""
+        wall = self._wall()
+        if wall - self._used_noted.get(credential_id, float("-inf")) >= LAST_USED_EVERY_S:
+            self._used_noted[credential_id] = wall
+            self._used_pending[credential_id] = wall
+            if len(self._used_noted) > MAX_CACHE_ENTRIES:
+                self._used_noted.clear()
+
+    async def _flush_last_used(self) -> None:
+        if not self._used_pending:
+            return
+        pending, self._used_pending = self._used_pending, {}
+        try:
+            await self._table.record_use({cid: datetime.fromtimestamp(t, UTC)
+                                          for cid, t in pending.items()})
+        except StateError:
+            self._used_pending = {**pending, **self._used_pending}
+            raise
+
+    # -- management (workstream-admin) ------------------------------------------
+
+    async def issue_basic(self, org_id: int, label: str | None = None, *,
+                          expires_at: datetime | None = None) -> Issued:
         """A new username/password for `org_id`, for the customer's Okta admin."""
         org_id, label = _check_org(org_id), _check_label(label)
+        expires_at = _check_expiry(expires_at)
         password = secrets.token_urlsafe(PASSWORD_BYTES)
-        with self._mutation() as records:
-            cid = self._new_id(records)
-            username = f"scim-{org_id}-{cid}"
-            info = CredentialInfo(cid, "basic", org_id, label, username, _now(), None, None)
-            records[cid] = _Record(info, hash_secret(password, self._params))
+        cid = await self._insert_new(lambda cid: {
+            "kind": "basic", "org_id": org_id, "label": label,
+            "username": f"scim-{org_id}-{cid}",
+            "secret_hash": encode_hash(hash_secret(password, self._params)),
+            "expires_at": expires_at,
+        })
+        username = f"scim-{org_id}-{cid}"
         log.info("issued basic credential %s (user %s) for org %s", cid, username, org_id)
         return Issued(cid, org_id, "basic", username=username, password=password)
 
-    def issue_token(self, org_id: int, label: str | None = None) -> Issued:
+    async def issue_token(self, org_id: int, label: str | None = None, *,
+                          expires_at: datetime | None = None) -> Issued:
         """A new long-lived bearer token for `org_id` (Entra's "Secret Token")."""
         org_id, label = _check_org(org_id), _check_label(label)
-        with self._mutation() as records:
-            cid = self._new_id(records)
-            token = self._new_token(cid)
-            info = CredentialInfo(cid, "bearer", org_id, label, None, _now(), None, None)
-            records[cid] = _Record(info, hash_secret(token, self._params))
+        expires_at = _check_expiry(expires_at)
+        tokens: dict[str, str] = {}
+
+        def values(cid: str) -> dict:
+            tokens[cid] = self._new_token(cid)
+            return {"kind": "bearer", "org_id": org_id, "label": label, "username": None,
+                    "secret_hash": encode_hash(hash_secret(tokens[cid], self._params)),
+                    "expires_at": expires_at}
+
+        cid = await self._insert_new(values)
         log.info("issued bearer token %s for org %s", cid, org_id)
-        return Issued(cid, org_id, "bearer", token=token)
+        return Issued(cid, org_id, "bearer", token=tokens[cid])
 
-    def rotate(self, credential_id: str) -> Issued:
-        """A new secret for an existing credential; the old one stops working at once.
+    async def _insert_new(self, values: Callable[[str], dict]) -> str:
+        await self.db.ready()
+        for _ in range(5):  # a random 48-bit id colliding twice is not going to happen
+            cid = secrets.token_hex(_ID_BYTES)
+            row = {"id": cid, "created_at": db_now(), **values(cid)}
+            try:
+                async with self.db.begin() as conn:
+                    await self._table.insert(conn, [row])
+            except DuplicateCredential:
+                continue
+            await self.reload()
+            return cid
+        raise CredentialError("could not find a free credential id")  # pragma: no cover
 
-        A Basic credential keeps its username (the admin only re-enters the
+    async def rotate(self, credential_id: str, *, grace_s: float | None = None) -> Issued:
+        """A new secret for an existing credential.
+
+        The old secret keeps working for `grace_s` (default `rotation_grace_s`;
+        0 cuts over at once), so the IdP can be updated without an outage. A
+        Basic credential keeps its username (the admin only re-enters the
         password); a token keeps its id.
         """
-        with self._mutation() as records:
-            record = records.get(credential_id)
-            if record is None:
-                raise UnknownCredential(f"no credential {credential_id!r}")
-            if not record.active:
+        grace = self._rotation_grace_s if grace_s is None else grace_s
+        if grace < 0:
+            raise CredentialError("the grace window can't be negative")
+        await self.db.ready()
+        async with self.db.begin() as conn:
+            row = await self._row(conn, credential_id)
+            if row.revoked_at is not None or row.secret_hash is None:
                 raise CredentialRevoked(f"credential {credential_id!r} is revoked; issue a new one")
-            info = replace(record.info, rotated_at=_now())
-            if info.kind == "basic":
+            if row.kind == "basic":
                 password = secrets.token_urlsafe(PASSWORD_BYTES)
-                issued = Issued(info.id, info.org_id, "basic", username=info.username,
-                                password=password)
-                secret = password
+                issued_secret = password
             else:
-                token = self._new_token(info.id)
-                issued = Issued(info.id, info.org_id, "bearer", token=token)
-                secret = token
-            records[credential_id] = _Record(info, hash_secret(secret, self._params))
-        log.info("rotated credential %s of org %s", credential_id, info.org_id)
-        return issued
+                issued_secret = self._new_token(row.id)
+            rotated = db_now()
+            until = rotated + timedelta(seconds=grace) if grace > 0 else None
+            await self._table.change(
+                conn, row.id, secret_hash=encode_hash(hash_secret(issued_secret, self._params)),
+                previous_hash=encode_hash(row.secret_hash) if until else None,
+                previous_valid_until=until, rotated_at=rotated)
+        await self.reload()
+        log.info("rotated credential %s of org %s (old secret valid until %s)", row.id,
+                 row.org_id, _iso(until) or "now")
+        if row.kind == "basic":
+            return Issued(row.id, row.org_id, "basic", username=row.username,
+                          password=issued_secret, previous_valid_until=_iso(until))
+        return Issued(row.id, row.org_id, "bearer", token=issued_secret,
+                      previous_valid_until=_iso(until))
 
-    def revoke(self, credential_id: str) -> bool:
-        """Revoke a credential (its hash is dropped); False if it already was."""
-        with self._mutation() as records:
-            record = records.get(credential_id)
-            if record is None:
+    async def revoke(self, credential_id: str) -> bool:
+        """Revoke a credential (its hashes are dropped); False if it already was.
+
+        Works on a row that can't otherwise be read (a hand edit gone wrong), too.
+        """
+        await self.db.ready()
+        async with self.db.begin() as conn:
+            found = await self._table.status(conn, credential_id)
+            if found is None:
                 raise UnknownCredential(f"no credential {credential_id!r}")
-            if not record.active:
+            org_id, revoked = found
+            if revoked:
                 return False
-            records[credential_id] = _Record(replace(record.info, revoked_at=_now()), None)
-        log.info("revoked credential %s of org %s", credential_id, record.info.org_id)
+            await self._table.change(conn, credential_id, secret_hash=None,
+                                     previous_hash=None, previous_valid_until=None,
+                                     revoked_at=db_now())
+        await self.reload()
+        log.info("revoked credential %s of org %s", credential_id, org_id)
         return True
 
-    def list(self) -> list[CredentialInfo]:
-        """Every credential, revoked ones included, by org then age."""
-        self._maybe_reload(force=True)
+    async def _row(self, conn, credential_id: str) -> Row:
+        row = await self._table.get(conn, credential_id)
+        if row is None:
+            raise UnknownCredential(f"no credential {credential_id!r}")
+        return row
+
+    async def list(self) -> builtins.list[CredentialInfo]:
+        """Every readable credential, revoked ones included, by org then age (see `corrupt`)."""
+        await self.db.ready()
+        await self.reload()
         return sorted((r.info for r in self._by_id.values()),
                       key=lambda i: (i.org_id, i.created_at, i.id))
+
+    async def import_file(self, path: Path | str) -> tuple[builtins.list[str], builtins.list[str]]:
+        """Copy a credentials.json's credentials in, hashes unchanged: (imported, already there).
+
+        Run once when moving to the database; running it again imports nothing twice.
+        """
+        try:
+            rows = read_credentials_file(Path(path))
+        except _UnreadableFile as exc:
+            raise CredentialFileError(str(exc)) from None
+        await self.db.ready()
+        async with self.db.begin() as conn:
+            present = await self._table.ids(conn, [r.id for r in rows]) if rows else set()
+            fresh = [r for r in rows if r.id not in present]
+            if fresh:
+                try:
+                    await self._table.insert(conn, [_row_values(r) for r in fresh])
+                except DuplicateCredential as exc:
+                    raise CredentialError(f"a username in {path} is already taken by another "
+                                          f"credential: {exc}") from None
+        await self.reload()
+        log.info("imported %d credential(s) from %s (%d already present)", len(fresh), path,
+                 len(present))
+        return [r.id for r in fresh], sorted(present)
 
     # -- verification (request path) ----------------------------------------
 
@@ -343,7 +577,6 @@ class CredentialStore:
         (see `gateway.auth.guard`). Raises `AuthRefused` (429/503) instead of
         hashing when the guard says so.
         """
-        self._maybe_reload()
         record = self._by_username.get(username)
         return await self._verify("basic", username, password, record, client)
 
@@ -353,7 +586,6 @@ class CredentialStore:
 
         The id inside the token finds the one hash to check, so no scan.
         """
-        self._maybe_reload()
         parsed = parse_token(token)
         if parsed is None:
             return None
@@ -368,17 +600,23 @@ class CredentialStore:
             return None
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
                        "surrogatepass"), hashlib.sha256).digest()
-        usable = record if record is not None and record.active else None
+        wall = self._wall()
+        # The record, if it may log in now (not revoked, not expired).
+        usable = record if record is not None and record.usable(wall) else None
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None:
-            # Only while the record still holds the hash this secret matched, for the same org.
+            # Only while the record still accepts the hash this secret matched, for the same org.
             if (usable is not None and now < hit.expires
                     and usable.info.id == hit.credential_id
                     and usable.info.org_id == hit.org_id
-                    and usable.secret_hash == hit.secret_hash):
+                    and usable.accepts(hit.secret_hash, wall)):
+                self._note_use(hit.credential_id)
                 return usable.info
             del self._cache[key]
+        if self._stale():
+            raise StateUnavailable("the credentials can't be checked: the state database has "
+                                   "not answered for a while")
         guard = self._guard
         credential_id = usable.info.id if usable is not None else None
         stored = usable.secret_hash if usable is not None else None
@@ -388,28 +626,34 @@ class CredentialStore:
             guard.failed(credential_id, client, now)
             return None
         priority = guard.priority(credential_id, client, now)
+        # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
+        # During a rotation's grace window the previous secret is checked too.
+        candidates = usable.hashes(wall) if usable is not None else [self._dummy]
+        matched: SecretHash | None = None
         try:
             with guard.pending(credential_id):
-                # Unknown names and revoked credentials hash against a dummy: same cost.
-                ok = await self._hash_check(key, secret, stored or self._dummy, priority)
+                for candidate in candidates:
+                    if await self._hash_check(key, secret, candidate, priority):
+                        matched = candidate
+                        break
         except SlotsFull as full:
-            if full.priority is Priority.UNKNOWN:
-                ok = False  # no such credential, and no idle slot to hide that in: refuse
-            else:
+            if full.priority is not Priority.UNKNOWN:
                 raise guard.refusal(full) from None
+            # no such credential, and no idle slot to hide that in: refuse
         now = self._clock()
-        if not ok or usable is None or stored is None:
+        if matched is None or usable is None:
             guard.failure_cache.add(key, stored, now)
             guard.failed(credential_id, client, now)
             return None
-        # The file may have been reloaded while we hashed: accept only if the hash still stands.
+        # The snapshot may have been reloaded while we hashed: accept only if it still stands.
         current = self._by_id.get(usable.info.id)
-        if current is None or not current.active or current.secret_hash != stored:
+        if current is None or not current.accepts(matched, wall):
             return None
         if len(self._cache) >= MAX_CACHE_ENTRIES:
             self._cache.clear()
-        self._cache[key] = _CacheEntry(usable.info.id, usable.info.org_id, stored,
+        self._cache[key] = _CacheEntry(usable.info.id, usable.info.org_id, matched,
                                        now + self._cache_ttl_s)
+        self._note_use(usable.info.id)
         return current.info
 
     async def _hash_check(self, key: bytes, secret: str, stored: SecretHash,
@@ -427,128 +671,17 @@ class CredentialStore:
         # shield: a client hanging up must not cancel a hash other requests wait on.
         return await asyncio.shield(task)
 
-    # -- file handling ------------------------------------------------------
-
-    def _maybe_reload(self, *, force: bool = False) -> None:
-        """Re-read the file if it changed; throttled so the hot path stats it rarely."""
-        if self._path is None:
-            return
-        now = self._clock()
-        if not force and now < self._next_check:
-            return
-        self._next_check = now + self._reload_interval_s
-        try:
-            signature = self._stat_signature()
-            if signature == self._signature:
-                return
-            records, signature = self._read()
-        except CredentialFileError:
-            # Keep serving the last good state; a broken file must not open or close the door.
-            log.exception("credentials file %s unreadable; keeping the previous state",
-                          self._path)
-            return
-        self._install(records, signature)
-        log.info("credentials reloaded from %s (%d credentials)", self._path, len(records))
-
-    def _stat_signature(self) -> _Signature | None:
-        assert self._path is not None
-        try:
-            st = os.stat(self._path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise CredentialFileError(f"cannot stat {self._path}: {exc}") from exc
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def _read(self) -> tuple[dict[str, _Record], _Signature | None]:
-        """Parse the file; a missing file is an empty store (the CLI creates it)."""
-        assert self._path is not None
-        try:
-            with open(self._path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                raw = fh.read()
-        except FileNotFoundError:
-            return {}, None
-        except OSError as exc:
-            raise CredentialFileError(f"cannot read {self._path}: {exc}") from exc
-        try:
-            doc = json.loads(raw)
-            if doc.get("format") != FILE_FORMAT or doc.get("version") != FILE_VERSION:
-                raise ValueError(f"not a {FILE_FORMAT} v{FILE_VERSION} file")
-            records = [_Record.from_json(c) for c in doc["credentials"]]
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CredentialFileError(f"{self._path} is not a valid credentials file: {exc}"
-                                      ) from exc
-        if st.st_mode & 0o077:
-            log.warning("credentials file %s is readable by other users (mode %o)",
-                        self._path, st.st_mode & 0o777)
-        return {r.info.id: r for r in records}, (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def _install(self, records: dict[str, _Record], signature: _Signature | None) -> None:
-        self._by_id = records
-        self._by_username = {r.info.username: r for r in records.values()
-                             if r.info.kind == "basic" and r.info.username}
-        self._signature = signature
-        # No cache clear: each entry is checked against the record's current hash on use.
-
-    @contextlib.contextmanager
-    def _mutation(self) -> Iterator[dict[str, _Record]]:
-        """Read-modify-write under an exclusive lock, so two CLI runs never lose a change."""
-        if self._path is None:
-            records = dict(self._by_id)
-            yield records
-            self._install(records, None)
-            return
-        directory = self._path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        # Lock the directory: the file itself is replaced, so a lock on it would not hold.
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            fcntl.flock(dir_fd, fcntl.LOCK_EX)
-            records, _ = self._read()
-            yield records
-            signature = self._write(records)
-            self._install(records, signature)
-        finally:
-            os.close(dir_fd)  # closing releases the lock
-
-    def _write(self, records: dict[str, _Record]) -> _Signature:
-        """Write atomically: a temp file (mode 0600) in the same directory, then os.replace."""
-        assert self._path is not None
-        doc = {
-            "format": FILE_FORMAT,
-            "version": FILE_VERSION,
-            "credentials": [r.to_json() for r in records.values()],
-        }
-        data = (json.dumps(doc, indent=2) + "\n").encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=f".{self._path.name}.",
-                                   suffix=".tmp")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-                st = os.fstat(fh.fileno())
-            os.replace(tmp, self._path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    @staticmethod
-    def _new_id(records: dict[str, _Record]) -> str:
-        while True:
-            cid = secrets.token_hex(_ID_BYTES)
-            if cid not in records:
-                return cid
-
     @staticmethod
     def _new_token(credential_id: str) -> str:
         return f"{TOKEN_PREFIX}_{credential_id}_{secrets.token_urlsafe(TOKEN_SECRET_BYTES)}"
+
+
+def _row_values(row: Row) -> dict:
+    return {
+        "id": row.id, "kind": row.kind, "org_id": row.org_id, "label": row.label,
+        "username": row.username, "secret_hash": encode_hash(row.secret_hash),
+        "previous_hash": None, "previous_valid_until": None, "created_at": row.created_at,
+        "rotated_at": row.rotated_at, "revoked_at": row.revoked_at,
+        "expires_at": row.expires_at, "last_used_at": row.last_used_at,
+    }
+

@@ -1,8 +1,8 @@
 """Group use cases on Workstream teams: create, read, list, replace, patch, delete.
 
 A group is a team: its attributes go through the org's Group mapping (a
-versioned team record), its externalId lives in the id store
-(`group_index`: the backend has nowhere to keep it), and its members are the
+versioned team record), its externalId lives in the state database, cached
+in the id store (`group_index`: the backend has nowhere to keep it), and its members are the
 team's memberships, which the backend changes with unversioned add/remove
 calls of at most 100 ids.
 
@@ -55,13 +55,7 @@ from gateway.provisioning.backend_errors import (
     stale,
 )
 from gateway.provisioning.context import OrgContext
-from gateway.provisioning.group_index import (
-    EXTERNAL_ID,
-    INDEXED,
-    ExternalIds,
-    GroupIndex,
-    IndexLost,
-)
+from gateway.provisioning.group_index import EXTERNAL_ID, INDEXED, ExternalIds, GroupIndex
 from gateway.provisioning.group_patch import MembershipChange, member_values, split_operations
 from gateway.provisioning.listing import (
     SCAN_PAGE_SIZE,
@@ -79,6 +73,7 @@ from gateway.scim.evaluate import check_filter, matches
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present
 from gateway.scim.patch import apply_patch
 from gateway.scim.versions import Versions
+from gateway.state import StateDB
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +96,8 @@ def _batches(ids: Sequence[int]) -> list[list[int]]:
 
 
 class GroupService:
-    def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int,
-                 lock_timeout_s: float = 20.0, max_lookups: int = 50,
+    def __init__(self, backend: BackendClient, store: IdStore, state: StateDB, *,
+                 max_scan: int, lock_timeout_s: float = 20.0, max_lookups: int = 50,
                  lookup_concurrency: int = 4) -> None:
         self._backend = backend
         self._store = store
@@ -110,7 +105,7 @@ class GroupService:
         self._max_lookups = max_lookups
         self._lookup_concurrency = lookup_concurrency
         self._lock_timeout_s = lock_timeout_s
-        self.index = GroupIndex(backend, store)
+        self.index = GroupIndex(backend, store, state)
         self.check = MemberCheck(backend)
 
     # ---- reads ----
@@ -205,15 +200,8 @@ class GroupService:
     ) -> builtins.list[dict]:
         if node is None:
             return resources
-        kept = [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
-        if len(kept) < len(resources) and not self._store.answering \
-                and _names_external_id(node, ctx.mappings.group):
-            # The externalIds came from a store answering failures as misses: a group
-            # left out for lacking one may have it, and a shorter answer than the truth
-            # makes the IdP create a duplicate.
-            raise ScimError(503, "The gateway's id store is unavailable, so this filter "
-                                 "can't be answered; retry later", retry_after=5)
-        return kept
+        # externalIds come from the state database, so a Redis fault can't shorten this.
+        return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
 
     async def _lookup(
         self, ctx: OrgContext, lookups: builtins.list[Lookup]
@@ -225,14 +213,8 @@ class GroupService:
         if lookup.kind == "search":
             return await self.index.find_by_name(ctx.org_id, ctx.mappings.group, lookup.value,
                                                  lookup.attr)
-        if lookup.kind == "index":  # externalId, the only attribute the id store indexes
-            try:
-                found = await self.index.find_by_external_id(ctx.org_id, lookup.value)
-            except IndexLost as lost:
-                raise ScimError(
-                    503, f"Can't answer externalId eq \"{lookup.value}\": {lost}. Groups are "
-                    f"still found by displayName; re-pushing the groups from the IdP restores "
-                    f"externalId.", retry_after=60) from None
+        if lookup.kind == "index":  # externalId, the only attribute indexed for groups
+            found = await self.index.find_by_external_id(ctx.org_id, lookup.value)
             if found is None:
                 return []
             try:
@@ -275,7 +257,8 @@ class GroupService:
         fields = mapping.to_backend(body)
         with backend_errors(mapping, "Group"):
             await self._refuse_unknown(ctx, ids)
-            await self.index.start(ctx.org_id)
+            if _external_id(body):
+                await self.index.check_writable()
             team = await self._backend.create_team(
                 ctx.org_id, fields, idempotency_key=str(uuid.uuid4()))
             for batch in _batches(ids):
@@ -330,6 +313,7 @@ class GroupService:
         """The team and its memberships go; the people stay."""
         team = await self._team(ctx, scim_id)
         check_precondition(team, if_match, f"Group {scim_id}")
+        await self.index.check_writable()
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
             await self._backend.delete_team(ctx.org_id, team["id"])
         await self.index.forget(ctx.org_id, ctx.mappings.group, team)
@@ -446,8 +430,7 @@ class GroupService:
         fields = changed_fields(mapping.to_backend(wanted, previous=current), team)
         old = current.get(EXTERNAL_ID)
         new = _external_id(wanted)
-        lost = team["id"] in known.lost
-        write_external = new != old or (lost and external_given)
+        write_external = new != old
         return _Attributes(fields, write_external, new, old)
 
     async def _apply_attributes(
@@ -456,6 +439,8 @@ class GroupService:
     ) -> dict:
         """One team PATCH guarded by its lock_version (re-read and retried when stale)."""
         before = team
+        if attrs.write_external:
+            await self.index.check_writable()  # else the team changes and its externalId not
         for attempt in range(WRITE_ATTEMPTS):
             if not attrs.fields:
                 break
@@ -536,17 +521,6 @@ def _names_members(node: Filter) -> bool:
         return _names_members(node.inner)
     path: AttrPath = node.path
     return path.attr.casefold() == "members"
-
-
-def _names_external_id(node: Filter, mapping: ResourceMapping) -> bool:
-    """Whether a filter looks at externalId anywhere (its truth is in the id store)."""
-    if isinstance(node, And | Or):
-        return _names_external_id(node.left, mapping) or _names_external_id(node.right, mapping)
-    if isinstance(node, Not):
-        return _names_external_id(node.inner, mapping)
-    if isinstance(node, Compare | Present):
-        return _is_external_id(node, mapping)
-    return False
 
 
 def _is_external_id(node: Compare | Present, mapping: ResourceMapping) -> bool:

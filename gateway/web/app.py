@@ -17,6 +17,7 @@ from gateway.mapping.registry import MappingRegistry
 from gateway.provisioning.groups import GroupService
 from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
+from gateway.state import StateDB
 from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.client_address import TrustedProxies
@@ -29,10 +30,12 @@ from gateway.web.state import (
     ALLOWED_HOSTS,
     BACKEND,
     CONFIG,
+    CREDENTIALS,
     GROUPS,
     ID_STORE,
     MAPPINGS,
     ORG_GATE,
+    STATE_DB,
     USERS,
 )
 
@@ -44,11 +47,13 @@ def build_app(
     credentials: CredentialStore,
     *,
     id_store: IdStore | None = None,
+    state: StateDB | None = None,
 ) -> web.Application:
     """The gateway. `config.backend.url` must be set (demo mode sets it to the sandbox).
 
     Mapping modules are loaded and checked here, so a broken mapping stops
-    start-up instead of failing a customer's request.
+    start-up instead of failing a customer's request. `state` is the state
+    database; by default the one `credentials` reads (one database per gateway).
     """
     proxies = TrustedProxies(config.auth.trusted_proxy_header, config.auth.trusted_proxies)
     auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path, proxies=proxies)
@@ -59,6 +64,8 @@ def build_app(
     app[CONFIG] = config
     app[ALLOWED_HOSTS] = frozenset(host.lower() for host in config.server.allowed_hosts)
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
+    app[CREDENTIALS] = credentials
+    app[STATE_DB] = state or credentials.db
     log.info("mapping modules: %s by default%s", app[MAPPINGS].default.module,
              "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
              extra={"default_mapping": app[MAPPINGS].default.module,
@@ -98,20 +105,26 @@ def _services(id_store: IdStore | None):
         )
         await backend.start()
         store = id_store or make_id_store(config.redis.url or None)
+        state = app[STATE_DB]
+        await state.ready()
+        await app[CREDENTIALS].start()
         app[BACKEND] = backend
         app[ID_STORE] = store
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
         fan_out = {"max_lookups": config.limits.filter_max_lookups,
                    "lookup_concurrency": config.limits.lookup_concurrency}
         app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan, **fan_out)
-        app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan, **fan_out)
+        app[GROUPS] = GroupService(backend, store, state, max_scan=config.scim.max_scan,
+                                   **fan_out)
         readiness = app[READINESS]
         readiness.add("backend", partial(backend.ping, readiness.timeout_s))
         if not isinstance(store, MemoryIdStore):  # the in-process store has nothing to reach
             readiness.add("redis", store.ping)
+        readiness.add("state", state.ping)
         try:
             yield
         finally:
+            await app[CREDENTIALS].close()
             await backend.close()
             if id_store is None:
                 await store.close()

@@ -17,6 +17,7 @@ from aiohttp import web
 from gateway.provisioning.backend_errors import ESCAPED, escaped_error
 from gateway.request_context import request_id
 from gateway.scim.errors import ScimError
+from gateway.state import StateCorrupt, StateUnavailable
 from gateway.web.responses import error_response
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,16 @@ async def scim_errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status >= 500:
             log.warning("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
         return error_response(exc)
+    except StateUnavailable as exc:
+        log.warning("%s %s -> 503: %s", request.method, request.path, exc)
+        return error_response(ScimError(503, "The gateway's state database is unavailable; "
+                                             "retry later", retry_after=exc.retry_after))
+    except StateCorrupt as exc:
+        # An operator's problem (the log names the row), not the IdP's: never a 500.
+        log.error("%s %s -> 503: %s", request.method, request.path, exc)
+        return error_response(ScimError(503, "The gateway's state database holds a record it "
+                                             "can't read; the operator has been told",
+                                        retry_after=60))
     except ESCAPED as exc:  # a backend or id store fault no use case translated: still a 503
         return error_response(escaped_error(exc))
     except web.HTTPRequestEntityTooLarge:

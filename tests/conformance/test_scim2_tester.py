@@ -188,7 +188,7 @@ def _explain(result: CheckResult) -> str:
 
 
 async def test_scim2_tester_passes_every_check(world: World, monkeypatch: pytest.MonkeyPatch):
-    token = world.credentials.issue_token(world.org_a, label="scim2-tester").token
+    token = (await world.credentials.issue_token(world.org_a, label="scim2-tester")).token
     _teach_value_rules(monkeypatch)
 
     results = await asyncio.to_thread(_run_tester, world.gateway_url, token)

@@ -59,7 +59,7 @@ async def test_idp_gets_in_while_guesses_flood_in_from_the_same_address(
     world: World, scrypt_order: ScryptOrder
 ) -> None:
     store = CredentialStore(None)  # production scrypt cost
-    idp, attacked = store.issue_basic(world.org_a), store.issue_basic(world.org_b)
+    idp, attacked = await store.issue_basic(world.org_a), await store.issue_basic(world.org_b)
     server, url = await gateway_with(world, store)
     try:
         scrypt_order.salts.clear()
@@ -92,7 +92,7 @@ async def test_a_repeated_wrong_password_costs_one_scrypt(
     world: World, scrypt_order: ScryptOrder
 ) -> None:
     store = CredentialStore(None)
-    issued = store.issue_basic(world.org_a)
+    issued = await store.issue_basic(world.org_a)
     server, url = await gateway_with(world, store)
     try:
         scrypt_order.salts.clear()
@@ -110,7 +110,7 @@ async def test_an_address_behind_a_trusted_proxy_is_throttled_and_nobody_else(
 ) -> None:
     store = CredentialStore(None, params=replace(hashing.DEFAULT_PARAMS, n=2**10),
                             guard=AuthGuard())
-    idp = store.issue_basic(world.org_a)
+    idp = await store.issue_basic(world.org_a)
     server, url = await gateway_with(world, store, trusted_proxy_header="X-Forwarded-For",
                                      trusted_proxies=("127.0.0.1",))
     limit = store.guard.settings.client_failure_limit
@@ -138,7 +138,7 @@ async def test_without_a_trusted_proxy_the_shared_address_is_never_throttled(
     world: World,
 ) -> None:
     store = CredentialStore(None, params=replace(hashing.DEFAULT_PARAMS, n=2**10))
-    idp, other = store.issue_basic(world.org_a), store.issue_basic(world.org_b)
+    idp, other = await store.issue_basic(world.org_a), await store.issue_basic(world.org_b)
     server, url = await gateway_with(world, store)
     try:
         statuses = []
@@ -159,13 +159,13 @@ async def test_without_a_trusted_proxy_the_shared_address_is_never_throttled(
 
 async def test_revoking_a_credential_drops_its_cached_login_at_once(world: World) -> None:
     store = CredentialStore(None, params=replace(hashing.DEFAULT_PARAMS, n=2**10))
-    issued = store.issue_basic(world.org_a)
+    issued = await store.issue_basic(world.org_a)
     server, url = await gateway_with(world, store)
     try:
         client = world.client(basic(issued.username, issued.password))
         client.base = url
         before = await client.get("/Users")
-        store.revoke(issued.credential_id)
+        await store.revoke(issued.credential_id)
         after = await client.get("/Users")
     finally:
         await server.close()

@@ -19,6 +19,7 @@ import pytest
 
 from gateway.auth import CredentialStore
 from gateway.idstore import RedisIdStore
+from gateway.state import StateDB
 from tests.bodies import GROUP, patch_ops
 from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic, drop_keys
 from tests.net import free_port
@@ -39,11 +40,11 @@ class Gateways:
         self.one, self.two, self.org_id = one, two, org_id
 
 
-async def _start(world: World, credentials: Path, log: Path) -> tuple[asyncio.subprocess.Process,
+async def _start(world: World, state_url: str, log: Path) -> tuple[asyncio.subprocess.Process,
                                                                       str]:
     port = free_port()
     env = {**os.environ, "WS_BACKEND_URL": world.backend.url, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
-           "WS_REDIS_URL": GATEWAY_REDIS, "WS_AUTH_CREDENTIALS_FILE": str(credentials),
+           "WS_REDIS_URL": GATEWAY_REDIS, "WS_STATE_URL": state_url,
            "PORT": str(port)}
     empty_config = log.parent / "empty.toml"  # the environment says everything
     empty_config.write_text("")
@@ -85,14 +86,16 @@ async def gateways(world: World, tmp_path: Path, rng: random.Random) -> AsyncIte
     org_id = await world.backend.create_org("Concurrent Co")
     store = RedisIdStore(GATEWAY_REDIS)
     await _forget(store, org_id)
-    path = tmp_path / "credentials.json"
-    issued = CredentialStore(path, params=TEST_SCRYPT).issue_basic(org_id, label="okta")
+    state_url = f"sqlite:///{tmp_path / 'gateway-state.db'}"
+    state = StateDB(state_url)
+    issued = await CredentialStore(state, params=TEST_SCRYPT).issue_basic(org_id, label="okta")
+    await state.close()
     auth = basic(issued.username, issued.password)
     procs: list[asyncio.subprocess.Process] = []
     try:
         urls = []
         for name in ("one", "two"):
-            proc, url = await _start(world, path, tmp_path / f"gateway-{name}.log")
+            proc, url = await _start(world, state_url, tmp_path / f"gateway-{name}.log")
             procs.append(proc)
             urls.append(url)
         yield Gateways(ScimClient(world.session, urls[0], auth),

@@ -34,8 +34,8 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
-def credential_id(world: World, org: int) -> str:
-    [info] = [c for c in world.credentials.list() if c.org_id == org]
+async def credential_id(world: World, org: int) -> str:
+    [info] = [c for c in await world.credentials.list() if c.org_id == org]
     return info.id
 
 
@@ -74,7 +74,7 @@ async def test_one_access_line_per_scim_request_names_the_route_template_not_the
     read, refused = lines
     assert read.request_id == headers["X-Request-Id"]
     assert (read.method, read.route, read.status) == ("GET", "/scim/v2/Users/{id}", 200)
-    assert read.org == world.org_a and read.credential_id == credential_id(world, world.org_a)
+    assert read.org == world.org_a and read.credential_id == await credential_id(world, world.org_a)
     assert read.idp == "okta"  # the credential's label: aiohttp's User-Agent names no IdP
     assert read.backend_calls >= 1 and read.retries == 0
     assert isinstance(read.duration_ms, float)

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from gateway.auth import CredentialStore
+from gateway.state import StateDB
 from tests.bodies import GROUP, okta_user, patch_ops
 from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic
 from tests.net import free_port
@@ -44,11 +45,11 @@ class GatewayProcess:
             await self.proc.wait()
 
 
-async def start_gateway(world: World, credentials: Path, directory: Path, name: str,
+async def start_gateway(world: World, state_url: str, directory: Path, name: str,
                         **env: str) -> GatewayProcess:
     port = free_port()
     full_env = {**os.environ, "WS_BACKEND_URL": world.backend.url,
-                "WS_BACKEND_TOKEN": SANDBOX_TOKEN, "WS_AUTH_CREDENTIALS_FILE": str(credentials),
+                "WS_BACKEND_TOKEN": SANDBOX_TOKEN, "WS_STATE_URL": state_url,
                 "PORT": str(port), **env}
     full_env.pop("WS_REDIS_URL", None)  # in-process id store: nothing shared to clean up
     stderr, stdout = directory / f"{name}.stderr", directory / f"{name}.stdout"
@@ -85,10 +86,12 @@ async def processes(tmp_path: Path) -> AsyncIterator[list[GatewayProcess]]:
 async def test_a_whole_okta_and_entra_run_logs_json_lines_with_request_ids_and_no_secret(
     world: World, tmp_path: Path, processes: list[GatewayProcess],
 ):
-    path = tmp_path / "credentials.json"
-    store = CredentialStore(path, params=TEST_SCRYPT)
-    okta = store.issue_basic(world.org_a, label="okta")
-    entra = store.issue_token(world.org_a, label="entra")
+    path = f"sqlite:///{tmp_path / 'gateway-state.db'}"
+    state = StateDB(path)
+    store = CredentialStore(state, params=TEST_SCRYPT)
+    okta = await store.issue_basic(world.org_a, label="okta")
+    entra = await store.issue_token(world.org_a, label="entra")
+    await state.close()
     assert okta.username and okta.password and entra.token
     gateway = await start_gateway(world, path, tmp_path, "gw", WS_METRICS_TOKEN=METRICS_TOKEN)
     processes.append(gateway)
@@ -187,8 +190,11 @@ async def test_a_whole_okta_and_entra_run_logs_json_lines_with_request_ids_and_n
 async def test_metrics_add_up_every_worker_sharing_the_multiprocess_directory(
     world: World, tmp_path: Path, processes: list[GatewayProcess],
 ):
-    path = tmp_path / "credentials.json"
-    okta = CredentialStore(path, params=TEST_SCRYPT).issue_basic(world.org_a, label="okta")
+    path = f"sqlite:///{tmp_path / 'gateway-state.db'}"
+    state = StateDB(path)
+    okta = await CredentialStore(state, params=TEST_SCRYPT).issue_basic(world.org_a,
+                                                                       label="okta")
+    await state.close()
     shared = tmp_path / "prometheus"
     shared.mkdir()
     for name in ("worker-1", "worker-2"):

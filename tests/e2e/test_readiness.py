@@ -1,4 +1,5 @@
-"""/healthz and /readyz over real sockets: ready only when the backend and Redis answer.
+"""/healthz and /readyz over real sockets: ready only when the backend, Redis and the state
+database answer.
 
 Each gateway here is a real server in front of the real sandbox and Redis, or in
 front of a port where nothing listens (a dependency that is down).
@@ -56,7 +57,8 @@ async def test_ready_when_backend_and_redis_answer_without_credentials(world: Wo
     base = world.gateway_url.removesuffix("/scim/v2")
     status, body, _, _ = await get(world.session, base + "/readyz")
     assert status == 200
-    assert body == {"status": "ready", "checks": {"backend": "ok", "redis": "ok"}}
+    assert body == {"status": "ready",
+                    "checks": {"backend": "ok", "redis": "ok", "state": "ok"}}
 
 
 async def test_redis_down_is_not_ready_and_names_redis(world: World, start: Start) -> None:
@@ -65,7 +67,7 @@ async def test_redis_down_is_not_ready_and_names_redis(world: World, start: Star
     status, body, text, headers = await get(world.session, base + "/readyz")
     assert status == 503
     assert body["failed"] == ["redis"]
-    assert body["checks"] == {"backend": "ok", "redis": "failed"}
+    assert body["checks"] == {"backend": "ok", "redis": "failed", "state": "ok"}
     assert headers["Retry-After"].isdigit()
     assert redis_url not in text and "127.0.0.1" not in text
     # Liveness is about the process only: it still answers.
@@ -81,7 +83,7 @@ async def test_backend_down_is_not_ready_and_names_the_backend(
     status, body, text, _ = await get(world.session, base + "/readyz")
     assert status == 503
     assert body["failed"] == ["backend"]
-    assert body["checks"] == {"backend": "failed", "redis": "ok"}
+    assert body["checks"] == {"backend": "failed", "redis": "ok", "state": "ok"}
     assert backend_url not in text
 
 
@@ -114,7 +116,7 @@ class TestBehindAFaultProxy:
         base = world.gateway_url.removesuffix("/scim/v2")
         status, body, _, _ = await get(world.session, base + "/readyz")
         assert status == 503
-        assert body["checks"] == {"backend": "timeout", "redis": "ok"}
+        assert body["checks"] == {"backend": "timeout", "redis": "ok", "state": "ok"}
 
 
 async def test_in_process_id_store_has_no_redis_to_check(world: World, start: Start) -> None:
@@ -122,4 +124,37 @@ async def test_in_process_id_store_has_no_redis_to_check(world: World, start: St
 
     base = await start(id_store=MemoryIdStore())
     status, body, _, _ = await get(world.session, base + "/readyz")
-    assert (status, body) == (200, {"status": "ready", "checks": {"backend": "ok"}})
+    assert (status, body) == (200, {"status": "ready",
+                                    "checks": {"backend": "ok", "state": "ok"}})
+
+
+async def test_state_database_down_is_not_ready_and_names_it(
+    world: World, postgres_database: str,
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from gateway.state import StateDB
+    from tests.tcpproxy import TcpProxy
+
+    url = make_url(postgres_database)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    state = StateDB(url.set(host="127.0.0.1", port=proxy.port)
+                    .render_as_string(hide_password=False), timeout_s=1.0)
+    server = TestServer(build_app(world.extra["config"], CredentialStore(state),
+                                  id_store=world.store), host="127.0.0.1")
+    await server.start_server()
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        assert (await get(world.session, base + "/readyz"))[0] == 200
+        await proxy.cut()
+        status, body, text, headers = await get(world.session, base + "/readyz")
+        assert status == 503 and body["failed"] == ["state"]
+        assert body["checks"] == {"backend": "ok", "redis": "ok", "state": "failed"}
+        assert str(proxy.port) not in text and headers["Retry-After"].isdigit()
+        await proxy.restore()
+        assert (await get(world.session, base + "/readyz"))[0] == 200
+    finally:
+        await server.close()
+        await state.close()
+        await proxy.close()

@@ -23,6 +23,7 @@ import pytest
 
 from gateway.auth import CredentialStore
 from gateway.idstore import RedisIdStore
+from gateway.state import StateDB
 from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, World, basic
 from tests.net import free_port
 
@@ -65,8 +66,10 @@ def workers() -> int:
 
 @pytest.fixture
 async def gateway(world: World, tmp_path: Path, workers: int) -> AsyncIterator[Gateway]:
-    credentials = tmp_path / "credentials.json"
-    issued = CredentialStore(credentials, params=TEST_SCRYPT).issue_basic(world.org_a)
+    state_url = f"sqlite:///{tmp_path / 'gateway-state.db'}"
+    state = StateDB(state_url)
+    issued = await CredentialStore(state, params=TEST_SCRYPT).issue_basic(world.org_a)
+    await state.close()
     config = tmp_path / "empty.toml"  # the environment says everything
     config.write_text("")
     port = free_port()
@@ -74,7 +77,7 @@ async def gateway(world: World, tmp_path: Path, workers: int) -> AsyncIterator[G
            "WS_BACKEND_URL": world.extra["proxy"].url, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
            # A held backend call must outlast the wait for SIGTERM, not time out.
            "WS_BACKEND_TIMEOUT_S": "60", "WS_BACKEND_DEADLINE_S": "60",
-           "WS_REDIS_URL": GATEWAY_REDIS, "WS_AUTH_CREDENTIALS_FILE": str(credentials),
+           "WS_REDIS_URL": GATEWAY_REDIS, "WS_STATE_URL": state_url,
            "WS_SERVER_WORKERS": str(workers), "PORT": str(port)}
     log = tmp_path / "gateway.log"
     with log.open("wb") as out:

@@ -20,7 +20,7 @@ SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 async def new_org(world: World, name: str = "Query org") -> tuple[int, ScimClient]:
     """A fresh org with its own Basic credential (and so its own, empty, index)."""
     org_id = await world.backend.create_org(name)
-    issued = world.credentials.issue_basic(org_id, label="query")
+    issued = await world.credentials.issue_basic(org_id, label="query")
     return org_id, world.client(basic(issued.username, issued.password))
 
 

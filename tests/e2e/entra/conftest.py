@@ -8,7 +8,7 @@ from tests.conftest import ScimClient, World
 
 
 @pytest.fixture
-def entra(world: World) -> ScimClient:
+async def entra(world: World) -> ScimClient:
     """Org A's client, holding a long-lived bearer token as Entra does."""
-    issued = world.credentials.issue_token(world.org_a, label="entra")
+    issued = await world.credentials.issue_token(world.org_a, label="entra")
     return world.client("Bearer " + issued.token)

@@ -78,7 +78,7 @@ async def test_entra_test_connection_reads_a_random_user_as_scim_404(entra: Scim
 async def test_entra_wrong_bearer_token_is_scim_401(world: World, entra: ScimClient):
     status, body, _ = await world.client("Bearer not-a-real-token").get("/Users")
     assert status == 401 and body["status"] == "401"
-    issued = world.credentials.issue_token(world.org_b, label="entra")
+    issued = await world.credentials.issue_token(world.org_b, label="entra")
     b_user = await create(world.client("Bearer " + issued.token), "b@fabrikam.example")
     # A token of org B sees nothing of org A and vice versa.
     assert (await entra.get(f"/Users/{b_user['id']}"))[0] == 404

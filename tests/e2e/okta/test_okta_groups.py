@@ -6,8 +6,6 @@ read back from the backend's own `/teams/{id}/members`, not from the gateway.
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from tests.bodies import GROUP, patch_ops
@@ -323,63 +321,37 @@ async def test_create_with_members_and_external_id(world: World):
     assert found["totalResults"] == 0  # externalId is caseExact
 
 
-async def test_external_id_loss_is_visible_and_the_next_write_restores_it(
-    world: World, caplog: pytest.LogCaptureFixture,
-):
+async def test_external_ids_survive_a_redis_flush(world: World):
     one = await world.a.post("/Groups", {"schemas": [GROUP], "displayName": "One",
                                          "externalId": "ext-one"})
     two = await world.a.post("/Groups", {"schemas": [GROUP], "displayName": "Two",
                                          "externalId": "ext-two"})
     gid, gid2 = one[1]["id"], two[1]["id"]
 
-    await world.store.clear_org(world.org_a)  # Redis flushed
+    await world.store.clear_org(world.org_a)  # Redis flushed: the state database still knows
 
-    with caplog.at_level(logging.WARNING, logger="gateway.provisioning.group_index"):
-        status, read, _ = await world.a.get(f"/Groups/{gid}")
-    assert status == 200 and read["displayName"] == "One"
-    assert "externalId" not in read
-    assert any("without externalId" in r.getMessage() and gid in r.getMessage()
-               for r in caplog.records)
-
-    # A filter that can't be answered says so instead of an empty list.
-    status, body, headers = await world.a.get('/Groups?filter=externalId eq "ext-one"')
-    assert status == 503, body
-    assert "lost" in body["detail"] and headers["Retry-After"].isdigit()
-    # displayName still works.
-    status, found, _ = await world.a.get('/Groups?filter=displayName eq "One"')
-    assert status == 200 and found["totalResults"] == 1
-
-    # The IdP's next PATCH carrying externalId restores it.
-    status, _, _ = await world.a.patch(f"/Groups/{gid}", patch_ops(
-        {"op": "replace", "path": "externalId", "value": "ext-one"}))
-    assert status == 204
-    status, read, _ = await world.a.get(f"/Groups/{gid}?excludedAttributes=members")
-    assert read["externalId"] == "ext-one"
-    status, found, _ = await world.a.get('/Groups?filter=externalId eq "ext-one"')
-    assert status == 200 and [g["id"] for g in found["Resources"]] == [gid]
-    # Group Two is still unknown, so a miss still can't be answered...
-    assert (await world.a.get('/Groups?filter=externalId eq "nobody"'))[0] == 503
-    # ...until a PUT states Two's externalId too.
-    status, _, _ = await world.a.put(f"/Groups/{gid2}", {
-        "schemas": [GROUP], "displayName": "Two", "externalId": "ext-two"})
-    assert status == 200
+    status, read, _ = await world.a.get(f"/Groups/{gid}")
+    assert status == 200 and read["externalId"] == "ext-one"
+    status, found, _ = await world.a.get('/Groups?filter=externalId eq "ext-two"')
+    assert status == 200 and [g["id"] for g in found["Resources"]] == [gid2]
     status, found, _ = await world.a.get('/Groups?filter=externalId eq "nobody"')
     assert status == 200 and found["totalResults"] == 0
-    status, found, _ = await world.a.get('/Groups?filter=externalId eq "ext-two"')
-    assert [g["id"] for g in found["Resources"]] == [gid2]
 
 
-async def test_teams_made_in_workstream_before_any_index_are_flagged_not_hidden(world: World):
+async def test_teams_made_in_workstream_have_no_external_id_and_block_nothing(world: World):
     status, team = await world.backend.call(
         "POST", f"/internal/v1/orgs/{world.org_a}/teams", {"name": "Legacy"})
     assert status == 201
     status, body, _ = await world.a.get('/Groups?filter=externalId eq "x"')
-    assert status == 503  # can't tell a new index from a lost one while teams exist
+    assert status == 200 and body["totalResults"] == 0
+    status, read, _ = await world.a.get(f"/Groups/{team['id']}")
+    assert status == 200 and "externalId" not in read
     status, _, _ = await world.a.put(f"/Groups/{team['id']}",
-                                     {"schemas": [GROUP], "displayName": "Legacy"})
+                                     {"schemas": [GROUP], "displayName": "Legacy",
+                                      "externalId": "x"})
     assert status == 200
     status, body, _ = await world.a.get('/Groups?filter=externalId eq "x"')
-    assert status == 200 and body["totalResults"] == 0
+    assert status == 200 and [g["id"] for g in body["Resources"]] == [str(team["id"])]
 
 
 async def test_stale_display_name_hint_is_never_trusted(world: World):
@@ -491,16 +463,3 @@ async def test_discovery_advertises_groups_with_members(world: World):
     assert {a["name"] for a in schema["attributes"]} == {"displayName", "members"}
     status, rtype, _ = await world.a.get("/ResourceTypes/Group")
     assert status == 200 and rtype["endpoint"] == "/Groups"
-
-
-async def test_unknown_external_ids_stop_blocking_after_the_grace_period(world: World):
-    status, team = await world.backend.call(
-        "POST", f"/internal/v1/orgs/{world.org_a}/teams", {"name": "Legacy"})
-    assert status == 201
-    assert (await world.a.get('/Groups?filter=externalId eq "x"'))[0] == 503
-    # The loss was found long ago: past LOSS_GRACE, provisioning goes on.
-    await world.store.put(world.org_a, {"groups": {"~lost_at": "2000-01-01T00:00:00Z"}})
-    status, body, _ = await world.a.get('/Groups?filter=externalId eq "x"')
-    assert status == 200 and body["totalResults"] == 0
-    status, read, _ = await world.a.get(f"/Groups/{team['id']}")
-    assert status == 200 and "externalId" not in read

@@ -279,7 +279,7 @@ async def test_missing_family_name_names_the_scim_attribute(world: World):
 
 async def test_okta_http_header_mode_sends_a_bearer_token(world: World):
     # "Authentication Mode: HTTP Header": Okta sends `Authorization: Bearer <token>`.
-    issued = world.credentials.issue_token(world.org_a, label="okta")
+    issued = await world.credentials.issue_token(world.org_a, label="okta")
     okta = world.client("Bearer " + issued.token)
     status, body, _ = await okta.get("/Users?startIndex=1&count=2")
     assert status == 200 and body["totalResults"] == 0

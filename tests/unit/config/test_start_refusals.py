@@ -3,6 +3,7 @@ exit, never a traceback or a silent run on defaults."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shlex
@@ -16,6 +17,7 @@ import pytest
 
 from gateway.auth import CredentialStore, ScryptParams
 from gateway.config import ConfigError, load_config
+from gateway.state import StateDB
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -47,12 +49,20 @@ def _is_log_record(line: str) -> bool:
 @pytest.fixture
 def production_config(tmp_path: Path) -> Path:
     """A config for a real backend (nothing listens there: start-up doesn't call it), with
-    an existing credentials file so start-up has nothing to warn about."""
-    credentials = tmp_path / "credentials.json"
-    CredentialStore(credentials, params=ScryptParams(n=2**10)).issue_basic(17)
+    a state database holding a credential so start-up has nothing to warn about."""
+    state_url = f"sqlite:///{tmp_path / 'gateway-state.db'}"
+
+    async def issue() -> None:
+        db = StateDB(state_url)
+        try:
+            await CredentialStore(db, params=ScryptParams(n=2**10)).issue_basic(17)
+        finally:
+            await db.close()
+
+    asyncio.run(issue())
     path = tmp_path / "config.toml"
     path.write_text('[backend]\nurl = "http://127.0.0.1:9"\ntoken = "t"\n'
-                    f'[auth]\ncredentials_file = "{credentials}"\n')
+                    f'[state]\nurl = "{state_url}"\n')
     return path
 
 

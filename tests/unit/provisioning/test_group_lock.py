@@ -32,7 +32,8 @@ class RecordingStore(MemoryIdStore):
 
 async def test_a_failed_membership_change_leaves_the_lock_with_its_exception():
     store = RecordingStore()
-    service = GroupService(backend=None, store=store, max_scan=10)  # type: ignore[arg-type]
+    service = GroupService(backend=None, store=store, state=None,  # type: ignore[arg-type]
+                           max_scan=10)
     ctx = SimpleNamespace(org_id=17)
     failure = RuntimeError("the backend fell over mid-replace")
     with pytest.raises(RuntimeError) as raised:

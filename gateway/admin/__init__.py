@@ -1,0 +1,1 @@
+"""`workstream-admin`: the operator's commands (credentials, state database, mappings)."""

@@ -1,0 +1,76 @@
+"""`workstream-admin`: everything an operator runs against a gateway's config and state.
+
+    workstream-admin credentials issue|issue-token|rotate|revoke|list|import ...
+    workstream-admin state migrate
+    workstream-admin mapping check MODULE [SAMPLE] [--patch P] [--current C]
+
+Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from gateway.admin import credentials
+from gateway.admin.common import add_common, open_state
+from gateway.config import ConfigError
+from gateway.state import StateError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    add_common(common)
+    parser = argparse.ArgumentParser(prog="workstream-admin", description=__doc__, parents=[common],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    areas = parser.add_subparsers(dest="area", required=True, metavar="AREA")
+    creds = areas.add_parser("credentials", parents=[common],
+                             help="issue, rotate, revoke, list, import SCIM credentials")
+    credentials.add_commands(creds, common)
+    state = areas.add_parser("state", parents=[common], help="the state database")
+    state_sub = state.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    state_sub.add_parser("migrate", parents=[common],
+                         help="apply pending schema migrations (the gateway also does at start)")
+    mapping = areas.add_parser("mapping", help="mapping modules")
+    mapping_sub = mapping.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = mapping_sub.add_parser("check", add_help=False,
+                                   help="load and check a mapping module (see --help)")
+    check.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    state = open_state(args)
+    try:
+        pending = await state.pending()
+        revision = await state.migrate()
+    finally:
+        await state.close()
+    applied = f"applied {len(pending)} migration(s)" if pending else "already up to date"
+    print(f"State database {state.description}: {applied}, at revision {revision}.")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["mapping", "check"]:  # its own parser, its own --help
+        from gateway.mapping.check import main as check_main
+
+        return check_main(argv[2:])
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.area == "credentials":
+        return credentials.execute(args)
+    try:
+        return asyncio.run(_migrate(args))
+    except (ConfigError, StateError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

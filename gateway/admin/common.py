@@ -1,0 +1,41 @@
+"""What every `workstream-admin` command shares: finding the config and the state database."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError, load_section
+from gateway.state import StateDB
+from gateway.state.url import BadStateUrl
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """--config and --state-url, accepted before or after the sub-command."""
+    parser.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help=f"the gateway's config file, read for [state], [auth] and "
+                             f"[backend] (default: {DEFAULT_CONFIG} if it exists)")
+    parser.add_argument("--state-url", metavar="URL", default=argparse.SUPPRESS,
+                        help="the state database (default: $WS_STATE_URL, else state.url in "
+                             "the config file, else sqlite:///gateway-state.db)")
+
+
+def section(args: argparse.Namespace, name: str) -> Any:
+    """One section of the gateway's config (env first), as the gateway itself reads it."""
+    config = getattr(args, "config", None)
+    if config is not None and not Path(config).is_file():
+        # Named on purpose: falling back to the defaults would write into the wrong database.
+        raise ConfigError(f"config file {config} does not exist")
+    return load_section(name, config or DEFAULT_CONFIG)
+
+
+def open_state(args: argparse.Namespace) -> StateDB:
+    """The database the gateway reads: --state-url, else what its config says (env first)."""
+    url = getattr(args, "state_url", None) or section(args, "state").url
+    try:
+        return StateDB(url)
+    except BadStateUrl as exc:
+        raise ConfigError(f"state.url: {exc}") from None

@@ -1,0 +1,17 @@
+"""The gateway's state database: the one durable store the gateway owns (see `db`).
+
+Redis stays a cache and a lock service; what must survive it (credentials,
+group externalIds, and later the audit trail and durable indexes) lives here.
+"""
+
+from gateway.state.db import StateCorrupt, StateDB, StateError, StateUnavailable
+from gateway.state.url import async_url, describe_url
+
+__all__ = [
+    "StateCorrupt",
+    "StateDB",
+    "StateError",
+    "StateUnavailable",
+    "async_url",
+    "describe_url",
+]
