@@ -21,7 +21,7 @@ from typing import Any
 from gateway.auth import CredentialError, CredentialStore
 from gateway.auth.guard import AuthGuard, GuardSettings
 from gateway.config import Config, ConfigError, load_config
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.observability import logs
 from gateway.state import StateDB, StateError
 from gateway.web import serve

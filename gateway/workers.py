@@ -139,9 +139,9 @@ class _Supervisor:
                 pid, status = os.wait()
             except ChildProcessError:  # pragma: no cover - every child already reaped
                 break
-            number = self.children.pop(pid, None)
-            if number is None:
+            if pid not in self.children:
                 continue
+            number = self.children.pop(pid)
             _forget_metrics_of(pid)
             code = os.waitstatus_to_exitcode(status)
             if self.stopping:

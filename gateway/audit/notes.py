@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.mapping.engine import ResourceMapping
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.observability.context import current
 
 MASKED = "***"

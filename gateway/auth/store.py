@@ -31,6 +31,7 @@ rather than judged against a snapshot that may miss a revocation.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import hmac
@@ -519,14 +520,14 @@ class CredentialStore:
             raise UnknownCredential(f"no credential {credential_id!r}")
         return row
 
-    async def list(self) -> list[CredentialInfo]:
+    async def list(self) -> builtins.list[CredentialInfo]:
         """Every readable credential, revoked ones included, by org then age (see `corrupt`)."""
         await self.db.ready()
         await self.reload()
         return sorted((r.info for r in self._by_id.values()),
                       key=lambda i: (i.org_id, i.created_at, i.id))
 
-    async def import_file(self, path: Path | str) -> tuple[list[str], list[str]]:
+    async def import_file(self, path: Path | str) -> tuple[builtins.list[str], builtins.list[str]]:
         """Copy a credentials.json's credentials in, hashes unchanged: (imported, already there).
 
         Run once when moving to the database; running it again imports nothing twice.
@@ -600,23 +601,25 @@ class CredentialStore:
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
                        "surrogatepass"), hashlib.sha256).digest()
         wall = self._wall()
-        usable = record is not None and record.usable(wall)
+        # The record, if it may log in now (not revoked, not expired).
+        usable = record if record is not None and record.usable(wall) else None
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None:
             # Only while the record still accepts the hash this secret matched, for the same org.
-            if (usable and now < hit.expires and record.info.id == hit.credential_id
-                    and record.info.org_id == hit.org_id
-                    and record.accepts(hit.secret_hash, wall)):
+            if (usable is not None and now < hit.expires
+                    and usable.info.id == hit.credential_id
+                    and usable.info.org_id == hit.org_id
+                    and usable.accepts(hit.secret_hash, wall)):
                 self._note_use(hit.credential_id)
-                return record.info
+                return usable.info
             del self._cache[key]
         if self._stale():
             raise StateUnavailable("the credentials can't be checked: the state database has "
                                    "not answered for a while")
         guard = self._guard
-        credential_id = record.info.id if usable else None
-        stored = record.secret_hash if usable else None
+        credential_id = usable.info.id if usable is not None else None
+        stored = usable.secret_hash if usable is not None else None
         # Checked before the failure cache: a throttled address hears 429 whatever it sends.
         guard.check_client(client, now)
         if guard.failure_cache.seen(key, stored, now):
@@ -625,7 +628,7 @@ class CredentialStore:
         priority = guard.priority(credential_id, client, now)
         # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
         # During a rotation's grace window the previous secret is checked too.
-        candidates = record.hashes(wall) if usable else [self._dummy]
+        candidates = usable.hashes(wall) if usable is not None else [self._dummy]
         matched: SecretHash | None = None
         try:
             with guard.pending(credential_id):
@@ -638,19 +641,19 @@ class CredentialStore:
                 raise guard.refusal(full) from None
             # no such credential, and no idle slot to hide that in: refuse
         now = self._clock()
-        if matched is None or not usable:
+        if matched is None or usable is None:
             guard.failure_cache.add(key, stored, now)
             guard.failed(credential_id, client, now)
             return None
         # The snapshot may have been reloaded while we hashed: accept only if it still stands.
-        current = self._by_id.get(record.info.id)
+        current = self._by_id.get(usable.info.id)
         if current is None or not current.accepts(matched, wall):
             return None
         if len(self._cache) >= MAX_CACHE_ENTRIES:
             self._cache.clear()
-        self._cache[key] = _CacheEntry(record.info.id, record.info.org_id, matched,
+        self._cache[key] = _CacheEntry(usable.info.id, usable.info.org_id, matched,
                                        now + self._cache_ttl_s)
-        self._note_use(record.info.id)
+        self._note_use(usable.info.id)
         return current.info
 
     async def _hash_check(self, key: bytes, secret: str, stored: SecretHash,

@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendNotFound
 from gateway.idstore import values
 from gateway.idstore.base import IdStore
-from gateway.mapping.engine import ResourceMapping
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.state import StateDB
 from gateway.state.group_external_ids import GroupExternalIds
 
@@ -31,6 +32,9 @@ log = logging.getLogger(__name__)
 
 SPACE = "groups"
 DISPLAY_NAME = "displayName"
+EXTERNAL_ID = "externalId"
+# SCIM attributes the gateway indexes for groups (the query planner looks them up there).
+INDEXED = (EXTERNAL_ID,)
 
 
 @dataclass
@@ -77,7 +81,8 @@ class GroupIndex:
                 return [team]
             log.info("group name hint for org %s was stale; dropped it", org_id)
             await self._store.delete_if_equal(org_id, SPACE, key, hint)
-        page = await self._backend.list_teams(org_id, per_page=200, **{search_field: value})
+        search: dict[str, Any] = {search_field: value}
+        page = await self._backend.list_teams(org_id, per_page=200, **search)
         found = [t for t in page.items if self._named(mapping, t, value)]
         for team in found:
             await self.remember_name(org_id, mapping, team)

@@ -1,8 +1,9 @@
 """Authentication of SCIM requests: Basic (Okta) or Bearer (Entra), each bound to one org.
 
-Builds on `aiohttp_basicauth.BasicAuthMiddleware` (its `ignore` marker and
-`required` decorator keep working) but replaces the parts that do not fit a
-SCIM service: its plain `==` check becomes a lookup in the
+Builds on `aiohttp_basicauth.BasicAuthMiddleware` (its `ignore` marker keeps
+working; routes are guarded by prefix, not with its `required` decorator) but
+replaces the parts that do not fit a SCIM service: its plain `==` check becomes
+a lookup in the
 `CredentialStore` (scrypt, constant time), its empty HTML 401 becomes a SCIM
 Error body (Okta's client parses `detail` and `status` on a 401), and bearer
 tokens are accepted too. Only paths under `prefix` are guarded, so the
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -106,23 +106,6 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
         if failure is not None:
             return self.challenge(failure)
         return await handler(request)
-
-    async def authenticate(self, request: web.Request) -> bool:
-        """The base class's contract, for callers that only need yes or no."""
-        return await self.authenticate_request(request) is None
-
-    def required(self, handler: Handler) -> Handler:
-        """Guard one handler outside the prefix, with the same checks and 401 body."""
-
-        @functools.wraps(handler)
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            try:
-                failure = await self.authenticate_request(request)
-            except AuthRefused as refused:
-                return self.refuse(refused)
-            return self.challenge(failure) if failure else await handler(request)
-
-        return guarded
 
     async def authenticate_request(self, request: web.Request) -> str | None:
         """Check the Authorization header; None on success, else the 401 detail.

@@ -15,12 +15,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from gateway.audit import events as audit_events
 from gateway.audit.events import AuditEvent
-from gateway.backend.client import request_id
 from gateway.observability import metrics
 from gateway.observability.context import RequestContext, current
+from gateway.request_context import request_id
 from gateway.scim.idp_quirks import identify_idp
 
 access_log = logging.getLogger("gateway.access")
@@ -36,7 +37,7 @@ CLIENT_CLOSED = 499
 
 def observe_requests(
     base_path: str, audit: Callable[[AuditEvent], None] | None = None,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     """The middleware, for SCIM requests under `base_path`; writes go to `audit` too."""
     prefix = "/" + base_path.strip("/")
     operations: dict[tuple[str, str], str] = {}

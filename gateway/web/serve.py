@@ -98,7 +98,9 @@ class GuardedConnection(asyncio.Protocol):
         self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received() if self._inner is not None else None
+        if self._inner is not None:
+            self._inner.eof_received()  # aiohttp's handler never keeps the transport half-open
+        return None
 
     def pause_writing(self) -> None:
         if self._inner is not None:
@@ -172,8 +174,10 @@ class GuardedSite(web.BaseSite):
     @property
     def port(self) -> int:
         """The bound port (the requested one may be 0)."""
-        if self._server is not None and self._server.sockets:
-            return self._server.sockets[0].getsockname()[1]
+        server = self._server  # an asyncio.Server: create_server made it
+        if isinstance(server, asyncio.Server) and server.sockets:
+            port: int = server.sockets[0].getsockname()[1]
+            return port
         return self._port
 
     @property
