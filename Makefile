@@ -7,7 +7,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 STAMP   := $(VENV)/.install-stamp
 
-.PHONY: install demo test lint bench redis
+.PHONY: install demo test lint bench bench-speed redis
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ test: $(STAMP) redis lint
 bench: $(STAMP) redis
 	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
 	$(VENV)/bin/python -m bench
+
+# The speed bench alone, e.g. make bench-speed ARGS="--people 1000 --duration 20"
+bench-speed: $(STAMP) redis
+	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
+	$(VENV)/bin/python -m bench speed $(ARGS)

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.auth import CredentialError, CredentialStore
 from gateway.config import Config, ConfigError, load_config
+from gateway.eventloop import new_event_loop
 from gateway.mapping.engine import MappingError
 from gateway.web.app import build_app
 
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MappingError, CredentialError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 2
-    web.run_app(app, host=config.server.host, port=config.server.port, access_log=None)
+    web.run_app(app, host=config.server.host, port=config.server.port, access_log=None,
+                loop=new_event_loop())
     return 0
 
 
