@@ -1,7 +1,8 @@
 """Speed of the requests an IdP makes most, against the floor, in one run (issue 12).
 
     python -m bench speed [--people 1000,100000] [--duration 10] [--connections 32]
-                          [--threads 2] [--no-uvloop] [--python-load] [--keep-logs]
+                          [--threads 2] [--no-uvloop] [--python-load] [--profile DIR]
+                          [--keep-logs]
 
 For each org size: a fresh sandbox (own process, SQLite in memory, rate limit
 off) seeded through its admin bulk API, the gateway (own process, as
@@ -323,6 +324,7 @@ class SizeResult:
     index_s: float
     import_s: float
     loop: str
+    profile: str | None = None
 
 
 async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
@@ -417,6 +419,9 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                 print(f"  {people:,} {name}: {loads[name].rate:,.0f} r/s",
                       file=sys.stderr, flush=True)
             rss_after = gateway.rss_mb()
+            profile = None
+            if args.profile:
+                profile = await _profile(args, gateway, loader, gw_base, auth, lookups, people)
 
             started = time.perf_counter()
             seen, start_index = 0, 1
@@ -430,11 +435,30 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
             if seen < people:
                 raise RuntimeError(f"the import saw {seen} of {people} people")
         return SizeResult(people, loads, rss_idle, rss_after, seed_s, index_s, import_s,
-                          gateway.announce["loop"])
+                          gateway.announce["loop"], profile)
     finally:
         for child in reversed(children):
             child.stop(args.keep_logs)
         await drop_prefix(prefix)
+
+
+async def _profile(args: argparse.Namespace, gateway: Child, loader: Loader, base: str,
+                   auth: str, lookups: list[str], people: int) -> str:
+    """The lookup load once more (not measured), with py-spy recording the gateway."""
+    from bench.speed_profile import summarise
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out = Path(args.profile) / f"lookup-{people}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = await asyncio.create_subprocess_exec(
+        spy, "record", "--pid", str(gateway.proc.pid), "--format", "raw", "--rate", "250",
+        "--nonblocking", "--duration", f"{max(1, int(args.duration))}", "--output", str(out),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    await loader.run(base, auth, lookups, args.duration + 1)
+    _, err = await proc.communicate()
+    if proc.returncode != 0 or not out.exists():
+        return f"py-spy failed ({proc.returncode}): {err.decode()[-500:]}"
+    return summarise(out)
 
 
 # ------------------------------------------------------------------ the table
@@ -478,6 +502,7 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
                f"Event loop: {results[0].loop}. Load average at start: {load_at_start}.")
     out.append("cpu ms/req: CPU time of the server process (gateway, or floor) per request, "
                "the figure least moved by other load on the machine.")
+    out.extend(f"\n{r.people:,} people, lookup {r.profile}" for r in results if r.profile)
     out.append("Gateway: 1 process, Basic auth, Redis index, every request over HTTP to the "
                "sandbox (own process, SQLite in memory). Floor: bench/speed_floor.py.")
     return "\n".join(out)
@@ -515,6 +540,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the gateway and the floor on the standard asyncio loop")
     parser.add_argument("--python-load", action="store_true",
                         help="use the Python load generator even if wrk is installed")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="after the figures, record the gateway under the lookup load with "
+                             "py-spy into DIR and print where the time goes")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the children's stderr logs (paths under /tmp)")
     args = parser.parse_args(argv)
