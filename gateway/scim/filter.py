@@ -468,9 +468,31 @@ def _error(what: str, detail: str) -> ScimError:
 # --------------------------------------------------------------------------- public API
 
 
+# The filter an IdP sends before every create, `userName eq "x"` with a new "x" each
+# time: the cache never hits it, and a grammar parse costs more than the rest of the
+# lookup. A string without a backslash or quote is its own value, so only the path
+# needs the grammar, and that is parsed once per path.
+_SIMPLE_EQ = re.compile(r'(?P<path>[A-Za-z][A-Za-z0-9_\-]*(?:\.[A-Za-z][A-Za-z0-9_\-]*)?) '
+                        r'eq "(?P<value>[^"\\]*)"')
+
+
+@lru_cache(maxsize=256)
+def _equality_on(path: str) -> Filter:
+    return _parse(f'{path} eq ""', "filter_start", "filter")
+
+
 @lru_cache(maxsize=1024)
 def parse_filter(text: str) -> Filter:
     """Parse a SCIM filter (cached: IdPs repeat the same few filters endlessly)."""
+    simple = _SIMPLE_EQ.fullmatch(text) if isinstance(text, str) else None
+    if simple is not None and simple["value"].isprintable():
+        template: Filter | None
+        try:
+            template = _equality_on(simple["path"])
+        except ScimError:
+            template = None  # the full parse below reports it, with its own columns
+        if isinstance(template, Compare) and template.op == "eq" and template.value == "":
+            return Compare(template.path, "eq", simple["value"])
     node = _parse(text, "filter_start", "filter")
     if _depth(node) > MAX_DEPTH:
         raise invalid_filter(f"Invalid filter: nested more than {MAX_DEPTH} levels deep")
