@@ -16,25 +16,27 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
 
 # (area, substring of the file path or function), first match wins: most specific first.
 AREAS = [
-    ("redis client (redis-py, parser)", "/redis/"),
+    # asyncio's transport write is one send() syscall: the kernel's loopback TCP work.
+    ("socket send() syscalls (kernel TCP)", "Transport.write ("),
+    ("redis client (redis-py, parser)", "(redis/"),
     ("hiredis", "hiredis"),
-    ("aiohttp client (backend calls)", "aiohttp/client"),
-    ("aiohttp connector / pool", "aiohttp/connector"),
-    ("aiohttp server (HTTP parsing, response writing)", "aiohttp/web"),
-    ("aiohttp other", "/aiohttp/"),
-    ("multidict / yarl (headers, URLs)", "/multidict/"),
-    ("multidict / yarl (headers, URLs)", "/yarl/"),
+    ("aiohttp client (backend calls)", "(aiohttp/client"),
+    ("aiohttp connector / pool", "(aiohttp/connector"),
+    ("aiohttp server (HTTP parsing, response writing)", "(aiohttp/web"),
+    ("aiohttp other", "(aiohttp/"),
+    ("multidict / yarl (headers, URLs)", "(multidict/"),
+    ("multidict / yarl (headers, URLs)", "(yarl/"),
     ("JSON (orjson / json)", "json"),
     ("gateway web layer (handlers, middlewares, auth, params)", "gateway/web/"),
     ("gateway auth (credential checks)", "gateway/auth/"),
     ("gateway backend client", "gateway/backend/"),
     ("gateway provisioning (planner, index, use cases)", "gateway/provisioning/"),
     ("gateway mapping", "gateway/mapping"),
-    ("gateway mapping", "/mappings/"),
+    ("gateway mapping", "(mappings/"),
     ("gateway SCIM core (filter, projection, schema)", "gateway/scim/"),
     ("gateway other", "gateway/"),
-    ("lark (filter grammar)", "/lark/"),
-    ("asyncio / event loop", "asyncio"),
+    ("lark (filter grammar)", "(lark/"),
+    ("asyncio / event loop", "(asyncio/"),
     ("asyncio / event loop", "uvloop"),
 ]
 
