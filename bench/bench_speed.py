@@ -456,7 +456,10 @@ async def _profile(args: argparse.Namespace, gateway: Child, loader: Loader, bas
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(gateway.proc.pid), "--format", "raw", "--rate", "250",
-        "--nonblocking", "--duration", f"{max(1, int(args.duration))}", "--output", str(out),
+        # --gil: only samples that hold the GIL, i.e. Python running, not the process
+        # waiting for a CPU on a busy machine (which lands on the last syscall's line).
+        "--gil", "--nonblocking", "--duration", f"{max(1, int(args.duration))}",
+        "--output", str(out),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     await loader.run(base, auth, lookups, args.duration + 1)
     _, err = await proc.communicate()
