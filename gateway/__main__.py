@@ -17,6 +17,7 @@ from gateway.auth import CredentialError, CredentialStore
 from gateway.config import Config, ConfigError, load_config
 from gateway.eventloop import new_event_loop
 from gateway.mapping.engine import MappingError
+from gateway.observability import logs
 from gateway.web.app import build_app
 
 log = logging.getLogger("gateway")
@@ -46,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
              "(production: a missing WS_BACKEND_URL must not send people to a throwaway sandbox)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         config = load_config(args.config)
+        logs.configure(config.log.format, config.log.level)
+        log.info("starting with this configuration (secrets masked)",
+                 extra={"config": logs.masked_config(config)})
         if config.demo_mode and args.require_backend:
             raise ConfigError("backend.url is not set (WS_BACKEND_URL) and --require-backend "
                               "forbids the demo sandbox")
@@ -63,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, MappingError, CredentialError) as exc:
         print(f"workstream-gateway: {exc}", file=sys.stderr)
         return 2
+    log.info("serving SCIM on http://%s:%s%s", config.server.host, config.server.port,
+             config.server.base_path)
+    # print=None: aiohttp's banner would be the one line on stdout that isn't a log record.
     web.run_app(app, host=config.server.host, port=config.server.port, access_log=None,
-                loop=new_event_loop())
+                print=None, loop=new_event_loop())
     return 0
 
 

@@ -90,6 +90,23 @@ class DemoConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    # "json": one JSON object per line on stderr (for a log pipeline); "text": for a terminal.
+    format: str = "json"
+    # Least severe level written: debug, info, warning or error.
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # Serve GET /metrics (Prometheus text format) on the gateway's own port.
+    enabled: bool = True
+    # When set, /metrics wants `Authorization: Bearer <token>`; "" serves it to anyone
+    # who can reach the port (block /metrics at the load balancer then).
+    token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
@@ -98,6 +115,8 @@ class Config:
     scim: ScimConfig = field(default_factory=ScimConfig)
     mappings: MappingsConfig = field(default_factory=MappingsConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     @property
     def demo_mode(self) -> bool:
@@ -199,6 +218,12 @@ def _check(config: Config) -> None:
                               "(set WS_BACKEND_TOKEN)")
     if config.redis.url and not config.redis.url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("config key 'redis.url' must be a redis://, rediss:// or unix:// URL")
+    if config.log.format not in ("json", "text"):
+        raise ConfigError(f"config key 'log.format' must be \"json\" or \"text\", "
+                          f"got {config.log.format!r}")
+    if config.log.level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"config key 'log.level' must be debug, info, warning or error, "
+                          f"got {config.log.level!r}")
     for org, module in config.mappings.orgs.items():
         if not org.isdigit():
             raise ConfigError(f"config key 'mappings.orgs' has a non-numeric org id {org!r}")
@@ -209,6 +234,7 @@ def _check(config: Config) -> None:
 _SECTION_CLASSES = {
     "server": ServerConfig, "backend": BackendConfig, "redis": RedisConfig,
     "auth": AuthConfig, "scim": ScimConfig, "mappings": MappingsConfig, "demo": DemoConfig,
+    "log": LogConfig, "metrics": MetricsConfig,
 }
 
 

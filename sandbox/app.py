@@ -48,7 +48,8 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     if api.is_internal(request.path):
         request.app[SANDBOX_KEY].requests.append(
-            {"method": request.method, "path": request.path, "query": dict(request.query)}
+            {"method": request.method, "path": request.path, "query": dict(request.query),
+             "request_id": request.headers.get("X-Request-Id")}
         )
     try:
         response = await handler(request)

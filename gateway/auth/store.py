@@ -318,12 +318,22 @@ class CredentialStore:
 
     async def verify_basic(self, username: str, password: str) -> int | None:
         """The org id `username`/`password` belong to, or None."""
+        info = await self.identify_basic(username, password)
+        return None if info is None else info.org_id
+
+    async def verify_bearer(self, token: str) -> int | None:
+        """The org id a bearer token belongs to, or None."""
+        info = await self.identify_bearer(token)
+        return None if info is None else info.org_id
+
+    async def identify_basic(self, username: str, password: str) -> CredentialInfo | None:
+        """The credential `username`/`password` are (its org, id, label), or None."""
         self._maybe_reload()
         record = self._by_username.get(username)
         return await self._verify("basic", username, password, record)
 
-    async def verify_bearer(self, token: str) -> int | None:
-        """The org id a bearer token belongs to, or None.
+    async def identify_bearer(self, token: str) -> CredentialInfo | None:
+        """The credential a bearer token is, or None.
 
         The id inside the token finds the one hash to check, so no scan.
         """
@@ -337,7 +347,7 @@ class CredentialStore:
         return await self._verify("bearer", parsed[0], token, record)
 
     async def _verify(self, kind: Kind, lookup: str, secret: str,
-                      record: _Record | None) -> int | None:
+                      record: _Record | None) -> CredentialInfo | None:
         if len(secret) > MAX_SECRET_CHARS:
             return None
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
@@ -350,7 +360,7 @@ class CredentialStore:
             if (usable and now < hit.expires and record.info.id == hit.credential_id
                     and record.info.org_id == hit.org_id
                     and record.secret_hash == hit.secret_hash):
-                return hit.org_id
+                return record.info
             del self._cache[key]
         # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
         stored = record.secret_hash if usable else self._dummy
@@ -364,7 +374,7 @@ class CredentialStore:
             self._cache.clear()
         self._cache[key] = _CacheEntry(record.info.id, record.info.org_id, stored,
                                        now + self._cache_ttl_s)
-        return record.info.org_id
+        return current.info
 
     async def _hash_check(self, key: bytes, secret: str, stored: SecretHash) -> bool:
         """Run scrypt off the loop, a few at a time; identical concurrent checks share one."""

@@ -37,6 +37,7 @@ import aiohttp
 from gateway import jsonio
 from gateway.backend.errors import BackendUnavailable, error_for
 from gateway.backend.records import format_timestamp
+from gateway.observability import backend as observe
 
 log = logging.getLogger(__name__)
 
@@ -487,6 +488,7 @@ class BackendClient:
             self.stats[stat] += 1
             self.stats["total"] += 1
             retry_after: int | None = None
+            started = loop.time()
             try:
                 async with session.request(
                     method,
@@ -502,10 +504,13 @@ class BackendClient:
                     status = resp.status
                     raw = await resp.read()
                     retry_after_header = resp.headers.get("Retry-After")
+                observe.attempt(stat, status, loop.time() - started)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                observe.attempt(stat, 0, loop.time() - started)
                 # Never reached the backend: repeating it is harmless for any call.
                 fault, may_retry = f"cannot connect ({type(exc).__name__})", True
             except (aiohttp.ClientError, TimeoutError) as exc:
+                observe.attempt(stat, 0, loop.time() - started)
                 uncertain = True
                 fault, may_retry = f"no answer ({type(exc).__name__ or 'timeout'})", retry
             else:
@@ -549,6 +554,7 @@ class BackendClient:
                         max(1, math.ceil(delay)), f"{stat}: {fault}; deadline too close to retry"
                     )
             self.stats["retries"] += 1
+            observe.retry(stat)
             log.warning(
                 "backend %s %s: %s; retry %d/%d in %.2fs (request_id=%s)",
                 method,

@@ -32,6 +32,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from gateway.idstore.base import IdStoreUnavailable, LockTimeout, OrgId
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class RedisIdStore:
         return asyncio.get_running_loop().time() < self._down_until
 
     def _failed(self, what: str, exc: BaseException) -> None:
+        metrics.redis_error(what)
         log.warning(
             "id store: %s failed (%s: %s); treating as a miss for %.1fs",
             what,
@@ -273,6 +275,7 @@ class RedisIdStore:
             try:
                 acquired = await self._redis.set(key, token, nx=True, px=lease_ms)
             except _STORE_ERRORS as exc:
+                metrics.redis_error("lock")
                 raise IdStoreUnavailable(f"cannot take lock {name!r}: {exc}") from exc
             if acquired:
                 break
@@ -292,6 +295,7 @@ class RedisIdStore:
             try:
                 await self._release(keys=[key], args=[token])
             except _STORE_ERRORS as exc:
+                metrics.redis_error("unlock")
                 log.warning(
                     "id store: releasing lock %r failed (%s); it expires by itself", name, exc
                 )
@@ -302,6 +306,7 @@ class RedisIdStore:
             try:
                 held = await self._extend(keys=[key], args=[token, lease_ms])
             except _STORE_ERRORS as exc:
+                metrics.redis_error("renew_lock")
                 log.warning("id store: renewing lock %s failed (%s)", key, exc)
                 continue
             if not held:

@@ -58,5 +58,9 @@ class MappingRegistry:
                 loaded[module] = load_module(module, self.default)
             self._by_org[int(org)] = loaded[module]
 
+    def modules(self) -> dict[int, str]:
+        """Org id → the module of each org configured with its own (for the start-up log)."""
+        return {org: m.module for org, m in self._by_org.items()}
+
     def for_org(self, org_id: int) -> OrgMappings:
         return self._by_org.get(org_id, self.default)

@@ -44,6 +44,7 @@ checked; externalIds are left out of reads and `externalId eq` misses are `503`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,7 @@ from gateway.backend.errors import BackendNotFound
 from gateway.backend.records import format_timestamp, parse_timestamp
 from gateway.idstore.base import IdStore, IdStoreError
 from gateway.mapping.engine import ResourceMapping
+from gateway.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +291,7 @@ class GroupIndex:
             [epoch] = await self._store.get_many(org_id, [(SPACE, EPOCH)])
             if epoch is not None:
                 return
+            started = time.monotonic()
             now = _now()
             first = await self._backend.list_teams(org_id, per_page=1)
             unknown = 0
@@ -296,6 +299,7 @@ class GroupIndex:
                 unknown = await self._mark_unknown(org_id, now)
             await self._store.put(
                 org_id, {SPACE: {EPOCH: now, **({LOST_AT: now} if unknown else {})}})
+            metrics.index_rebuilt("groups", "start", time.monotonic() - started)
             if unknown:
                 log.warning(
                     "org %s: the group index is empty but the org has teams: Redis lost it, or "

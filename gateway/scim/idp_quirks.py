@@ -42,6 +42,7 @@ anything that does not fit is left alone for validation or PATCH to reject.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -448,3 +449,39 @@ def _map_one(resolved: ResolvedPath | None, value: Any, fn: Callable[[Attribute,
     if resolved is None:
         return value
     return fn(resolved.leaf, value)
+
+
+# --------------------------------------------------------------- which IdP is calling
+
+#: The IdP names metrics are labelled with: a small fixed set, whatever a caller sends.
+IDP_NAMES = ("okta", "entra", "onelogin", "jumpcloud", "other")
+
+# Substrings of the User-Agent (or of the credential's label, which support sets
+# to the IdP's name at issue) that identify each IdP, lower case. Okta sends
+# "Okta SCIM Client 1.0.0", Entra "Azure Active Directory SCIM Client" (older
+# tenants: "Microsoft ... Azure AD"), OneLogin and JumpCloud their names.
+_IDP_MARKERS = (
+    ("okta", ("okta",)),
+    ("entra", ("entra", "azure", "microsoft", "aad")),
+    ("onelogin", ("onelogin",)),
+    ("jumpcloud", ("jumpcloud",)),
+)
+
+
+def _marked(text: str) -> str | None:
+    lowered = text.lower()
+    for name, markers in _IDP_MARKERS:
+        if any(marker in lowered for marker in markers):
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def identify_idp(user_agent: str, credential_label: str | None) -> str:
+    """One of `IDP_NAMES` for a request: from its User-Agent, else its credential's label.
+
+    The User-Agent wins (it is what the engine calling says it is); the label
+    covers clients that send a generic one. Never the raw text: it is
+    caller-chosen, and a metric label must stay within a fixed set.
+    """
+    return _marked(user_agent[:256]) or _marked(credential_label or "") or "other"

@@ -18,7 +18,9 @@ from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
 from gateway.web import discovery, groups, search, users
 from gateway.web.auth import ScimAuthMiddleware
+from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
+from gateway.web.observe import observe_requests
 from gateway.web.responses import scim_response
 from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
 
@@ -39,10 +41,14 @@ def build_app(
     auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
-        middlewares=[request_ids, scim_errors, auth],
+        middlewares=[request_ids, observe_requests(config.server.base_path), scim_errors, auth],
     )
     app[CONFIG] = config
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
+    log.info("mapping modules: %s by default%s", app[MAPPINGS].default.module,
+             "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
+             extra={"default_mapping": app[MAPPINGS].default.module,
+                    "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
     app.cleanup_ctx.append(_services(id_store))
 
     base = config.server.base_path
@@ -51,6 +57,8 @@ def build_app(
     search.add_routes(app, base)
     discovery.add_routes(app, base)
     app.router.add_get("/healthz", auth.ignore(healthz))
+    if config.metrics.enabled:
+        app.router.add_get("/metrics", auth.ignore(metrics_endpoint))
     return app
 
 

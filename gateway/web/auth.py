@@ -23,13 +23,16 @@ from aiohttp import hdrs, web
 from aiohttp_basicauth import BasicAuthMiddleware
 
 from gateway.auth import CredentialStore
-from gateway.auth.store import parse_token
+from gateway.auth.store import CredentialInfo, parse_token
+from gateway.observability import metrics
+from gateway.observability.context import current
 from gateway.scim.errors import ScimError
 from gateway.web.responses import error_response
 
 log = logging.getLogger(__name__)
 
 ORG_ID = web.RequestKey("org_id", int)  # the authenticated org id
+CREDENTIAL = web.RequestKey("credential", CredentialInfo)  # the credential that proved it
 DEFAULT_PREFIX = "/scim/v2"
 DEFAULT_REALM = "Workstream SCIM"
 
@@ -44,6 +47,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def _loggable(text: str) -> str:
     """An attacker-chosen name, short and escaped, safe for one log line."""
     return repr(text[:64])
+
+
+def _failed(reason: str, detail: str) -> str:
+    """Count a refusal under its reason (a fixed set: see metrics.AUTH_FAILURE_REASONS)."""
+    metrics.auth_failure(reason)
+    return detail
+
+
+def _authenticated(request: web.Request, info: CredentialInfo) -> None:
+    """Bind the request to the credential's org, and tell the logs and audit who it is."""
+    request[ORG_ID] = info.org_id
+    request[CREDENTIAL] = info
+    ctx = current.get()
+    if ctx is not None:
+        ctx.authenticated(info.org_id, info.id, info.label)
 
 
 class ScimAuthMiddleware(BasicAuthMiddleware):
@@ -100,22 +118,25 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
         """Check the Authorization header; None on success, else the 401 detail."""
         header = request.headers.get(hdrs.AUTHORIZATION, "").strip()
         if not header:
-            return MISSING
+            return _failed("missing", MISSING)
         scheme, _, credentials = header.partition(" ")
         credentials = credentials.strip()
         match scheme.lower():
             case "basic":
                 decoded = self._decode_basic(credentials)
                 if decoded is None:
-                    return MALFORMED_BASIC
+                    return _failed("malformed", MALFORMED_BASIC)
                 ok = await self.check_credentials(*decoded, request)
+                reason = "invalid_basic"
             case "bearer":
                 if not credentials or " " in credentials:
-                    return MALFORMED_BEARER
+                    return _failed("malformed", MALFORMED_BEARER)
                 ok = await self.check_bearer(credentials, request)
+                reason = "invalid_bearer"
             case _:
-                return f"Unsupported authorization scheme {scheme[:20]!r}: use Basic or Bearer"
-        return None if ok else INVALID
+                return _failed("unsupported_scheme", f"Unsupported authorization scheme "
+                                                     f"{scheme[:20]!r}: use Basic or Bearer")
+        return None if ok else _failed(reason, INVALID)
 
     @staticmethod
     def _decode_basic(credentials: str) -> tuple[str, str] | None:
@@ -129,23 +150,23 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
     async def check_credentials(self, username: str, password: str,
                                 request: web.Request) -> bool:
         """Basic: the store decides (scrypt, constant time); the org goes on the request."""
-        org_id = await self.store.verify_basic(username, password)
-        if org_id is None:
+        info = await self.store.identify_basic(username, password)
+        if info is None:
             log.warning("SCIM auth failed: Basic user %s from %s", _loggable(username),
                         request.remote)
             return False
-        request[ORG_ID] = org_id
+        _authenticated(request, info)
         return True
 
     async def check_bearer(self, token: str, request: web.Request) -> bool:
         """Bearer: as Basic; only the token's non-secret id is ever logged."""
-        org_id = await self.store.verify_bearer(token)
-        if org_id is None:
+        info = await self.store.identify_bearer(token)
+        if info is None:
             parsed = parse_token(token)
             log.warning("SCIM auth failed: bearer token %s from %s",
                         parsed[0] if parsed else "(not a gateway token)", request.remote)
             return False
-        request[ORG_ID] = org_id
+        _authenticated(request, info)
         return True
 
     def challenge(self, detail: str = MISSING) -> web.Response:

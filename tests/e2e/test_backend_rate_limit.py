@@ -9,6 +9,7 @@ import pytest
 from gateway.web.state import BACKEND
 from tests.asserts import assert_scim_503
 from tests.conftest import World
+from tests.scrape import scrape, value
 
 LIMIT = 2
 LIST = "GET /internal/v1/orgs/{org}/employees?page=1&per_page=1"
@@ -53,3 +54,25 @@ async def test_a_burst_that_fits_the_deadline_is_waited_out_and_all_succeed(worl
     # Six calls reached the sandbox: four admitted, two refused with 429 before their retry.
     assert await world.backend.calls() == [LIST.format(org=world.org_a)] * 6
     assert world.app[BACKEND].stats["retries"] == 2
+
+
+async def test_rate_limited_calls_and_their_retries_are_counted_in_metrics(world: World):
+    """The same burst as above, seen from /metrics: two 429s, two retries, four 200s."""
+    metrics_url = world.gateway_url.removesuffix("/scim/v2") + "/metrics"
+    await _warm(world)
+    before = await scrape(world.session, metrics_url)
+    results = await asyncio.gather(*(world.a.get("/Users?count=1") for _ in range(4)))
+    assert [status for status, _, _ in results] == [200] * 4, results
+    after = await scrape(world.session, metrics_url)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    route = "GET employees"
+    assert delta("backend_rate_limited_total", route=route) == 2
+    assert delta("backend_retries_total", route=route) == 2
+    assert delta("backend_requests_total", route=route, status="429") == 2
+    assert delta("backend_requests_total", route=route, status="200") == 4
+    assert delta("backend_request_duration_seconds_count", route=route) == 6
+    assert delta("scim_requests_total", org=str(world.org_a), operation="GET /Users",
+                 status="200") == 4

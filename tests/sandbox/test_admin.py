@@ -170,7 +170,7 @@ async def test_maintenance_rejects_bad_bodies(api: Api) -> None:
 
 async def test_request_log_lists_internal_calls_in_order(api: Api, org: int, base: str) -> None:
     await api.call("GET", f"{base}/employees?email=ada@acme.example&status=active")
-    await api.call("POST", f"{base}/teams", {"name": "Eng"})
+    await api.call("POST", f"{base}/teams", {"name": "Eng"}, headers={"X-Request-Id": "idp-7"})
     await api.call("GET", f"{base}/nope")
     reply = await api.call("GET", "/_sandbox/requests")
     assert reply.body == {
@@ -179,9 +179,10 @@ async def test_request_log_lists_internal_calls_in_order(api: Api, org: int, bas
                 "method": "GET",
                 "path": f"{base}/employees",
                 "query": {"email": "ada@acme.example", "status": "active"},
+                "request_id": None,
             },
-            {"method": "POST", "path": f"{base}/teams", "query": {}},
-            {"method": "GET", "path": f"{base}/nope", "query": {}},
+            {"method": "POST", "path": f"{base}/teams", "query": {}, "request_id": "idp-7"},
+            {"method": "GET", "path": f"{base}/nope", "query": {}, "request_id": None},
         ]
     }
 
@@ -191,13 +192,14 @@ async def test_request_log_clears(api: Api, base: str) -> None:
     assert (await api.call("DELETE", "/_sandbox/requests")).status == 204
     await api.call("GET", base)
     reply = await api.call("GET", "/_sandbox/requests")
-    assert reply.body["requests"] == [{"method": "GET", "path": base, "query": {}}]
+    assert reply.body["requests"] == [
+        {"method": "GET", "path": base, "query": {}, "request_id": None}]
 
 
 async def test_request_log_is_inspectable_in_process(api: Api, base: str) -> None:
     sandbox = api.app[SANDBOX_KEY]
     await api.call("GET", base)
-    assert sandbox.requests == [{"method": "GET", "path": base, "query": {}}]
+    assert sandbox.requests == [{"method": "GET", "path": base, "query": {}, "request_id": None}]
     assert isinstance(sandbox.store, Store)
     assert isinstance(sandbox.maintenance, Maintenance)
     sandbox.maintenance.enabled = True

@@ -62,6 +62,9 @@ def test_file_values_are_read(tmp_path):
     ("", {"WS_MAPPINGS_ORGS": '{"17": "mappings.acme"}'}, "mappings.orgs"),
     ("[scim]\nmax_page_size = 201\n", {}, "scim.max_page_size"),
     ("", {"WS_SCIM_MAX_PAGE_SIZE": "500"}, "scim.max_page_size"),
+    ("[log]\nformat = \"xml\"\n", {}, "log.format"),
+    ("", {"WS_LOG_LEVEL": "chatty"}, "log.level"),
+    ("", {"WS_METRICS_ENABLED": "maybe"}, "metrics.enabled"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, env, named):
     path = tmp_path / "c.toml"
@@ -134,3 +137,12 @@ def test_one_section_is_read_with_its_env_override_and_checks(tmp_path):
         load_section("auth", path, env={})
     with pytest.raises(ConfigError, match="nope"):
         load_section("nope", path, env={})
+
+
+def test_log_and_metrics_keys_are_read_from_file_and_environment(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[log]\nformat = "text"\nlevel = "warning"\n[metrics]\nenabled = false\n')
+    config = load_config(path, env={"WS_METRICS_TOKEN": "scrape"})
+    assert (config.log.format, config.log.level) == ("text", "warning")
+    assert config.metrics.enabled is False and config.metrics.token == "scrape"
+    assert "scrape" not in repr(config)
