@@ -31,6 +31,7 @@ test: $(STAMP) redis lint
 
 bench: $(STAMP) redis
 	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
+	bash scripts/ensure-wrk.sh
 	$(VENV)/bin/python -m bench
 
 # The speed bench alone, e.g. make bench-speed ARGS="--people 1000 --duration 20"

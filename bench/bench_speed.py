@@ -2,7 +2,7 @@
 
     python -m bench speed [--people 1000,100000] [--duration 10] [--connections 32]
                           [--threads 2] [--no-uvloop] [--python-load] [--profile DIR]
-                          [--no-import] [--keep-logs]
+                          [--no-import] [--workers N] [--keep-logs]
 
 For each org size: a fresh sandbox (own process, SQLite in memory, rate limit
 off) seeded through its admin bulk API, the gateway (own process, as
@@ -131,6 +131,16 @@ def _serve_gateway(args: argparse.Namespace) -> None:
     credentials = CredentialStore(None)
     issued = credentials.issue_basic(args.org, label="bench")
     auth = base64.b64encode(f"{issued.username}:{issued.password}".encode()).decode()
+    if args.workers > 1:
+        from gateway.workers import serve_workers, shared_metrics_dir
+
+        with shared_metrics_dir():  # as production: before the app and its metrics exist
+            app = build_app(config, credentials,
+                            id_store=RedisIdStore(REDIS_URL, prefix=args.prefix))
+            print(json.dumps({"auth": f"Basic {auth}", "loop": f"{args.workers} workers"}),
+                  flush=True)
+            serve_workers(app, "127.0.0.1", args.port, args.workers, access_log=None)
+        return
     _serve(lambda: build_app(config, credentials,
                              id_store=RedisIdStore(REDIS_URL, prefix=args.prefix)),
            args, {"auth": f"Basic {auth}"})
@@ -151,18 +161,35 @@ class Child:
     log_path: str
     announce: dict = field(default_factory=dict)
 
+    def pids(self) -> list[int]:
+        """This process and its children (the workers, with --workers)."""
+        pid = self.proc.pid
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            return [pid, *map(int, children)]
+        return [pid]
+
     def cpu_s(self) -> tuple[float, float]:
-        """(user, system) CPU seconds this process used so far (robust on a busy machine)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        """(user, system) CPU seconds used so far, workers included (robust on a busy
+        machine)."""
         tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        user = system = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                user += int(fields[11]) / tick
+                system += int(fields[12]) / tick
+        return user, system
 
     def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        """Resident memory, workers included."""
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+        return total
 
     def stop(self, keep_log: bool) -> None:
         if self.proc.poll() is None:
@@ -347,7 +374,7 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
         common = ["--backend", backend, "--org", str(org), "--prefix", prefix, *loop_flag]
         gateway_port, floor_port = free_port(), free_port()
         gateway = _start("gateway", ["-m", module, "serve-gateway", "--port", str(gateway_port),
-                                     *common])
+                                     "--workers", str(args.workers), *common])
         children.append(gateway)
         floor = _start("floor", ["-m", module, "serve-floor", "--port", str(floor_port),
                                  *common])
@@ -365,6 +392,13 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                     if resp.status != 200:
                         raise RuntimeError(f"GET {path}: {resp.status} {body}")
                     return body
+
+            for _ in range(200):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(gw_base + "/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                await asyncio.sleep(0.05)
 
             started = time.perf_counter()
             ids: list[int] = []
@@ -539,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         child.add_argument("--org", type=int, required=True)
         child.add_argument("--prefix", required=True)
         child.add_argument("--no-uvloop", action="store_true")
+        child.add_argument("--workers", type=int, default=1)
     parser.add_argument("--people", default="1000,100000",
                         type=lambda text: [int(x) for x in text.split(",")],
                         help="org sizes, comma-separated (default 1000,100000)")
@@ -546,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per measured scenario (20 for figures to quote)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gateway worker processes (server.workers; CPU and RSS summed)")
     parser.add_argument("--no-uvloop", action="store_true",
                         help="run the gateway and the floor on the standard asyncio loop")
     parser.add_argument("--python-load", action="store_true",

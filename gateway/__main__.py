@@ -1,15 +1,21 @@
 """`python -m gateway` / `workstream-gateway`: run the gateway.
 
 With no `backend.url` configured it runs the demo: an embedded sandbox with a
-demo org and a printed demo credential.
+demo org and a printed demo credential. With `server.workers` > 1 this process
+becomes the supervisor of that many workers (gateway/workers.py). Every
+start-up mistake (config, mapping, credentials file, an address it cannot
+listen on) is one line on stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -19,8 +25,15 @@ from gateway.eventloop import new_event_loop
 from gateway.mapping.engine import MappingError
 from gateway.observability import logs
 from gateway.web.app import build_app
+from gateway.workers import ListenError, listen_error, serve_workers, shared_metrics_dir
 
 log = logging.getLogger("gateway")
+
+# How every server process runs the app (one process: web.run_app; several: each worker's
+# AppRunner): one place, so both paths serve alike.
+RUNNER_OPTIONS: dict[str, Any] = {"access_log": None}
+# What binding the listening socket can fail with: each a one-line message, no traceback.
+_LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 
 
 def open_credentials(config: Config) -> CredentialStore:
@@ -38,9 +51,16 @@ def open_credentials(config: Config) -> CredentialStore:
     return CredentialStore(path)
 
 
+DEFAULT_CONFIG = "config.toml"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="workstream-gateway", description=__doc__)
-    parser.add_argument("--config", default="config.toml", help="path to config.toml")
+    parser.add_argument(
+        "--config", help=f"path to the config file; it must exist (default: {DEFAULT_CONFIG} "
+                         "in the working directory when there is one, else built-in defaults)")
+    parser.add_argument("--host", help="address to listen on (server.host, WS_SERVER_HOST), "
+                                       "e.g. 0.0.0.0 behind a PaaS router")
     parser.add_argument(
         "--require-backend", action="store_true",
         help="refuse to start without backend.url instead of running the demo "
@@ -48,28 +68,66 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config)
-        logs.configure(config.log.format, config.log.level)
-        log.info("starting with this configuration (secrets masked)",
-                 extra={"config": logs.masked_config(config)})
+        config_path = args.config
+        if config_path is None and Path(DEFAULT_CONFIG).is_file():
+            config_path = DEFAULT_CONFIG
+        config = load_config(config_path)
+        if args.host:
+            config = replace(config, server=replace(config.server, host=args.host))
         if config.demo_mode and args.require_backend:
             raise ConfigError("backend.url is not set (WS_BACKEND_URL) and --require-backend "
                               "forbids the demo sandbox")
+        # Before any fork, so every worker inherits the JSON handler.
+        logs.configure(config.log.format, config.log.level)
+        log.info("starting with this configuration (secrets masked)",
+                 extra={"config": logs.masked_config(config)})
         if config.demo_mode:
             from gateway.demo import run_demo
 
+            if config.server.workers > 1:
+                log.warning("demo mode runs one process; server.workers=%d applies only with "
+                            "backend.url set", config.server.workers)
             run_demo(config)
             return 0
+    except (ConfigError, MappingError, CredentialError) as exc:  # the demo builds an app too
+        return _refuse(exc, 2)
+    except ListenError as exc:  # the demo's ports
+        return _refuse(exc, 1)
+    if config.server.workers == 1:
+        return _serve(config)
+    # Set before the app (and any metric) is built, so every worker shares it.
+    with shared_metrics_dir():
+        return _serve(config)
+
+
+def _serve(config: Config) -> int:
+    """Build the app and serve it, in this process or in `server.workers` workers."""
+    try:
         app = build_app(config, open_credentials(config))
     except (ConfigError, MappingError, CredentialError) as exc:
-        print(f"workstream-gateway: {exc}", file=sys.stderr)
-        return 2
-    log.info("serving SCIM on http://%s:%s%s", config.server.host, config.server.port,
-             config.server.base_path)
-    # print=None: aiohttp's banner would be the one line on stdout that isn't a log record.
-    web.run_app(app, host=config.server.host, port=config.server.port, access_log=None,
-                print=None, loop=new_event_loop())
+        return _refuse(exc, 2)
+    host, port = config.server.host, config.server.port
+    log.info("starting SCIM on http://%s:%s%s with %d worker(s)", host, port,
+             config.server.base_path, config.server.workers)
+    try:
+        if config.server.workers > 1:
+            return serve_workers(app, host, port, config.server.workers, **RUNNER_OPTIONS)
+        # print=None: aiohttp's banner would be the one line on stdout that isn't a log record.
+        web.run_app(app, host=host, port=port, print=None, loop=new_event_loop(),
+                    **RUNNER_OPTIONS)
+    except ListenError as exc:
+        return _refuse(exc, 1)
+    except OSError as exc:
+        if exc.errno not in _LISTEN_ERRNOS:
+            raise
+        return _refuse(listen_error(host, port, exc), 1)
     return 0
+
+
+def _refuse(problem: Exception, code: int) -> int:
+    """A start-up mistake: one line on stderr naming it, and the exit code."""
+    print(f"workstream-gateway: {problem}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

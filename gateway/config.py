@@ -7,11 +7,13 @@ a message naming it, rather than failing on the first request.
 Environment overrides: `WS_<SECTION>_<KEY>` (e.g. `WS_BACKEND_URL`,
 `WS_BACKEND_TOKEN`, `WS_REDIS_URL`, `WS_AUTH_CREDENTIALS_FILE`), and `PORT`
 for `server.port` (the Procfile convention). Tables (`mappings.orgs`) are set
-in the file only; an environment variable naming one is refused.
+in the file only; an environment variable naming one is refused, and so is a
+`WS_*` variable that names no key (a typo must not be silently ignored).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
@@ -37,6 +39,8 @@ class ServerConfig:
     max_body_bytes: int = 1_048_576
     # Public URL prefix used in meta.location when behind a proxy ("" → from the request).
     public_url: str = ""
+    # Worker processes sharing the port (gateway/workers.py); above 1 needs redis.url.
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,7 @@ def _check(config: Config) -> None:
     positive = {
         "server.port": config.server.port,
         "server.max_body_bytes": config.server.max_body_bytes,
+        "server.workers": config.server.workers,
         "backend.timeout_s": config.backend.timeout_s,
         "backend.deadline_s": config.backend.deadline_s,
         "backend.pool_size": config.backend.pool_size,
@@ -224,6 +229,12 @@ def _check(config: Config) -> None:
     if config.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"config key 'log.level' must be debug, info, warning or error, "
                           f"got {config.log.level!r}")
+    if config.server.workers > 1 and config.backend.url and not config.redis.url:
+        # The in-process id store and group locks would be per worker: lookups would miss
+        # and two workers could apply one group's membership changes at once.
+        raise ConfigError(f"config key 'server.workers' is {config.server.workers} but "
+                          "redis.url is empty (WS_REDIS_URL): workers share their id index "
+                          "and group locks only through Redis")
     for org, module in config.mappings.orgs.items():
         if not org.isdigit():
             raise ConfigError(f"config key 'mappings.orgs' has a non-numeric org id {org!r}")
@@ -238,9 +249,13 @@ _SECTION_CLASSES = {
 }
 
 
-def _read_toml(path: str | Path | None) -> dict[str, Any]:
-    """The parsed file; a missing file (or none) is an empty one."""
-    if path is None or not Path(path).exists():
+def _read_toml(path: str | Path | None, *, required: bool = False) -> dict[str, Any]:
+    """The parsed file; no path is an empty one, and so is a missing file unless `required`."""
+    if path is None:
+        return {}
+    if not Path(path).is_file():
+        if required:
+            raise ConfigError(f"config file {path} does not exist")
         return {}
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -259,13 +274,29 @@ def load_section(name: str, path: str | Path | None = None,
     if name not in _SECTION_CLASSES:
         raise ConfigError(f"unknown config section '[{name}]'")
     env = dict(os.environ if env is None else env)
+    _check_env_names(env)  # a typo'd WS_AUTH_... would send a tool to another file
     return _section(name, _SECTION_CLASSES[name], _read_toml(path).get(name, {}), env)
 
 
+def _check_env_names(env: dict[str, str]) -> None:
+    """Refuse a `WS_*` variable that names no key: a typo would otherwise be ignored."""
+    known = {
+        f"WS_{name}_{f.name}".upper()
+        for name, cls in _SECTION_CLASSES.items() for f in fields(cls)
+    }
+    unknown = sorted(name for name in env if name.startswith("WS_") and name not in known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ConfigError(f"unknown environment variable {unknown[0]}{hint}: WS_* variables "
+                          "set config keys as WS_<SECTION>_<KEY>")
+
+
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read `path` (missing file → all defaults), apply env overrides, validate."""
+    """Read `path` (None → all defaults; a path must exist), apply env overrides, validate."""
     env = dict(os.environ if env is None else env)
-    raw = _read_toml(path)
+    _check_env_names(env)
+    raw = _read_toml(path, required=True)
     unknown = set(raw) - set(_SECTION_CLASSES)
     if unknown:
         raise ConfigError(f"unknown config section '[{sorted(unknown)[0]}]'")

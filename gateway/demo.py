@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.auth import CredentialStore
 from gateway.config import Config
 from gateway.web.app import build_app
+from gateway.workers import listen_error
 from sandbox.app import SANDBOX_KEY, create_app
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ async def start_demo(config: Config) -> tuple[list[web.AppRunner], dict]:
     org = store.find_org(DEMO_ORG) or store.create_org(DEMO_ORG, True, True, 50)
     sandbox_runner = web.AppRunner(sandbox, access_log=None)
     await sandbox_runner.setup()
-    await web.TCPSite(sandbox_runner, "127.0.0.1", config.demo.sandbox_port).start()
+    await _listen(sandbox_runner, "127.0.0.1", config.demo.sandbox_port)
 
     backend_url = f"http://127.0.0.1:{config.demo.sandbox_port}"
     config = replace(config, backend=replace(config.backend, url=backend_url, token=token))
@@ -42,7 +43,7 @@ async def start_demo(config: Config) -> tuple[list[web.AppRunner], dict]:
     bearer = credentials.issue_token(org["id"], label="demo")
     gateway_runner = web.AppRunner(build_app(config, credentials), access_log=None)
     await gateway_runner.setup()
-    await web.TCPSite(gateway_runner, config.server.host, config.server.port).start()
+    await _listen(gateway_runner, config.server.host, config.server.port)
     info = {
         "url": f"http://{config.server.host}:{config.server.port}{config.server.base_path}",
         "org_id": org["id"],
@@ -52,6 +53,14 @@ async def start_demo(config: Config) -> tuple[list[web.AppRunner], dict]:
         "sandbox": backend_url,
     }
     return [gateway_runner, sandbox_runner], info
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> None:
+    """Serve `runner` on host:port; a taken port is a `ListenError` naming it."""
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        raise listen_error(host, port, exc) from None
 
 
 def banner(info: dict) -> str:

@@ -22,8 +22,11 @@ Predicate = Callable[[web.Request], bool]
 class Faults:
     hang: Predicate | None = None  # never answer
     drop_after_forward: Predicate | None = None  # forward, then cut the connection
+    hold: Predicate | None = None  # forward only once `release` is set (`held` says it waits)
     times: int = 1  # how many matching requests misbehave
     seen: list[str] = field(default_factory=list)
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     def take(self, predicate: Predicate | None, request: web.Request) -> bool:
         if predicate is not None and self.times > 0 and predicate(request):
@@ -58,6 +61,9 @@ class FaultProxy:
         self.faults.seen.append(f"{request.method} {request.path}")
         if self.faults.take(self.faults.hang, request):
             await asyncio.sleep(3600)
+        if self.faults.take(self.faults.hold, request):
+            self.faults.held.set()
+            await self.faults.release.wait()
         drop = self.faults.take(self.faults.drop_after_forward, request)
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}

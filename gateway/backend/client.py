@@ -198,6 +198,26 @@ class BackendClient:
     ) -> None:
         await self.close()
 
+    async def ping(self, timeout_s: float) -> bool:
+        """True when the backend answers and accepts our token (readiness; no retries).
+
+        The contract has no health route, so this reads org 0, which no org has:
+        404 means the backend answered and accepted the token; 401, 429, 5xx or a
+        refused connection mean SCIM calls would fail too. No answer within
+        `timeout_s` raises TimeoutError, so a caller can tell a hang from a refusal.
+        """
+        if self._session is None:
+            return False
+        try:
+            async with self._session.get(
+                self._root + "/orgs/0", timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as resp:
+                return resp.status in (200, 404)
+        except TimeoutError:  # aiohttp's timeouts are ClientErrors too: a hang stays a hang
+            raise
+        except aiohttp.ClientError:
+            return False
+
     # ------------------------------------------------------------------- orgs
 
     async def get_org(self, org_id: OrgId) -> dict[str, Any]:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
 from gateway.auth import CredentialStore
 from gateway.backend.client import BackendClient
 from gateway.config import Config
-from gateway.idstore import make_id_store
+from gateway.idstore import MemoryIdStore, make_id_store
 from gateway.idstore.base import IdStore
 from gateway.mapping.registry import MappingRegistry
 from gateway.provisioning.groups import GroupService
 from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
-from gateway.web import discovery, groups, search, users
+from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
+from gateway.web.health import READINESS
 from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.observe import observe_requests
-from gateway.web.responses import scim_response
 from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def build_app(
     groups.add_routes(app, base)
     search.add_routes(app, base)
     discovery.add_routes(app, base)
-    app.router.add_get("/healthz", auth.ignore(healthz))
+    health.add_routes(app, auth.ignore)
     if config.metrics.enabled:
         app.router.add_get("/metrics", auth.ignore(metrics_endpoint))
     return app
@@ -80,6 +81,10 @@ def _services(id_store: IdStore | None):
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
         app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan)
         app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan)
+        readiness = app[READINESS]
+        readiness.add("backend", partial(backend.ping, readiness.timeout_s))
+        if not isinstance(store, MemoryIdStore):  # the in-process store has nothing to reach
+            readiness.add("redis", store.ping)
         try:
             yield
         finally:
@@ -88,8 +93,3 @@ def _services(id_store: IdStore | None):
                 await store.close()
 
     return services
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness for the load balancer (unauthenticated, says nothing about orgs)."""
-    return scim_response({"status": "ok"})

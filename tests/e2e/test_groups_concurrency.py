@@ -45,9 +45,11 @@ async def _start(world: World, credentials: Path, log: Path) -> tuple[asyncio.su
     env = {**os.environ, "WS_BACKEND_URL": world.backend.url, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
            "WS_REDIS_URL": GATEWAY_REDIS, "WS_AUTH_CREDENTIALS_FILE": str(credentials),
            "PORT": str(port)}
+    empty_config = log.parent / "empty.toml"  # the environment says everything
+    empty_config.write_text("")
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "--config", str(log.parent / "absent.toml"),
+            sys.executable, "-m", "gateway", "--config", str(empty_config),
             cwd=ROOT, env=env, stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:

@@ -52,9 +52,11 @@ async def start_gateway(world: World, credentials: Path, directory: Path, name: 
                 "PORT": str(port), **env}
     full_env.pop("WS_REDIS_URL", None)  # in-process id store: nothing shared to clean up
     stderr, stdout = directory / f"{name}.stderr", directory / f"{name}.stdout"
+    config = directory / "empty.toml"  # every setting from the environment
+    config.write_text("")
     with stderr.open("wb") as err, stdout.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "--config", str(directory / "absent.toml"),
+            sys.executable, "-m", "gateway", "--config", str(config),
             cwd=ROOT, env=full_env, stdout=out, stderr=err, stdin=asyncio.subprocess.DEVNULL)
     gateway = GatewayProcess(proc, f"http://127.0.0.1:{port}", stderr, stdout)
     async with aiohttp.ClientSession() as session:
