@@ -79,6 +79,31 @@ class ScimConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """What one request may cost, checked before the work it would cause (400 naming the key).
+
+    The defaults sit well above anything an IdP sends and keep the largest
+    allowed request to a few milliseconds of CPU (`bench/bench_budget.py`).
+    """
+
+    # Characters in a filter (query string or .search body), checked before it is parsed.
+    filter_max_length: int = 10_000
+    # Comparisons and and/or/not in a filter, counted by a cheap scan before it is parsed.
+    filter_max_nodes: int = 200
+    # Point lookups (backend calls) one filter may fan out to, e.g. `id eq` OR-branches;
+    # more are planned as a bounded scan (itself refused above scim.max_scan).
+    filter_max_lookups: int = 50
+    # Point lookups run at once for one request.
+    lookup_concurrency: int = 4
+    # Operations in one PATCH body.
+    patch_max_operations: int = 1_000
+    # Members of any one JSON object in a body (attribute names).
+    body_max_attributes: int = 200
+    # JSON values (objects, arrays, scalars) in a whole body, counted before validation.
+    body_max_values: int = 20_000
+
+
+@dataclass(frozen=True)
 class MappingsConfig:
     # Mapping module used by every org without its own.
     default: str = "mappings.default"
@@ -117,6 +142,7 @@ class Config:
     redis: RedisConfig = field(default_factory=RedisConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     scim: ScimConfig = field(default_factory=ScimConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     mappings: MappingsConfig = field(default_factory=MappingsConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -203,6 +229,7 @@ def _check(config: Config) -> None:
         "backend.pool_size": config.backend.pool_size,
         "scim.max_page_size": config.scim.max_page_size,
         "scim.max_scan": config.scim.max_scan,
+        **{f"limits.{f.name}": getattr(config.limits, f.name) for f in fields(LimitsConfig)},
     }
     for key, value in positive.items():
         if not value > 0:
@@ -244,8 +271,8 @@ def _check(config: Config) -> None:
 
 _SECTION_CLASSES = {
     "server": ServerConfig, "backend": BackendConfig, "redis": RedisConfig,
-    "auth": AuthConfig, "scim": ScimConfig, "mappings": MappingsConfig, "demo": DemoConfig,
-    "log": LogConfig, "metrics": MetricsConfig,
+    "auth": AuthConfig, "scim": ScimConfig, "limits": LimitsConfig,
+    "mappings": MappingsConfig, "demo": DemoConfig, "log": LogConfig, "metrics": MetricsConfig,
 }
 
 

@@ -40,6 +40,11 @@ class IdStore(Protocol):
     #: True when every gateway process sees the same data (Redis), False for in-process.
     shared: bool
 
+    @property
+    def answering(self) -> bool:
+        """False while recent failures are being answered as misses (a miss may be a lie)."""
+        ...
+
     async def get_many(self, org_id: OrgId, lookups: Sequence[tuple[str, str]]) -> list[str | None]:
         """Values for each (space, key), in order, None for a miss; one round trip."""
         ...

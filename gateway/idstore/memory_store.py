@@ -17,6 +17,7 @@ class MemoryIdStore:
     """The `IdStore` interface over plain dicts; `shared = False`."""
 
     shared = False
+    answering = True  # a dict never fails
 
     def __init__(self) -> None:
         # org → space → key → value

@@ -10,8 +10,11 @@ slot, so pipelines and Lua scripts touching several of them stay legal):
 
 Redis is a cache here: losing it loses no data. So read and write failures
 are logged and degrade to misses; only `lock`, whose callers rely on
-exclusion, raises. After a failure the store stops trying for a short
-cool-down, so a dead Redis costs requests nothing and floods no logs.
+exclusion, raises, and only `IdStoreUnavailable` (no redis exception leaves
+this module). A bad value (a key of the wrong type, bytes that aren't UTF-8)
+is a miss too; what a good value means is parsed by `gateway.idstore.values`.
+After a failure the store stops trying for a short cool-down, so a dead
+Redis costs requests nothing and floods no logs.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from gateway.idstore.base import IdStoreUnavailable, LockTimeout, OrgId
 from gateway.observability import metrics
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _STORE_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+# A reply that can't be read (bytes that aren't UTF-8 planted in a key): bad data, not a
+# store that is down, so it is a miss without the cool-down.
+_DATA_ERRORS = (UnicodeDecodeError,)
 
 # Delete a hash field only while it holds the expected value.
 _DELETE_IF_EQUAL = """
@@ -147,6 +153,10 @@ class RedisIdStore:
     def _cooling_down(self) -> bool:
         return asyncio.get_running_loop().time() < self._down_until
 
+    @property
+    def answering(self) -> bool:
+        return not self._cooling_down()
+
     def _failed(self, what: str, exc: BaseException) -> None:
         metrics.redis_error(what)
         log.warning(
@@ -164,6 +174,19 @@ class RedisIdStore:
             return fallback
         try:
             return await op()
+        except ResponseError as exc:
+            if "WRONGTYPE" not in str(exc):
+                self._failed(what, exc)
+                return fallback
+            # A key of the wrong type (planted or left by something else): this key is bad,
+            # the store is fine.
+            log.warning("id store: %s met a key of the wrong type (%s); treated as a miss",
+                        what, exc)
+            return fallback
+        except _DATA_ERRORS as exc:
+            log.warning("id store: %s read a value that is not UTF-8 (%s); treated as a miss",
+                        what, exc)
+            return fallback
         except _STORE_ERRORS as exc:
             self._failed(what, exc)
             return fallback
@@ -274,7 +297,7 @@ class RedisIdStore:
         while True:
             try:
                 acquired = await self._redis.set(key, token, nx=True, px=lease_ms)
-            except _STORE_ERRORS as exc:
+            except (*_STORE_ERRORS, *_DATA_ERRORS) as exc:
                 metrics.redis_error("lock")
                 raise IdStoreUnavailable(f"cannot take lock {name!r}: {exc}") from exc
             if acquired:
@@ -318,9 +341,12 @@ class RedisIdStore:
     async def clear_org(self, org_id: OrgId) -> None:
         """Forget an org's spaces and meta; a direct call, so failures are raised."""
         org = self._org(org_id)
-        spaces = await self._redis.smembers(f"{org}:spaces")
-        keys = [f"{org}:idx:{space}" for space in spaces]
-        await self._redis.delete(*keys, f"{org}:spaces", f"{org}:meta")
+        try:
+            spaces = await self._redis.smembers(f"{org}:spaces")
+            keys = [f"{org}:idx:{space}" for space in spaces]
+            await self._redis.delete(*keys, f"{org}:spaces", f"{org}:meta")
+        except (*_STORE_ERRORS, *_DATA_ERRORS) as exc:
+            raise IdStoreUnavailable(f"cannot clear org {org_id}: {exc}") from exc
 
     async def ping(self) -> bool:
         try:

@@ -20,6 +20,7 @@ from gateway.backend.errors import (
     BackendStale,
     BackendUnavailable,
 )
+from gateway.idstore.base import IdStoreError
 from gateway.mapping.engine import ResourceMapping, parse_version_tag
 from gateway.scim.errors import ScimError
 
@@ -45,23 +46,27 @@ def check_precondition(record: dict, if_match: str | None, what: str) -> int:
     return current
 
 
-def _describe(fields: dict | None, mapping: ResourceMapping) -> str:
+def _describe(fields: dict | None, mapping: ResourceMapping | None) -> str:
     parts = []
     for name, messages in (fields or {}).items():
-        bound = mapping.field_for_backend(name)
+        bound = mapping.field_for_backend(name) if mapping is not None else None
         label = bound.text if bound else "a mapped attribute"
         text = "; ".join(messages) if isinstance(messages, list) else str(messages)
         parts.append(f"'{label}' {text}")
     return ", ".join(parts)
 
 
-def to_scim_error(exc: BackendError, mapping: ResourceMapping, what: str) -> ScimError:
-    """The SCIM error the IdP should see for a backend error on `what` (e.g. 'User 12')."""
+def to_scim_error(exc: BackendError, mapping: ResourceMapping | None, what: str) -> ScimError:
+    """The SCIM error the IdP should see for a backend error on `what` (e.g. 'User 12').
+
+    `mapping` names fields in SCIM terms; without one they stay unnamed.
+    """
     if isinstance(exc, BackendNotFound):
         return ScimError(404, f"{what} not found")
     if isinstance(exc, BackendConflict):
         described = _describe(exc.fields, mapping) or "a unique attribute is already taken"
-        return ScimError(409, f"{mapping.rtype.name} already exists: {described}", "uniqueness")
+        kind = mapping.rtype.name if mapping is not None else what
+        return ScimError(409, f"{kind} already exists: {described}", "uniqueness")
     if isinstance(exc, BackendInvalid):
         described = _describe(exc.fields, mapping) or exc.message
         return ScimError(400, f"Invalid value: {described}", "invalidValue")
@@ -89,3 +94,22 @@ def backend_errors(mapping: ResourceMapping, what: str) -> Iterator[None]:
         yield
     except BackendError as exc:
         raise to_scim_error(exc, mapping, what) from None
+
+
+# What escapes the translation blocks: the web layer's last line (see `escaped_error`).
+ESCAPED = (BackendError, IdStoreError)
+
+
+def escaped_error(exc: BackendError | IdStoreError) -> ScimError:
+    """The SCIM error for a backend or id store fault no use case translated.
+
+    Every backend and id store call on a request path should sit inside a
+    `backend_errors` block; this is the structural guarantee for one that
+    doesn't: a fault is still a 503 with Retry-After (never a 500 the IdP
+    would not retry), and the log names it so the block can be added.
+    """
+    log.error("untranslated %s reached the web layer: %r", type(exc).__name__, exc)
+    if isinstance(exc, IdStoreError):
+        return ScimError(503, "The gateway's id store is unavailable; retry later",
+                         retry_after=5)
+    return to_scim_error(exc, None, "The resource")

@@ -52,6 +52,7 @@ from datetime import UTC, datetime, timedelta
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendNotFound
 from gateway.backend.records import format_timestamp, parse_timestamp
+from gateway.idstore import values
 from gateway.idstore.base import IdStore, IdStoreError
 from gateway.mapping.engine import ResourceMapping
 from gateway.observability import metrics
@@ -143,7 +144,7 @@ class GroupIndex:
         key = name_key(value)
         [hint] = await self._store.get_many(org_id, [(SPACE, key)])
         if hint is not None:
-            team = await self._team(org_id, hint)
+            team = await self._team(org_id, key, hint)
             if team is not None and self._named(mapping, team, value):
                 return [team]
             log.info("group name hint for org %s was stale; dropped it", org_id)
@@ -154,11 +155,21 @@ class GroupIndex:
             await self.remember_name(org_id, mapping, team)
         return found
 
-    async def _team(self, org_id: int, hint: str) -> dict | None:
-        try:
-            return await self._backend.get_team(org_id, int(hint))
-        except (BackendNotFound, ValueError):
+    async def _team(self, org_id: int, key: str, hint: str) -> dict | None:
+        team_id = values.record_id(org_id, key, hint)
+        if team_id is None:
             return None
+        try:
+            return await self._backend.get_team(org_id, team_id)
+        except BackendNotFound:
+            return None
+
+    async def _lost_at(self, org_id: int, raw: str | None) -> str | None:
+        """The `~lost_at` mark; a malformed one is dropped (as if no loss was found)."""
+        lost_at = values.timestamp(org_id, LOST_AT, raw)
+        if raw is not None and lost_at is None:
+            await self._store.delete_if_equal(org_id, SPACE, LOST_AT, raw)
+        return lost_at
 
     async def remember_name(self, org_id: int, mapping: ResourceMapping, team: dict) -> None:
         name = self.display_name(mapping, team)
@@ -186,7 +197,7 @@ class GroupIndex:
         answers = await self._store.get_many(org_id, lookups)
         count = len(team_ids)
         values, unknown = answers[:count], answers[count:2 * count]
-        epoch, lost_at = answers[-2], answers[-1]
+        epoch, lost_at = answers[-2], await self._lost_at(org_id, answers[-1])
         if epoch is None:
             try:
                 await self.ensure_epoch(org_id)
@@ -195,6 +206,7 @@ class GroupIndex:
             else:
                 unknown = await self._store.get_many(org_id, [(UNKNOWN, str(t)) for t in team_ids])
                 [lost_at] = await self._store.get_many(org_id, [(SPACE, LOST_AT)])
+                lost_at = await self._lost_at(org_id, lost_at)
         if not within_grace(lost_at):
             unknown = [None] * count
         out = ExternalIds()
@@ -248,24 +260,33 @@ class GroupIndex:
 
         Raises `IndexLost` when it finds nothing but can't say that nothing exists.
         """
+        key = by_external_key(value)
         hint, epoch, lost_at = await self._store.get_many(
-            org_id, [(SPACE, by_external_key(value)), (SPACE, EPOCH), (SPACE, LOST_AT)])
+            org_id, [(SPACE, key), (SPACE, EPOCH), (SPACE, LOST_AT)])
+        lost_at = await self._lost_at(org_id, lost_at)
         if hint is not None:
-            [held] = await self._store.get_many(org_id, [(SPACE, ext_key(int(hint)))])
-            if held == value:
-                return int(hint)
-            await self._store.delete_if_equal(org_id, SPACE, by_external_key(value), hint)
+            team_id = values.record_id(org_id, key, hint)
+            if team_id is not None:
+                [held] = await self._store.get_many(org_id, [(SPACE, ext_key(team_id))])
+                if held == value:
+                    return team_id
+            await self._store.delete_if_equal(org_id, SPACE, key, hint)
         if epoch is None:
             try:
                 await self.ensure_epoch(org_id)
             except IdStoreError:
                 raise IndexLost(None) from None
             [lost_at] = await self._store.get_many(org_id, [(SPACE, LOST_AT)])
+            lost_at = await self._lost_at(org_id, lost_at)
+        if not self._store.answering:
+            # One of the reads above failed and came back as a miss: an empty answer
+            # would make the IdP create a duplicate.
+            raise IndexLost(None)
         if not within_grace(lost_at):
             return None
         unknown = await self._store.count(org_id, UNKNOWN)
-        if unknown:
-            raise IndexLost(unknown)
+        if unknown or not self._store.answering:
+            raise IndexLost(unknown or None)
         return None
 
     async def start(self, org_id: int) -> None:

@@ -65,7 +65,7 @@ from gateway.provisioning.listing import (
     sort_resources,
 )
 from gateway.provisioning.member_check import MemberCheck
-from gateway.provisioning.planner import Lookup, plan, union_by_id
+from gateway.provisioning.planner import Lookup, bounded, plan, union_by_id
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
@@ -94,13 +94,16 @@ def _batches(ids: Sequence[int]) -> list[list[int]]:
 
 class GroupService:
     def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int,
-                 lock_timeout_s: float = 20.0) -> None:
+                 lock_timeout_s: float = 20.0, max_lookups: int = 50,
+                 lookup_concurrency: int = 4) -> None:
         self._backend = backend
         self._store = store
         self._max_scan = max_scan
+        self._max_lookups = max_lookups
+        self._lookup_concurrency = lookup_concurrency
         self._lock_timeout_s = lock_timeout_s
         self.index = GroupIndex(backend, store)
-        self.check = MemberCheck(backend, store)
+        self.check = MemberCheck(backend)
 
     # ---- reads ----
 
@@ -174,7 +177,8 @@ class GroupService:
                                      "displayName, externalId or id", "invalidFilter")
         if sort_by is not None:
             checked_sort_key(sort_by, mapping.rtype)
-        lookups = _lookups(node, mapping) if node is not None else None
+        lookups = bounded(_lookups(node, mapping), self._max_lookups) if node is not None \
+            else None
         with backend_errors(mapping, "Groups"):
             if lookups is not None:
                 teams = await self._lookup(ctx, lookups)
@@ -190,10 +194,19 @@ class GroupService:
     def _matching(self, ctx: OrgContext, resources: list[dict], node: Filter | None) -> list:
         if node is None:
             return resources
-        return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
+        kept = [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
+        if len(kept) < len(resources) and not self._store.answering \
+                and _names_external_id(node, ctx.mappings.group):
+            # The externalIds came from a store answering failures as misses: a group
+            # left out for lacking one may have it, and a shorter answer than the truth
+            # makes the IdP create a duplicate.
+            raise ScimError(503, "The gateway's id store is unavailable, so this filter "
+                                 "can't be answered; retry later", retry_after=5)
+        return kept
 
     async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
-        return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup))
+        return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup),
+                                 self._lookup_concurrency)
 
     async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
         if lookup.kind == "search" and isinstance(lookup.value, str):
@@ -365,7 +378,8 @@ class GroupService:
                 await self._backend.remove_members(ctx.org_id, team_id, batch)
         if attrs is None or team is None:
             return None
-        known = await self.index.external_ids(ctx.org_id, [team_id])
+        with backend_errors(mapping, what):  # a lost index is checked against the backend
+            known = await self.index.external_ids(ctx.org_id, [team_id])
         return self._resource(ctx, team, known)
 
     async def _add(self, ctx: OrgContext, team_id: int, adds: list[int]) -> None:
@@ -515,7 +529,18 @@ def _names_members(node: Filter) -> bool:
     return path.attr.casefold() == "members"
 
 
-def _is_external_id(node: Compare, mapping: ResourceMapping) -> bool:
+def _names_external_id(node: Filter, mapping: ResourceMapping) -> bool:
+    """Whether a filter looks at externalId anywhere (its truth is in the id store)."""
+    if isinstance(node, And | Or):
+        return _names_external_id(node.left, mapping) or _names_external_id(node.right, mapping)
+    if isinstance(node, Not):
+        return _names_external_id(node.inner, mapping)
+    if isinstance(node, Compare | Present):
+        return _is_external_id(node, mapping)
+    return False
+
+
+def _is_external_id(node: Compare | Present, mapping: ResourceMapping) -> bool:
     resolved = mapping.rtype.resolve(node.path.urn, node.path.attr, node.path.sub)
     return resolved is not None and resolved.schema == "" and \
         resolved.attribute.name == EXTERNAL_ID

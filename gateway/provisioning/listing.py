@@ -46,7 +46,7 @@ def _sortable(value: Any, case_exact: bool, kind: str) -> Any:
         if kind == "dateTime":
             try:
                 return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
+            except (ValueError, OverflowError):
                 pass
         return value if case_exact else value.casefold()
     return value

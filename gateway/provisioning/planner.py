@@ -5,7 +5,10 @@ A filter is answered in one of three ways, cheapest first:
 1. **Point lookups**: an `eq` on `id`, on an indexed identity attribute
    (userName, externalId: the Redis index) or on an attribute mapped to a
    unique searchable backend field (`email`). `and` takes the cheapest side;
-   `or` unions both sides when both are points. Cost: O(1) backend calls.
+   `or` unions both sides when both are points. Cost: O(1) backend calls,
+   run a few at a time. A filter needing more than `max_lookups` of them
+   (1,500 `id eq` branches) is planned as a bounded scan instead, so one
+   request never fans out into more backend calls than a scan would cost.
 2. **Pushed-down listing**: a filter the backend's list parameters express
    exactly (`active eq true` → `status=active`) is paged by the backend.
 3. **Bounded scan**: the backend lists with whatever parameters narrow it
@@ -19,6 +22,7 @@ so a pushdown only ever narrows, never decides.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,11 +91,11 @@ def _timestamp(value: object) -> str | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return format_timestamp(moment)
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+14:00" is before year 1 in UTC
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_timestamp(moment)
 
 
 def _pushdown(node: Filter, mapping: ResourceMapping) -> tuple[dict[str, str], bool]:
@@ -122,22 +126,47 @@ def _pushdown(node: Filter, mapping: ResourceMapping) -> tuple[dict[str, str], b
     return {}, False
 
 
-def plan(node: Filter | None, mapping: ResourceMapping) -> Plan:
+def plan(node: Filter | None, mapping: ResourceMapping, max_lookups: int | None = None) -> Plan:
     if node is None:
         return Plan(exact=True)
-    lookups = _point(node, mapping)
+    lookups = bounded(_point(node, mapping), max_lookups)
     if lookups is not None:
         return Plan(lookups=lookups)
     params, exact = _pushdown(node, mapping)
     return Plan(params=params, exact=exact)
 
 
+def bounded(lookups: list[Lookup] | None, max_lookups: int | None) -> list[Lookup] | None:
+    """`lookups`, or None (plan a bounded scan) when they are more than `max_lookups`."""
+    if lookups is None or max_lookups is None or len(lookups) <= max_lookups:
+        return lookups
+    return None
+
+
 async def union_by_id(
-    lookups: list[Lookup], one: Callable[[Lookup], Awaitable[list[dict]]]
+    lookups: list[Lookup], one: Callable[[Lookup], Awaitable[list[dict]]], concurrency: int = 4,
 ) -> list[dict]:
-    """The records every lookup finds, each once, in id order (the backend's order)."""
+    """The records every lookup finds, each once, in id order (the backend's order).
+
+    Lookups run `concurrency` at a time: one after another, fifty of them
+    would add fifty round trips to the answer; all at once, a burst the
+    backend's per-org rate limit would answer with 429s. A failure cancels the rest.
+    """
+    limit = asyncio.Semaphore(concurrency)
+
+    async def run(lookup: Lookup) -> list[dict]:
+        async with limit:
+            return await one(lookup)
+
+    tasks = [asyncio.ensure_future(run(lookup)) for lookup in lookups]
+    try:
+        found = await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     by_id: dict[int, dict] = {}
-    for lookup in lookups:
-        for record in await one(lookup):
+    for records in found:
+        for record in records:
             by_id[record["id"]] = record
     return [by_id[k] for k in sorted(by_id)]

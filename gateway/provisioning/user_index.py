@@ -28,6 +28,7 @@ from typing import Any
 from gateway.backend.client import BackendClient, Page
 from gateway.backend.errors import BackendNotFound
 from gateway.backend.records import format_timestamp, parse_timestamp
+from gateway.idstore import values
 from gateway.idstore.base import IdStore, IdStoreError
 from gateway.mapping.engine import BoundField, ResourceMapping, read_scim
 from gateway.mapping.ids import to_scim_id
@@ -157,7 +158,7 @@ class UserIndex:
         bound = self._field(mapping, attr)
         if key is None or bound is None:
             return []
-        hint, watermark = await self._store.get_many(org_id, [(SPACE, key), (SPACE, WATERMARK)])
+        hint, watermark = await self._read(org_id, key)
         if hint is not None:
             record = await self._verified(org_id, mapping, key, hint)
             if record is not None:
@@ -172,12 +173,26 @@ class UserIndex:
             return found
         return await self._catch_up_and_find(org_id, mapping, key, watermark)
 
+    async def _read(self, org_id: int, key: str) -> tuple[str | None, str | None]:
+        """The hint for `key` and the watermark, each None when missing or malformed.
+
+        A malformed hint is dropped here; a malformed watermark is as good as
+        none: the index is rebuilt, which writes a good one.
+        """
+        hint, mark = await self._store.get_many(org_id, [(SPACE, key), (SPACE, WATERMARK)])
+        if hint is not None and values.record_id(org_id, key, hint) is None:
+            await self._store.delete_if_equal(org_id, SPACE, key, hint)
+            hint = None
+        return hint, values.watermark(org_id, WATERMARK, mark)
+
     async def _verified(
         self, org_id: int, mapping: ResourceMapping, key: str, hint: str
     ) -> dict | None:
+        backend_id = values.record_id(org_id, key, hint)
         try:
-            record = await self._backend.get_employee(org_id, int(hint))
-        except (BackendNotFound, ValueError):
+            record = None if backend_id is None else await self._backend.get_employee(
+                org_id, backend_id)
+        except BackendNotFound:
             record = None
         if record is not None and self._holds(mapping, record, key):
             return record
@@ -192,9 +207,7 @@ class UserIndex:
             try:
                 async with self._store.lock(org_id, "users-index", timeout_s=self._lock_timeout_s):
                     # Another process may have rebuilt the index while we waited.
-                    hint, watermark = await self._store.get_many(
-                        org_id, [(SPACE, key), (SPACE, WATERMARK)]
-                    )
+                    hint, watermark = await self._read(org_id, key)
                     if watermark is None:
                         return await self._scan(org_id, mapping, key, since=None)
             except IdStoreError:

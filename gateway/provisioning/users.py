@@ -54,10 +54,13 @@ TOO_MANY_USERS = ("This filter would scan {total} users, more than the limit of 
 
 
 class UserService:
-    def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int) -> None:
+    def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int,
+                 max_lookups: int = 50, lookup_concurrency: int = 4) -> None:
         self._backend = backend
         self.index = UserIndex(backend, store)
         self._max_scan = max_scan
+        self._max_lookups = max_lookups
+        self._lookup_concurrency = lookup_concurrency
 
     # ---- reads ----
 
@@ -177,7 +180,7 @@ class UserService:
             check_filter(node, mapping.advertised)
         if sort_by is not None:
             checked_sort_key(sort_by, mapping.rtype)
-        chosen = plan(node, mapping)
+        chosen = plan(node, mapping, self._max_lookups)
         with backend_errors(mapping, "Users"):
             if chosen.lookups is not None:
                 records = await self._lookup(ctx, chosen.lookups)
@@ -199,7 +202,8 @@ class UserService:
         return [r for r in resources if predicate(r)]
 
     async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
-        return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup))
+        return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup),
+                                 self._lookup_concurrency)
 
     async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
         mapping = ctx.mappings.user

@@ -378,7 +378,8 @@ def _value_test(op: str, expected: Any, attribute: Attribute, label: str) -> Cal
         if when is None:
             raise invalid_filter(
                 f"Invalid filter: '{label}' is a dateTime; compare it with an ISO 8601 "
-                f'string such as "2024-05-01T12:00:00Z", not {_json(expected)}'
+                f'string such as "2024-05-01T12:00:00Z" (years 0001-9999 in UTC), '
+                f"not {_json(expected)}"
             )
         return _ordered_test(op, when, parse_datetime)
     raise invalid_filter(f"Invalid filter: cannot compare '{label}' of type {kind}")
@@ -440,7 +441,14 @@ def parse_datetime(value: Any) -> datetime | None:
             return None
     else:
         return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    try:
+        # Comparing aware datetimes converts them to UTC; do it here, where a moment
+        # outside years 1-9999 in UTC ("0001-01-01T00:00:00+14:00") can be refused.
+        return when.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _json(value: Any) -> str:

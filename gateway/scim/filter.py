@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from gateway.scim.budget import FilterBudget, check_filter_text
 from gateway.scim.errors import ScimError, invalid_filter, invalid_path
 from gateway.scim.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER
 
@@ -476,42 +477,112 @@ _SIMPLE_EQ = re.compile(r'(?P<path>[A-Za-z][A-Za-z0-9_\-]*(?:\.[A-Za-z][A-Za-z0-
                         r'eq "(?P<value>[^"\\]*)"')
 
 
-@lru_cache(maxsize=256)
-def _equality_on(path: str) -> Filter:
-    return _parse(f'{path} eq ""', "filter_start", "filter")
+class ParseCache:
+    """Successful parses by text, least recently used first out, bounded in bytes.
+
+    IdPs repeat the same few filters endlessly, so parses are worth keeping;
+    but a cache counted in entries alone lets a caller fill it with a thousand
+    large distinct texts. The tree a text parses into grows with the text, so
+    the text's length stands for an entry's cost. Failures are never stored:
+    they raise before anything is added.
+    """
+
+    def __init__(self, max_bytes: int, max_entries: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self.bytes = 0
+        self._entries: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()  # check.py's tool may parse from threads
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, text: str) -> Any | None:
+        with self._lock:
+            found = self._entries.get(text)
+            if found is not None:
+                self._entries.move_to_end(text)
+            return found
+
+    def put(self, text: str, value: Any) -> None:
+        size = len(text)
+        if size > self.max_bytes // 16:  # one huge text must not evict everything else
+            return
+        with self._lock:
+            if text in self._entries:
+                return
+            self._entries[text] = value
+            self.bytes += size
+            while self.bytes > self.max_bytes or len(self._entries) > self.max_entries:
+                old, _ = self._entries.popitem(last=False)
+                self.bytes -= len(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
 
 
-@lru_cache(maxsize=1024)
-def parse_filter(text: str) -> Filter:
-    """Parse a SCIM filter (cached: IdPs repeat the same few filters endlessly)."""
-    simple = _SIMPLE_EQ.fullmatch(text) if isinstance(text, str) else None
+FILTER_CACHE = ParseCache(max_bytes=2_000_000, max_entries=1024)
+PATH_CACHE = ParseCache(max_bytes=1_000_000, max_entries=1024)
+EQUALITY_CACHE = ParseCache(max_bytes=100_000, max_entries=256)  # `path eq ""`, by path
+_DEFAULT_BUDGET = FilterBudget()
+
+
+def parse_filter(text: str, budget: FilterBudget = _DEFAULT_BUDGET) -> Filter:
+    """Parse a SCIM filter; texts over `budget` are refused before the parser sees them."""
+    if not isinstance(text, str):
+        raise invalid_filter("Invalid filter: expected a string")
+    check_filter_text(text, budget)
+    node = FILTER_CACHE.get(text)
+    if node is not None:
+        return node
+    simple = _SIMPLE_EQ.fullmatch(text)
     if simple is not None and simple["value"].isprintable():
-        template: Filter | None
-        try:
-            template = _equality_on(simple["path"])
-        except ScimError:
-            template = None  # the full parse below reports it, with its own columns
+        template = _equality_on(simple["path"])
         if isinstance(template, Compare) and template.op == "eq" and template.value == "":
-            return Compare(template.path, "eq", simple["value"])
+            node = Compare(template.path, "eq", simple["value"])
+            FILTER_CACHE.put(text, node)
+            return node
     node = _parse(text, "filter_start", "filter")
     if _depth(node) > MAX_DEPTH:
         raise invalid_filter(f"Invalid filter: nested more than {MAX_DEPTH} levels deep")
+    FILTER_CACHE.put(text, node)
+    return node
+
+
+def _equality_on(path: str) -> Filter | None:
+    """`path eq ""` as the grammar parses it (cached), or None when it refuses the path
+    (the full parse then reports the error, with its own columns)."""
+    node = EQUALITY_CACHE.get(path)
+    if node is None:
+        try:
+            node = _parse(f'{path} eq ""', "filter_start", "filter")
+        except ScimError:
+            return None
+        EQUALITY_CACHE.put(path, node)
     return node
 
 
 _SCHEMA_URNS = frozenset(u.casefold() for u in (CORE_USER, ENTERPRISE_USER, CORE_GROUP))
 
 
-@lru_cache(maxsize=1024)
-def parse_patch_path(text: str) -> PatchPath:
+def parse_patch_path(text: str, budget: FilterBudget = _DEFAULT_BUDGET) -> PatchPath:
     """Parse a PATCH operation's `path` (RFC 7644 §3.5.2); errors are invalidPath."""
-    if isinstance(text, str) and text.strip().casefold() in _SCHEMA_URNS:
+    if not isinstance(text, str):
+        raise invalid_path("Invalid path: expected a string")
+    if text.strip().casefold() in _SCHEMA_URNS:
         raise invalid_path(
             f"Invalid path: {_shorten(text.strip())} is a schema URN, not an attribute path"
         )
+    check_filter_text(text, budget, "path")
+    path = PATH_CACHE.get(text)
+    if path is not None:
+        return path
     path = _parse(text, "path_start", "path")
     if path.filter is not None and _depth(path.filter) > MAX_DEPTH:
         raise invalid_path(f"Invalid path: nested more than {MAX_DEPTH} levels deep")
+    PATH_CACHE.put(text, path)
     return path
 
 

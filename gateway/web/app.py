@@ -23,6 +23,7 @@ from gateway.web.health import READINESS
 from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.observe import observe_requests
+from gateway.web.params import share_the_interpreter
 from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def build_app(
 def _services(id_store: IdStore | None):
     async def services(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG]
+        share_the_interpreter()  # large bodies are checked on a worker thread
         backend = BackendClient(
             config.backend.url,
             config.backend.token,
@@ -79,8 +81,10 @@ def _services(id_store: IdStore | None):
         app[BACKEND] = backend
         app[ID_STORE] = store
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
-        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan)
-        app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan)
+        fan_out = {"max_lookups": config.limits.filter_max_lookups,
+                   "lookup_concurrency": config.limits.lookup_concurrency}
+        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan, **fan_out)
+        app[GROUPS] = GroupService(backend, store, max_scan=config.scim.max_scan, **fan_out)
         readiness = app[READINESS]
         readiness.add("backend", partial(backend.ping, readiness.timeout_s))
         if not isinstance(store, MemoryIdStore):  # the in-process store has nothing to reach

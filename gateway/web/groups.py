@@ -157,18 +157,19 @@ async def _list_body(
 
 
 async def list_groups(request: web.Request) -> web.StreamResponse:
-    return await _search(request, query_dict(request))
+    return await _search(request, await org_context(request), query_dict(request))
 
 
 async def search_groups(request: web.Request) -> web.StreamResponse:
+    ctx = await org_context(request)  # 401, then 403, before the body costs anything
     body = await read_json_object(request)
     validate("SearchRequest", body)
-    return await _search(request, body)
+    return await _search(request, ctx, body)
 
 
-async def _search(request: web.Request, source: dict) -> web.StreamResponse:
-    ctx = await org_context(request)
-    params = ListParams.parse(source, request.app[CONFIG].scim.max_page_size)
+async def _search(request: web.Request, ctx: OrgContext, source: dict) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    params = await ListParams.read(source, config.scim.max_page_size, config.limits)
     service = _service(request)
     result = await service.list(ctx, params.filter, params.window, params.sort_by,
                                 params.descending)

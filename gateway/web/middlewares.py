@@ -15,6 +15,7 @@ import uuid
 from aiohttp import web
 
 from gateway.backend.client import request_id
+from gateway.provisioning.backend_errors import ESCAPED, escaped_error
 from gateway.scim.errors import ScimError
 from gateway.web.responses import error_response
 
@@ -47,6 +48,8 @@ async def scim_errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status >= 500:
             log.warning("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
         return error_response(exc)
+    except ESCAPED as exc:  # a backend or id store fault no use case translated: still a 503
+        return error_response(escaped_error(exc))
     except web.HTTPRequestEntityTooLarge:
         return error_response(ScimError(413, "The request body is too large"))
     except web.HTTPMethodNotAllowed as exc:

@@ -14,10 +14,11 @@ from gateway.web.state import CONFIG, GROUPS, USERS
 
 
 async def search_root(request: web.Request) -> web.Response:
+    ctx = await org_context(request)  # 401, then 403, before the body costs anything
     body = await read_json_object(request)
     validate("SearchRequest", body)
-    ctx = await org_context(request)
-    params = ListParams.parse(body, request.app[CONFIG].scim.max_page_size)
+    config = request.app[CONFIG]
+    params = await ListParams.read(body, config.scim.max_page_size, config.limits)
     mappings = ctx.mappings
     sources = [
         Source(mappings.user.advertised, mappings.user.rtype, request.app[USERS].list),

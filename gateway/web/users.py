@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.provisioning.context import OrgContext
 from gateway.scim.projection import project
 from gateway.scim.schema import ResourceType
 from gateway.scim.validation import validate
@@ -26,18 +27,19 @@ def _projected(request: web.Request, resource: dict, rtype: ResourceType) -> dic
 
 
 async def list_users(request: web.Request) -> web.Response:
-    return await _search(request, query_dict(request))
+    return await _search(request, await org_context(request), query_dict(request))
 
 
 async def search_users(request: web.Request) -> web.Response:
+    ctx = await org_context(request)  # 401, then 403, before the body costs anything
     body = await read_json_object(request)
     validate("SearchRequest", body)
-    return await _search(request, body)
+    return await _search(request, ctx, body)
 
 
-async def _search(request: web.Request, source: dict) -> web.Response:
-    ctx = await org_context(request)
-    params = ListParams.parse(source, request.app[CONFIG].scim.max_page_size)
+async def _search(request: web.Request, ctx: OrgContext, source: dict) -> web.Response:
+    config = request.app[CONFIG]
+    params = await ListParams.read(source, config.scim.max_page_size, config.limits)
     result = await request.app[USERS].list(
         ctx, params.filter, params.window, params.sort_by, params.descending
     )

@@ -139,6 +139,15 @@ def test_one_section_is_read_with_its_env_override_and_checks(tmp_path):
         load_section("nope", path, env={})
 
 
+def test_limits_have_safe_defaults_and_refuse_zero():
+    limits = load_config(None, env={}).limits
+    assert limits.filter_max_length == 10_000 and limits.filter_max_lookups == 50
+    with pytest.raises(ConfigError, match=r"limits\.filter_max_nodes"):
+        load_config(None, env={"WS_LIMITS_FILTER_MAX_NODES": "0"})
+    assert load_config(None, env={"WS_LIMITS_PATCH_MAX_OPERATIONS": "5"}).limits \
+        .patch_max_operations == 5
+
+
 def test_log_and_metrics_keys_are_read_from_file_and_environment(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[log]\nformat = "text"\nlevel = "warning"\n[metrics]\nenabled = false\n')
