@@ -291,10 +291,12 @@ async def world(
         await sandbox.close()
 
 
-async def start_gateway(world: World, id_store: IdStore) -> tuple[TestServer, str]:
-    """A second gateway (same config and credentials) with its own id store."""
-    server = TestServer(build_app(world.extra["config"], world.credentials, id_store=id_store),
-                        host="127.0.0.1")
+async def start_gateway(world: World, id_store: IdStore, config: Config | None = None,
+                        credentials: CredentialStore | None = None) -> tuple[TestServer, str]:
+    """A second gateway (by default the same config and credentials) with its own id store."""
+    app = build_app(config or world.extra["config"], credentials or world.credentials,
+                    id_store=id_store)
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server, str(server.make_url("/scim/v2")).rstrip("/")
 

@@ -8,14 +8,17 @@ and each process re-reads it when it changes (checked at most once per
 `reload_interval_s`), so a revocation reaches every process within about a
 second.
 
-Verification is the hot path: scrypt runs in an executor behind a semaphore
-(a flood of bad passwords cannot starve the event loop), concurrent checks of
-the same secret share one hash, and successful checks are cached for
-`cache_ttl_s` under an HMAC of the secret (never the secret itself). Each
-cache entry remembers the hash it was checked against, and a hit counts only
-while the current record still holds that hash for that org: a rotated or
-revoked credential misses at once, while reloading the file for an unrelated
-change leaves every other org's warm entries alone (no scrypt stampede).
+Verification is the hot path: scrypt runs in an executor in a few slots
+handed out by `gateway.auth.guard` (a flood of bad passwords cannot starve
+the event loop nor queue the real IdP behind it: see that module), concurrent
+checks of the same secret share one hash, and successful checks are cached for
+`cache_ttl_s` (an hour by default) under an HMAC of the secret (never the
+secret itself). Each cache entry remembers the hash it was checked against,
+and a hit counts only while the current record still holds that hash for that
+org: a rotated or revoked credential misses at once, while reloading the file
+for an unrelated change leaves every other org's warm entries alone (no
+scrypt stampede). Failed secrets are remembered the same way, so a wrong
+secret seen again costs no scrypt.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from gateway.auth.guard import AuthGuard, Priority, SlotsFull
 from gateway.auth.hashing import (
     DEFAULT_PARAMS,
     ScryptParams,
@@ -219,16 +223,16 @@ class CredentialStore:
         path: Path | str | None,
         *,
         params: ScryptParams = DEFAULT_PARAMS,
-        cache_ttl_s: float = 60.0,
+        cache_ttl_s: float = 3600.0,
         reload_interval_s: float = 1.0,
-        max_concurrent_hashes: int = 2,
+        guard: AuthGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._path = Path(path) if path is not None else None
         self._params = params
         self._cache_ttl_s = cache_ttl_s
         self._reload_interval_s = reload_interval_s
-        self._max_concurrent_hashes = max_concurrent_hashes
+        self._guard = guard or AuthGuard()
         self._clock = clock
         self._dummy = dummy_hash(params)
         # Cache keys are HMACs under a key that never leaves this process.
@@ -239,7 +243,6 @@ class CredentialStore:
         self._signature: _Signature | None = None
         self._next_check = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._limiter: asyncio.Semaphore | None = None
         self._inflight: dict[tuple[bytes, SecretHash], asyncio.Task[bool]] = {}
         if self._path is not None:
             self._install(*self._read())
@@ -316,24 +319,37 @@ class CredentialStore:
 
     # -- verification (request path) ----------------------------------------
 
-    async def verify_basic(self, username: str, password: str) -> int | None:
+    @property
+    def guard(self) -> AuthGuard:
+        """The brute-force defence around each check (settings, failure counts)."""
+        return self._guard
+
+    async def verify_basic(self, username: str, password: str,
+                           client: str | None = None) -> int | None:
         """The org id `username`/`password` belong to, or None."""
-        info = await self.identify_basic(username, password)
+        info = await self.identify_basic(username, password, client)
         return None if info is None else info.org_id
 
-    async def verify_bearer(self, token: str) -> int | None:
+    async def verify_bearer(self, token: str, client: str | None = None) -> int | None:
         """The org id a bearer token belongs to, or None."""
-        info = await self.identify_bearer(token)
+        info = await self.identify_bearer(token, client)
         return None if info is None else info.org_id
 
-    async def identify_basic(self, username: str, password: str) -> CredentialInfo | None:
-        """The credential `username`/`password` are (its org, id, label), or None."""
+    async def identify_basic(self, username: str, password: str,
+                             client: str | None = None) -> CredentialInfo | None:
+        """The credential `username`/`password` are (its org, id, label), or None.
+
+        `client` is the caller's address when a trusted proxy vouches for it
+        (see `gateway.auth.guard`). Raises `AuthRefused` (429/503) instead of
+        hashing when the guard says so.
+        """
         self._maybe_reload()
         record = self._by_username.get(username)
-        return await self._verify("basic", username, password, record)
+        return await self._verify("basic", username, password, record, client)
 
-    async def identify_bearer(self, token: str) -> CredentialInfo | None:
-        """The credential a bearer token is, or None.
+    async def identify_bearer(self, token: str,
+                              client: str | None = None) -> CredentialInfo | None:
+        """The credential a bearer token is, or None (`client`, errors: as Basic).
 
         The id inside the token finds the one hash to check, so no scan.
         """
@@ -344,10 +360,10 @@ class CredentialStore:
         record = self._by_id.get(parsed[0])
         if record is not None and record.info.kind != "bearer":
             record = None
-        return await self._verify("bearer", parsed[0], token, record)
+        return await self._verify("bearer", parsed[0], token, record, client)
 
     async def _verify(self, kind: Kind, lookup: str, secret: str,
-                      record: _Record | None) -> CredentialInfo | None:
+                      record: _Record | None, client: str | None) -> CredentialInfo | None:
         if len(secret) > MAX_SECRET_CHARS:
             return None
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
@@ -362,9 +378,28 @@ class CredentialStore:
                     and record.secret_hash == hit.secret_hash):
                 return record.info
             del self._cache[key]
-        # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
-        stored = record.secret_hash if usable else self._dummy
-        if not await self._hash_check(key, secret, stored) or not usable:
+        guard = self._guard
+        credential_id = record.info.id if usable else None
+        stored = record.secret_hash if usable else None
+        # Checked before the failure cache: a throttled address hears 429 whatever it sends.
+        guard.check_client(client, now)
+        if guard.failure_cache.seen(key, stored, now):
+            guard.failed(credential_id, client, now)
+            return None
+        priority = guard.priority(credential_id, client, now)
+        try:
+            with guard.pending(credential_id):
+                # Unknown names and revoked credentials hash against a dummy: same cost.
+                ok = await self._hash_check(key, secret, stored or self._dummy, priority)
+        except SlotsFull as full:
+            if full.priority is Priority.UNKNOWN:
+                ok = False  # no such credential, and no idle slot to hide that in: refuse
+            else:
+                raise guard.refusal(full) from None
+        now = self._clock()
+        if not ok or not usable:
+            guard.failure_cache.add(key, stored, now)
+            guard.failed(credential_id, client, now)
             return None
         # The file may have been reloaded while we hashed: accept only if the hash still stands.
         current = self._by_id.get(record.info.id)
@@ -376,26 +411,20 @@ class CredentialStore:
                                        now + self._cache_ttl_s)
         return current.info
 
-    async def _hash_check(self, key: bytes, secret: str, stored: SecretHash) -> bool:
-        """Run scrypt off the loop, a few at a time; identical concurrent checks share one."""
+    async def _hash_check(self, key: bytes, secret: str, stored: SecretHash,
+                          priority: Priority) -> bool:
+        """Run scrypt in a guard slot; identical concurrent checks share one hash."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop = loop
-            self._limiter = asyncio.Semaphore(self._max_concurrent_hashes)
             self._inflight = {}
         task = self._inflight.get((key, stored))
         if task is None:
-            task = loop.create_task(self._limited_hash(secret, stored))
+            task = loop.create_task(self._guard.slots.run(priority, matches, secret, stored))
             self._inflight[(key, stored)] = task
             task.add_done_callback(lambda _t: self._inflight.pop((key, stored), None))
         # shield: a client hanging up must not cancel a hash other requests wait on.
         return await asyncio.shield(task)
-
-    async def _limited_hash(self, secret: str, stored: SecretHash) -> bool:
-        assert self._limiter is not None
-        async with self._limiter:
-            return await asyncio.get_running_loop().run_in_executor(None, matches, secret,
-                                                                    stored)
 
     # -- file handling ------------------------------------------------------
 

@@ -19,12 +19,22 @@ from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
 from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
+from gateway.web.client_address import TrustedProxies
 from gateway.web.health import READINESS
 from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.observe import observe_requests
 from gateway.web.params import share_the_interpreter
-from gateway.web.state import BACKEND, CONFIG, GROUPS, ID_STORE, MAPPINGS, ORG_GATE, USERS
+from gateway.web.state import (
+    ALLOWED_HOSTS,
+    BACKEND,
+    CONFIG,
+    GROUPS,
+    ID_STORE,
+    MAPPINGS,
+    ORG_GATE,
+    USERS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +50,21 @@ def build_app(
     Mapping modules are loaded and checked here, so a broken mapping stops
     start-up instead of failing a customer's request.
     """
-    auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
+    proxies = TrustedProxies(config.auth.trusted_proxy_header, config.auth.trusted_proxies)
+    auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path, proxies=proxies)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
         middlewares=[request_ids, observe_requests(config.server.base_path), scim_errors, auth],
     )
     app[CONFIG] = config
+    app[ALLOWED_HOSTS] = frozenset(host.lower() for host in config.server.allowed_hosts)
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
     log.info("mapping modules: %s by default%s", app[MAPPINGS].default.module,
              "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
              extra={"default_mapping": app[MAPPINGS].default.module,
                     "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
     app.cleanup_ctx.append(_services(id_store))
+    app.on_cleanup.append(_flush_failures(auth))
 
     base = config.server.base_path
     users.add_routes(app, base)
@@ -62,6 +75,13 @@ def build_app(
     if config.metrics.enabled:
         app.router.add_get("/metrics", auth.ignore(metrics_endpoint))
     return app
+
+
+def _flush_failures(auth: ScimAuthMiddleware):
+    async def flush(app: web.Application) -> None:
+        auth.failures.flush()  # the failed logins of the last interval, before exiting
+
+    return flush
 
 
 def _services(id_store: IdStore | None):

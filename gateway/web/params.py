@@ -77,7 +77,11 @@ async def read_json_object(request: web.Request) -> dict:
     Call it only after the org gate (`org_context`): a caller whose org may not
     provision learns that (403) before the gateway spends anything on the body.
     """
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except ConnectionResetError:
+        # The client left, or was cut off for a body slower than server.body_timeout_s.
+        raise ScimError(408, "The request body did not arrive in time") from None
     return await off_loop_if_large(len(raw), parse_body, raw, body_budget(_limits(request)))
 
 

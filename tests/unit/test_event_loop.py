@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-from pathlib import Path
 
 import pytest
 import uvloop
 from aiohttp import web
 
-import gateway.__main__ as gateway_main
 from gateway.eventloop import new_event_loop
+from gateway.web import serve
 
 
-def test_gateway_start_up_serves_on_uvloop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("WS_") or name == "PORT":
-            monkeypatch.delenv(name)
-    config = tmp_path / "config.toml"
-    config.write_text('[backend]\nurl = "http://127.0.0.1:9"\ntoken = "t"\n'
-                      f'[auth]\ncredentials_file = "{tmp_path / "credentials.json"}"\n')
-    served: list[dict] = []
-    monkeypatch.setattr(web, "run_app", lambda app, **kw: served.append(kw))
-    assert gateway_main.main(["--config", str(config)]) == 0
-    loop = served[0]["loop"]
-    try:
-        assert isinstance(loop, uvloop.Loop)
-    finally:
-        loop.close()
+def test_gateway_serves_on_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    class Started(Exception):
+        pass
+
+    async def start_site(app, config, **options):
+        seen.append(asyncio.get_running_loop())
+        raise Started  # ends serve.run here: only the loop it runs on matters
+
+    monkeypatch.setattr(serve, "start_site", start_site)
+    with pytest.raises(Started):
+        serve.run(web.Application(), None)  # type: ignore[arg-type]
+    assert isinstance(seen[0], uvloop.Loop)
 
 
 def test_without_uvloop_the_gateway_runs_on_the_standard_loop(

@@ -187,8 +187,29 @@ async def test_failures_log_the_username_or_token_id_never_the_secret(
         await client.get("/scim/v2/Users", headers=bearer(forged))
         await client.get("/scim/v2/Users", headers=basic(basic_cred.username,
                                                            basic_cred.password))
+        auth_middleware(client).failures.flush()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert basic_cred.username in logged
     assert token.credential_id in logged
     for secret in (stolen_guess, forged, token.token, basic_cred.password):
         assert secret not in logged
+
+
+async def test_a_flood_of_failed_logins_logs_one_summary_line_not_one_per_attempt(
+    client, store, caplog
+) -> None:
+    issued = store.issue_basic(17)
+    with caplog.at_level(logging.INFO, logger="gateway"):
+        for i in range(40):
+            response = await client.get("/scim/v2/Users", headers=basic(issued.username,
+                                                                        f"guess-{i}"))
+            assert response.status == 401
+        auth_middleware(client).failures.flush()
+        auth_middleware(client).failures.flush()  # nothing new: no second line
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("gateway")]
+    assert len(lines) == 1
+    assert "40 failed logins" in lines[0] and f"{issued.username!r} x40" in lines[0]
+
+
+def auth_middleware(client) -> ScimAuthMiddleware:
+    return next(m for m in client.app.middlewares if isinstance(m, ScimAuthMiddleware))
