@@ -45,7 +45,6 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.eventloop import new_event_loop
 from gateway.web.serve import ConnectionLimits, GuardedSite
 
 log = logging.getLogger(__name__)
@@ -208,8 +207,7 @@ def _work(app: web.Application, sock: socket.socket, limits: ConnectionLimits,
     if sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:  # uvloop when installed
-        runner.run(serve_until_stopped(app, sock, limits, **runner_options))
+    asyncio.run(serve_until_stopped(app, sock, limits, **runner_options))
     return 0
 
 
