@@ -60,4 +60,16 @@ group_external_ids = Table(
     UniqueConstraint("org_id", "external_id", name="uq_group_external_ids_value"),
 )
 
+# Which mapping module serves an org. An org without a row uses `mappings.default`;
+# `source` says who set it: "config" (seeded from [mappings.orgs] at start-up) or "cli".
+mapping_assignments = Table(
+    "mapping_assignments",
+    metadata,
+    Column("org_id", BigInteger, primary_key=True),
+    Column("module", String(200), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+)
+
 CREDENTIALS_TOPIC = "credentials"
+MAPPINGS_TOPIC = "mappings"
