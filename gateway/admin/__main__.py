@@ -2,7 +2,7 @@
 
     workstream-admin credentials issue|issue-token|rotate|revoke|list|import ...
     workstream-admin state migrate
-    workstream-admin mapping check MODULE [SAMPLE] [--patch P] [--current C]
+    workstream-admin mapping list|assign|unassign|check|diff ...
 
 Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback.
 """
@@ -14,7 +14,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from gateway.admin import credentials
+from gateway.admin import credentials, mapping
 from gateway.admin.common import add_common, open_state
 from gateway.config import ConfigError
 from gateway.state import StateError
@@ -33,11 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     state_sub = state.add_subparsers(dest="command", required=True, metavar="COMMAND")
     state_sub.add_parser("migrate", parents=[common],
                          help="apply pending schema migrations (the gateway also does at start)")
-    mapping = areas.add_parser("mapping", help="mapping modules")
-    mapping_sub = mapping.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    check = mapping_sub.add_parser("check", add_help=False,
-                                   help="load and check a mapping module (see --help)")
-    check.add_argument("rest", nargs=argparse.REMAINDER)
+    mapping_area = areas.add_parser("mapping", parents=[common],
+                                    help="org mapping assignments, checks and dry runs")
+    mapping.add_commands(mapping_area, common)
     return parser
 
 
@@ -55,16 +53,14 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["mapping", "check"]:  # its own parser, its own --help
-        from gateway.mapping.check import main as check_main
-
-        return check_main(argv[2:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     if args.area == "credentials":
         return credentials.execute(args)
+    if args.area == "mapping":
+        return mapping.execute(args)
     try:
         return asyncio.run(_migrate(args))
     except (ConfigError, StateError, OSError) as exc:
