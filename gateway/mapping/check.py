@@ -258,7 +258,7 @@ def ignored_attributes(
     return notes
 
 
-def round_trip_failures(mapping: ResourceMapping, record: dict) -> list[str]:
+def round_trip_failures(mapping: ResourceMapping, record: dict[str, Any]) -> list[str]:
     """Translated fields whose backend value doesn't come back from SCIM unchanged.
 
     A value that reads as something the mapping then can't write back (or
@@ -269,7 +269,7 @@ def round_trip_failures(mapping: ResourceMapping, record: dict) -> list[str]:
     for b in mapping.bound:
         translate = b.spec.translate
         value = record.get(b.spec.backend)
-        if translate is None or value is None or not (b.spec.readable and b.spec.writable):
+        if translate is None or value is None or not b.spec.writable:
             continue
         scim = translate.to_scim(value)
         try:
@@ -285,10 +285,10 @@ def round_trip_failures(mapping: ResourceMapping, record: dict) -> list[str]:
 
 
 def render_round_trip(mapping: ResourceMapping,
-                      records: list[tuple[str, dict]]) -> tuple[str, bool]:
+                      records: list[tuple[str, dict[str, Any]]]) -> tuple[str, bool]:
     """The round-trip report over `records` (title, record), and whether all passed."""
     translated = [b.text for b in mapping.bound if b.spec.translate is not None
-                  and b.spec.readable and b.spec.writable]
+                  and b.spec.writable]
     lines = [f"\n== round trip (backend -> SCIM -> backend) of {len(translated)} translated "
              f"field(s) on {len(records)} record(s)"]
     ok = True
@@ -372,7 +372,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, out: Any, *, mappings: OrgMappings | None = None,
-        live: dict | None = None) -> int:
+        live: dict[str, Any] | None = None) -> int:
     """The check; `mappings` already loaded (default: load args.module), `live` a record
     read from the backend, used as --current would be (see workstream-admin mapping check)."""
     mappings = mappings or load(args.module)
@@ -395,7 +395,8 @@ def run(args: argparse.Namespace, out: Any, *, mappings: OrgMappings | None = No
                           "or a SAMPLE to create first")
     refused = False
     base = current
-    records = [(args.current, current)] if current is not None else []
+    records: list[tuple[str, dict[str, Any]]] = (
+        [(args.current, current)] if current is not None else [])
     if sample is not None:
         if current is None:
             title = f"POST /Users with {args.sample}"

@@ -58,6 +58,7 @@ def load_module(name: str, fallback: OrgMappings | None = None, *,
     reload); it replaces the one in sys.modules only once its checks pass.
     """
     previous = sys.modules.get(name)
+    path: str | None
     try:
         if fresh:
             module, path, source = _execute_afresh(name)
