@@ -50,11 +50,13 @@ class MappingWatcher:
     async def start(self) -> None:
         """Prepare, then poll in the background until `close`."""
         await self.prepare()
-        log.info("mapping modules: %s", self.registry.describe(),
-                 extra={"mappings": {str(org): f"{m.module}@{m.version}"
-                                     for org, (m, _) in self.registry.serving().items()},
-                        "default_mapping": f"{self.registry.default.module}"
-                                           f"@{self.registry.default.version}"})
+        serving = self.registry.serving()
+        log.info("mapping modules serving: %s", self.registry.describe(),
+                 extra={"default_mapping": self.registry.default.module,
+                        "org_mappings": {str(org): m.module for org, (m, _) in serving.items()},
+                        "mapping_versions": {
+                            m.module: m.version
+                            for m in [self.registry.default, *(m for m, _ in serving.values())]}})
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._poll_forever())
 

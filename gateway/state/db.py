@@ -172,6 +172,11 @@ class StateDB:
         await self.engine.dispose()
 
 
+def head_revision() -> str | None:
+    """The newest migration's revision id: what a migrated database is at."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL: readers (every gateway process) don't block the writer (the CLI), nor it them.
     cursor = dbapi_connection.cursor()

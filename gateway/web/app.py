@@ -67,6 +67,11 @@ def build_app(
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
     app[CREDENTIALS] = credentials
     app[STATE_DB] = state or credentials.db
+    log.info("mapping modules: %s by default%s (config.toml; the state database's "
+             "assignments apply when serving starts)", app[MAPPINGS].default.module,
+             "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
+             extra={"default_mapping": app[MAPPINGS].default.module,
+                    "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
     app.cleanup_ctx.append(_services(id_store))
 
     base = config.server.base_path
