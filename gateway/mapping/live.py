@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from gateway.mapping.registry import MappingRegistry
 from gateway.state import StateError
 from gateway.state.mapping_assignments import MappingAssignments
+from gateway.state.url import is_memory
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ class MappingWatcher:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._db_down = False
+        # A private in-memory database (demo, tests) changes only through this process,
+        # which prepare() has read: polling it would only share its one connection more.
+        self._poll_db = not is_memory(assignments.db.url)
 
     async def prepare(self, *, strict: bool = False) -> None:
         """Seed the config's assignments (orgs without one) and apply the database's.
@@ -68,7 +72,7 @@ class MappingWatcher:
     async def sync(self, *, strict: bool = False, force: bool = False) -> bool:
         """One check: the counter (and the assignments if it moved), then the files."""
         wanted = None
-        if force or await self.assignments.version() != self._version:
+        if force or (self._poll_db and await self.assignments.version() != self._version):
             version, rows = await self.assignments.load()
             wanted = {org: (a.module, a.source) for org, a in rows.items()}
             self._version = version
