@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from gateway.admin.common import open_state, section
-from gateway.backend.client import BackendClient
+from gateway.backend.client import BackendClient, pages
 from gateway.backend.errors import BackendError, BackendNotFound
 from gateway.config import ConfigError
 from gateway.mapping import check
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.mapping.registry import OrgMappings, content_version, load_module, module_path
 from gateway.state import StateError
 from gateway.state.mapping_assignments import MappingAssignments
@@ -340,21 +340,24 @@ async def _diff(args: argparse.Namespace, out: TextIO) -> int:
     async with _backend(args) as backend:
         progress = Progress("diff", args.limit)
         try:
-            async for record in backend.iter_employees(args.org,
-                                                       per_page=min(args.limit, 200)):
+            per_page = min(args.limit, 200)
+            async for page in pages(lambda n: backend.list_employees(
+                    args.org, page=n, per_page=per_page)):
+                for record in page.items[:args.limit - read]:
+                    read += 1
+                    progress.step()
+                    before = current.user.to_scim(record, DIFF_BASE_URL)
+                    after = candidate.user.to_scim(record, DIFF_BASE_URL)
+                    differences = read_differences(before, after)
+                    if differences:
+                        changed_people += 1
+                        print(f"\nuser {before.get('id')} ({before.get('userName')}):",
+                              file=out)
+                        for path, old, new in differences:
+                            print(f"  {path}: {old} -> {new}", file=out)
+                            changed_paths[path] = changed_paths.get(path, 0) + 1
                 if read >= args.limit:
                     break
-                read += 1
-                progress.step()
-                before = current.user.to_scim(record, DIFF_BASE_URL)
-                after = candidate.user.to_scim(record, DIFF_BASE_URL)
-                differences = read_differences(before, after)
-                if differences:
-                    changed_people += 1
-                    print(f"\nuser {before.get('id')} ({before.get('userName')}):", file=out)
-                    for path, old, new in differences:
-                        print(f"  {path}: {old} -> {new}", file=out)
-                        changed_paths[path] = changed_paths.get(path, 0) + 1
         except BackendNotFound:
             raise Refused(f"org {args.org} not found in the backend") from None
         except BackendError as exc:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from gateway.mapping.engine import MappingError, ResourceMapping
+from gateway.mapping.fields import MappingError, ResourceKind
+from gateway.mapping.resource_mapping import ResourceMapping
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,11 @@ def _check(name: str, module: ModuleType,
         raise MappingError(f"mapping module {name}: defines no USER mapping")
     user = module.USER
     group = getattr(module, "GROUP", None) or (fallback.group if fallback else None)
-    for label, mapping, kind in (("USER", user, "User"), ("GROUP", group, "Group")):
-        if not isinstance(mapping, ResourceMapping) or mapping.kind != kind:
-            raise MappingError(f"mapping module {name}: {label} must be a {kind}Mapping")
-    return user, group  # type: ignore[return-value]
+    if not isinstance(user, ResourceMapping) or user.kind is not ResourceKind.USER:
+        raise MappingError(f"mapping module {name}: USER must be a UserMapping")
+    if not isinstance(group, ResourceMapping) or group.kind is not ResourceKind.GROUP:
+        raise MappingError(f"mapping module {name}: GROUP must be a GroupMapping")
+    return user, group
 
 
 def module_path(name: str) -> str | None:
@@ -163,7 +165,7 @@ def _stamp(path: str) -> tuple[int, int] | None:
 class MappingRegistry:
     """Org id → its mappings. Reads are one dict lookup; changes swap the whole dict."""
 
-    def __init__(self, default_module: str, org_modules: Mapping[str | int, str]) -> None:
+    def __init__(self, default_module: str, org_modules: Mapping[str, str]) -> None:
         self.default_module = default_module
         self.default = load_module(default_module)
         self._loaded: dict[str, OrgMappings] = {default_module: self.default}

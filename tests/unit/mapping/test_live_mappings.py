@@ -12,7 +12,7 @@ import pytest
 
 from gateway.config import ConfigError, load_config
 from gateway.mapping import check
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.mapping.live import MappingWatcher
 from gateway.mapping.registry import MappingRegistry, content_version
 from gateway.state.mapping_assignments import MappingAssignments
