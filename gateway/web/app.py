@@ -144,11 +144,16 @@ def _services(id_store: IdStore | None):
     return services
 
 
+def _hangup(watcher: MappingWatcher) -> None:
+    log.info("SIGHUP: checking the mapping assignments and module files now")
+    watcher.wake()
+
+
 def _reload_on_sighup(watcher: MappingWatcher) -> Callable[[], None]:
     """SIGHUP makes this process check its mappings now (it used to kill it); the undo."""
     loop = asyncio.get_running_loop()
     try:
-        loop.add_signal_handler(signal.SIGHUP, watcher.wake)
+        loop.add_signal_handler(signal.SIGHUP, _hangup, watcher)
     except (RuntimeError, ValueError, NotImplementedError):  # not the main thread (tests)
         return lambda: None
 
