@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,11 +23,15 @@ from gateway.auth import CredentialError, CredentialStore
 from gateway.auth.guard import AuthGuard, GuardSettings
 from gateway.config import Config, ConfigError, load_config
 from gateway.mapping.fields import MappingError
+from gateway.mapping.live import MappingWatcher
+from gateway.mapping.registry import MappingRegistry
 from gateway.observability import logs
 from gateway.state import StateDB, StateError
+from gateway.state.mapping_assignments import MappingAssignments
 from gateway.web import serve
 from gateway.web.app import build_app
 from gateway.web.serve import ConnectionLimits
+from gateway.web.state import MAPPINGS
 from gateway.workers import ListenError, listen_error, serve_workers, shared_metrics_dir
 
 log = logging.getLogger("gateway")
@@ -38,14 +43,21 @@ RUNNER_OPTIONS: dict[str, Any] = {"access_log": None}
 _LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 
 
-async def prepare_state(config: Config, state: StateDB) -> None:
+async def prepare_state(config: Config, state: StateDB,
+                        mappings: MappingRegistry | None = None) -> None:
     """Migrate the state database before serving; unreachable → StateUnavailable.
 
-    A credentials.json left next to an empty database is worth shouting about:
-    every SCIM request would get a 401 until it is imported.
+    With `mappings`, seed config.toml's org assignments and load the database's,
+    so a module assigned there that can't be loaded stops start-up (MappingError)
+    rather than leaving its org on another mapping. A credentials.json left next
+    to an empty database is worth shouting about: every SCIM request would get
+    a 401 until it is imported.
     """
     try:
         await state.migrate()
+        if mappings is not None:
+            seed = {int(org): module for org, module in config.mappings.orgs.items()}
+            await MappingWatcher(mappings, MappingAssignments(state), seed).prepare(strict=True)
         store = CredentialStore(state)
         if not await store.list() and Path(config.auth.credentials_file).exists():
             log.warning("the state database %s holds no credentials but %s exists: every SCIM "
@@ -120,11 +132,14 @@ def _serve(config: Config) -> int:
         state, credentials = open_state(config)
         app = build_app(config, credentials, state=state)  # mappings checked first: no I/O
         # Migrated (and found reachable) once, before any worker is forked.
-        asyncio.run(prepare_state(config, state))
+        asyncio.run(prepare_state(config, state, app[MAPPINGS]))
         app.on_cleanup.append(lambda _app: state.close())
     except (ConfigError, MappingError, CredentialError, StateError) as exc:
         return _refuse(exc, 2)
     host, port = config.server.host, config.server.port
+    # SIGHUP means "check the mappings now" (each serving loop handles it); until a loop
+    # has its handler, and in the supervisor, it must not kill the process.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     log.info("starting SCIM on http://%s:%s%s with %d worker(s)", host, port,
              config.server.base_path, config.server.workers)
     try:

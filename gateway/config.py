@@ -351,8 +351,12 @@ def _check(config: Config) -> None:
                           "redis.url is empty (WS_REDIS_URL): workers share their id index "
                           "and group locks only through Redis")
     for org, module in config.mappings.orgs.items():
-        if not org.isdigit():
+        if not (org.isascii() and org.isdigit()):
             raise ConfigError(f"config key 'mappings.orgs' has a non-numeric org id {org!r}")
+        if org != str(int(org)):
+            # "017" and "17" would be one org: refuse rather than let one silently win.
+            raise ConfigError(f"config key 'mappings.orgs' has org id {org!r}: write it as "
+                              f"{str(int(org))!r} (org ids are plain integers)")
         if not module:
             raise ConfigError(f"config key 'mappings.orgs.{org}' names no module")
 

@@ -129,6 +129,7 @@ class _Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._hangup)
         host, port = self.sock.getsockname()[:2]
         log.info("serving on %s:%s with %d worker processes (supervisor pid %d)",
                  host, port, self.workers, os.getpid())
@@ -187,6 +188,12 @@ class _Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         log.info("worker %d started (pid %d)", number, pid)
 
+    def _hangup(self, _signum: int, _frame: object) -> None:
+        """SIGHUP: every worker checks its mappings now (see gateway.mapping.live)."""
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
     def _stop(self, signum: int, _frame: object) -> None:
         if not self.stopping:
             self.stopping = True
@@ -203,6 +210,7 @@ def _work(app: web.Application, sock: socket.socket, limits: ConnectionLimits,
     """A worker's life: serve `sock` until SIGTERM, then drain; the exit code."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the app's loop handles it (mapping check)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     if sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):

@@ -4,7 +4,7 @@
     workstream-admin state migrate
     workstream-admin audit --org 17 [--user ID | --user-name EMAIL | --group ID] [--since D]
                            [--action deactivate] [--limit N] [--json]
-    workstream-admin mapping check MODULE [SAMPLE] [--patch P] [--current C]
+    workstream-admin mapping list|assign|unassign|check|diff ...
 
 Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback.
 """
@@ -16,7 +16,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from gateway.admin import audit, credentials
+from gateway.admin import audit, credentials, mapping
 from gateway.admin.common import add_common, open_state
 from gateway.config import ConfigError
 from gateway.state import StateError
@@ -38,11 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     trail = areas.add_parser("audit", parents=[common],
                              help="the audit trail: who changed whom, when, newest first")
     audit.add_arguments(trail)
-    mapping = areas.add_parser("mapping", help="mapping modules")
-    mapping_sub = mapping.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    check = mapping_sub.add_parser("check", add_help=False,
-                                   help="load and check a mapping module (see --help)")
-    check.add_argument("rest", nargs=argparse.REMAINDER)
+    mapping_area = areas.add_parser("mapping", parents=[common],
+                                    help="org mapping assignments, checks and dry runs")
+    mapping.add_commands(mapping_area, common)
     return parser
 
 
@@ -60,10 +58,6 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:2] == ["mapping", "check"]:  # its own parser, its own --help
-        from gateway.mapping.check import main as check_main
-
-        return check_main(argv[2:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
@@ -72,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return credentials.execute(args)
     if args.area == "audit":
         return audit.execute(args)
+    if args.area == "mapping":
+        return mapping.execute(args)
     try:
         return asyncio.run(_migrate(args))
     except (ConfigError, StateError, OSError) as exc:

@@ -16,11 +16,15 @@ mapping) without calling anything:
   or over the record SAMPLE's create would make when no --current is given.
 
 For each it prints the backend calls (method, path template, JSON body) and
-the SCIM resource the resulting record reads back as.
+the SCIM resource the resulting record reads back as. On every backend record
+at hand (RECORD, the one a create would make, or a live one read by
+`workstream-admin mapping check --live`), each translated field must round-trip:
+backend value → SCIM → backend gives the same value back.
 
 Exit status: 0 all good; 1 a sample would be refused (the SCIM error the IdP
-would get is printed); 2 the module is broken (doesn't import, unknown SCIM
-path or backend field, ...) or a file can't be read.
+would get is printed) or a translated value doesn't round-trip; 2 the module is
+broken (doesn't import, unknown SCIM path or backend field, ...) or a file
+can't be read.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Any
 from gateway.backend.records import STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_FIELD
 from gateway.config import MappingsConfig
 from gateway.mapping import write_plan
-from gateway.mapping.fields import MappingError, read_scim
+from gateway.mapping.fields import MappingError, TranslationError, read_scim
 from gateway.mapping.registry import OrgMappings, load_module
 from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.mapping.write_plan import WritePlan
@@ -263,12 +267,56 @@ def ignored_attributes(
     return notes
 
 
+def round_trip_failures(mapping: ResourceMapping, record: dict[str, Any]) -> list[str]:
+    """Translated fields whose backend value doesn't come back from SCIM unchanged.
+
+    A value that reads as something the mapping then can't write back (or
+    writes back differently) would be changed or refused on the IdP's next
+    PUT of what it read: worth knowing before the module goes live.
+    """
+    failures = []
+    for b in mapping.bound:
+        translate = b.spec.translate
+        value = record.get(b.spec.backend)
+        if translate is None or value is None or not b.spec.writable:
+            continue
+        scim = translate.to_scim(value)
+        try:
+            back = translate.to_backend(scim)
+        except TranslationError as exc:
+            failures.append(f"{b.text}: {b.spec.backend} {value!r} reads as {scim!r}, which "
+                            f"can't be written back ({exc})")
+            continue
+        if back != value:
+            failures.append(f"{b.text}: {b.spec.backend} {value!r} reads as {scim!r}, which "
+                            f"writes back as {back!r}")
+    return failures
+
+
+def render_round_trip(mapping: ResourceMapping,
+                      records: list[tuple[str, dict[str, Any]]]) -> tuple[str, bool]:
+    """The round-trip report over `records` (title, record), and whether all passed."""
+    translated = [b.text for b in mapping.bound if b.spec.translate is not None
+                  and b.spec.writable]
+    lines = [f"\n== round trip (backend -> SCIM -> backend) of {len(translated)} translated "
+             f"field(s) on {len(records)} record(s)"]
+    ok = True
+    for title, record in records:
+        failures = round_trip_failures(mapping, record)
+        ok = ok and not failures
+        lines += [f"FAILS on {title}: {f}" for f in failures]
+    if ok:
+        lines.append("every translated value comes back unchanged")
+    return "\n".join(lines), ok
+
+
 # ---- output ----
 
 
 def describe(mappings: OrgMappings) -> str:
     """The module's fields, one line each, as ops read them."""
-    lines = [f"mapping module {mappings.module}: OK (loaded and checked as at start-up)"]
+    version = f"; version {mappings.version}" if mappings.version else ""
+    lines = [f"mapping module {mappings.module}: OK (loaded and checked as at start-up{version})"]
     for label, mapping, backend in (("User", mappings.user, "employee"),
                                     ("Group", mappings.group, "team")):
         lines.append(f"\n{label}: SCIM attribute -> Workstream {backend} field")
@@ -331,18 +379,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace, out: Any) -> int:
-    mappings = load(args.module)
+def run(args: argparse.Namespace, out: Any, *, mappings: OrgMappings | None = None,
+        live: dict[str, Any] | None = None) -> int:
+    """The check; `mappings` already loaded (default: load args.module), `live` a record
+    read from the backend, used as --current would be (see workstream-admin mapping check)."""
+    mappings = mappings or load(args.module)
     mapping = mappings.user
     print(describe(mappings), file=out)
     sample = read_json(args.sample, "sample") if args.sample else None
     patch = read_json(args.patch, "--patch") if args.patch else None
     current = as_record(mapping, read_json(args.current, "--current")) if args.current else None
+    if live is not None:
+        if current is not None:
+            raise CheckFailed("give --current or --live, not both")
+        current = as_record(mapping, {k: v for k, v in live.items()
+                                      if k in mapping.catalogue or k == "org_id"})
+        args.current = f"live record {current['id']}"
+        print(f"\n== live record {current['id']} reads as", file=out)
+        print(_indent(json.dumps(mapping.to_scim(current, BASE_URL), indent=2,
+                                 ensure_ascii=False)), file=out)
     if patch is not None and current is None and sample is None:
         raise CheckFailed("--patch needs a record to patch: give --current RECORD.json "
                           "or a SAMPLE to create first")
     refused = False
     base = current
+    records: list[tuple[str, dict[str, Any]]] = (
+        [(args.current, current)] if current is not None else [])
     if sample is not None:
         if current is None:
             title = f"POST /Users with {args.sample}"
@@ -350,6 +412,7 @@ def run(args: argparse.Namespace, out: Any) -> int:
                 created = plan_create(mapping, sample)
                 print(render(title, mapping, created), file=out)
                 base = created.record
+                records.append((f"the record {args.sample} creates", base))
             except ScimError as exc:
                 print(_refused(title, exc), file=out)
                 refused = True
@@ -368,6 +431,10 @@ def run(args: argparse.Namespace, out: Any) -> int:
         except ScimError as exc:
             print(_refused(title, exc), file=out)
             refused = True
+    if records:
+        report, round_trips = render_round_trip(mapping, records)
+        print(report, file=out)
+        refused = refused or not round_trips
     return 1 if refused else 0
 
 

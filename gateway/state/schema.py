@@ -95,4 +95,16 @@ audit_events = Table(
     Index("ix_audit_events_at", "at"),  # retention pruning
 )
 
+# Which mapping module serves an org. An org without a row uses `mappings.default`;
+# `source` says who set it: "config" (seeded from [mappings.orgs] at start-up) or "cli".
+mapping_assignments = Table(
+    "mapping_assignments",
+    metadata,
+    Column("org_id", BigInteger, primary_key=True),
+    Column("module", String(200), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+)
+
 CREDENTIALS_TOPIC = "credentials"
+MAPPINGS_TOPIC = "mappings"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 
 from aiohttp import web
@@ -14,12 +17,14 @@ from gateway.backend.client import BackendClient
 from gateway.config import Config
 from gateway.idstore import MemoryIdStore, make_id_store
 from gateway.idstore.base import IdStore
+from gateway.mapping.live import MappingWatcher
 from gateway.mapping.registry import MappingRegistry
 from gateway.provisioning.groups import GroupService
 from gateway.provisioning.orgs import OrgGate
 from gateway.provisioning.users import UserService
 from gateway.state import StateDB
 from gateway.state.audit_events import AuditTrail
+from gateway.state.mapping_assignments import MappingAssignments
 from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.client_address import TrustedProxies
@@ -77,7 +82,8 @@ def build_app(
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
     app[CREDENTIALS] = credentials
     app[STATE_DB] = state
-    log.info("mapping modules: %s by default%s", app[MAPPINGS].default.module,
+    log.info("mapping modules: %s by default%s (config.toml; the state database's "
+             "assignments apply when serving starts)", app[MAPPINGS].default.module,
              "".join(f", {m} for org {o}" for o, m in app[MAPPINGS].modules().items()),
              extra={"default_mapping": app[MAPPINGS].default.module,
                     "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
@@ -119,6 +125,10 @@ def _services(id_store: IdStore | None):
         state = app[STATE_DB]
         await state.ready()
         await app[CREDENTIALS].start()
+        watcher = MappingWatcher(app[MAPPINGS], MappingAssignments(state),
+                                 {int(org): m for org, m in config.mappings.orgs.items()})
+        await watcher.start()
+        hangup = _reload_on_sighup(watcher)
         app[BACKEND] = backend
         app[ID_STORE] = store
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
@@ -140,9 +150,31 @@ def _services(id_store: IdStore | None):
         finally:
             if audit is not None:  # before the database can go: a clean stop loses nothing
                 await audit.close()
+            hangup()
+            await watcher.close()
             await app[CREDENTIALS].close()
             await backend.close()
             if id_store is None:
                 await store.close()
 
     return services
+
+
+def _hangup(watcher: MappingWatcher) -> None:
+    log.info("SIGHUP: checking the mapping assignments and module files now")
+    watcher.wake()
+
+
+def _reload_on_sighup(watcher: MappingWatcher) -> Callable[[], None]:
+    """SIGHUP makes this process check its mappings now (it used to kill it); the undo."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, _hangup, watcher)
+    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread (tests)
+        return lambda: None
+
+    def undo() -> None:
+        with contextlib.suppress(RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo

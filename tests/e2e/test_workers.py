@@ -24,7 +24,7 @@ import pytest
 from gateway.auth import CredentialStore
 from gateway.idstore import RedisIdStore
 from gateway.state import StateDB
-from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, World, basic
+from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic
 from tests.net import free_port
 
 pytestmark = pytest.mark.e2e
@@ -183,3 +183,18 @@ async def test_sigterm_lets_an_in_flight_request_finish_then_every_process_exits
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 0)
             raise AssertionError(f"worker {pid} outlived the supervisor")
+
+
+async def test_sighup_makes_every_worker_check_its_mappings_and_stops_nothing(
+    world: World, gateway: Gateway
+) -> None:
+    before = gateway.workers()
+    await until(lambda: gateway.output().count("mapping modules serving") == len(before),
+                gateway, "each worker watching its mappings")
+    os.kill(gateway.proc.pid, signal.SIGHUP)  # it used to kill the process
+    await until(lambda: gateway.output().count("SIGHUP: checking the mapping") == len(before),
+                gateway, "each worker handling SIGHUP")
+    assert gateway.proc.returncode is None and gateway.workers() == before
+    status, _, _ = await ScimClient(world.session, gateway.url + "/scim/v2",
+                                    gateway.auth).get("/Users?count=1")
+    assert status == 200
