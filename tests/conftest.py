@@ -339,11 +339,16 @@ def postgres_database() -> Iterator[str]:
 
 async def _empty(db: StateDB) -> None:
     """Every row a test may have written, gone (the schema stays migrated)."""
-    from gateway.state.schema import credentials, group_external_ids
+    from gateway.state.schema import (
+        credentials,
+        group_external_ids,
+        scim_unlink_values,
+        scim_unlinks,
+    )
 
     async with db.begin() as conn:
-        await conn.execute(credentials.delete())
-        await conn.execute(group_external_ids.delete())
+        for table in (credentials, group_external_ids, scim_unlinks, scim_unlink_values):
+            await conn.execute(table.delete())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -71,6 +71,7 @@ from gateway.scim.evaluate import check_filter, matches
 from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
 from gateway.scim.patch import apply_patch
 from gateway.state import StateDB
+from gateway.state.scim_unlinks import ScimUnlinks
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,10 @@ def _batches(ids: Sequence[int]) -> list[list[int]]:
 class GroupService:
     def __init__(self, backend: BackendClient, store: IdStore, state: StateDB, *,
                  max_scan: int, lock_timeout_s: float = 20.0, max_lookups: int = 50,
-                 lookup_concurrency: int = 4) -> None:
+                 lookup_concurrency: int = 4, unlinks: ScimUnlinks | None = None) -> None:
         self._backend = backend
+        # People unlinked from SCIM keep their memberships, hidden (see _hidden).
+        self.unlinks = unlinks
         self._store = store
         self._max_scan = max_scan
         self._max_lookups = max_lookups
@@ -144,15 +147,24 @@ class GroupService:
         team = await self._team(ctx, scim_id)
         return (await self._render(ctx, [team]))[0]
 
+    async def _hidden(self, ctx: OrgContext) -> frozenset[int]:
+        """People unlinked from SCIM: still team members in Workstream, never shown as
+        members, never added or removed through SCIM (they are not users to the IdP)."""
+        if self.unlinks is None:
+            return frozenset()
+        return await self.unlinks.ids(ctx.org_id)
+
     async def member_pages(self, ctx: OrgContext, scim_id: str) -> AsyncIterator[list[str]]:
         """The group's member ids, one backend page at a time (never all held at once)."""
         team_id = self._team_id(scim_id)
+        hidden = await self._hidden(ctx)
         page = 1
         while True:
             with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
                 result = await self._backend.list_members(
                     ctx.org_id, team_id, page=page, per_page=PER_PAGE)
-            yield [to_scim_id(m["employee_id"]) for m in result.items]
+            yield [to_scim_id(m["employee_id"]) for m in result.items
+                   if m["employee_id"] not in hidden]
             if result.is_last:
                 return
             page += 1
@@ -255,6 +267,7 @@ class GroupService:
         mapping = ctx.mappings.group
         members = member_values(body.get("members") or [], "members")
         ids = _to_add(members)
+        _refuse_hidden(ids, await self._hidden(ctx))
         fields = mapping.to_backend(body)
         with backend_errors(mapping, "Group"):
             await self._refuse_unknown(ctx, ids)
@@ -362,9 +375,14 @@ class GroupService:
                 adds = [i for i in wanted if i not in current]
                 keep = set(wanted)
                 removes = [i for i in current if i not in keep]
+                named = wanted
             else:
-                adds = _to_add(list(change.add))
+                adds = named = _to_add(list(change.add))
                 removes = _to_remove(list(change.remove))
+            hidden = await self._hidden(ctx)
+            if hidden:
+                _refuse_hidden(named, hidden)
+                removes = [i for i in removes if i not in hidden]
             renaming = attrs is not None and bool(attrs.fields)
             if renaming or len(adds) > MAX_MEMBER_IDS:
                 await self._refuse_unknown(ctx, adds)
@@ -503,6 +521,13 @@ def _to_add(members: list[str]) -> list[int]:
     if bad:
         raise _unknown_members(bad)
     return list(ids)
+
+
+def _refuse_hidden(ids: list[int], hidden: frozenset[int]) -> None:
+    """An unlinked person is no user to SCIM: naming one as a member is a 400."""
+    named = [to_scim_id(i) for i in ids if i in hidden]
+    if named:
+        raise _unknown_members(named)
 
 
 def _to_remove(members: list[str]) -> list[int]:

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from alembic.script import ScriptDirectory
 
 from gateway.admin.__main__ import main as admin_main
 from gateway.admin.credentials import main
 from gateway.auth import CredentialStore
 from gateway.auth.hashing import ScryptParams, hash_secret
 from gateway.state import StateDB
+from gateway.state.db import MIGRATIONS
 from sandbox.app import SANDBOX_KEY, create_app
 from tests.conftest import SANDBOX_TOKEN, _empty
 from tests.net import free_port
@@ -361,6 +363,7 @@ def test_the_installed_commands_run(state, tmp_path) -> None:
         result = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
                                 timeout=60, cwd=ROOT)
         assert result.returncode == 0, result.stderr
-    assert "revision 0001" in subprocess.run(
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert f"revision {head}" in subprocess.run(
         [sys.executable, "-m", "gateway.admin", "--state-url", state, "state", "migrate"],
         capture_output=True, text=True, timeout=60, cwd=ROOT).stdout
