@@ -160,11 +160,14 @@ class UserService:
 
         Without If-Match there is nothing to compare, so the idempotent action
         is the only backend call (a missing user is the backend's 404). The
-        marker is written after the deactivation: if the state database fails
-        in between, the IdP's retry of the DELETE finishes the job.
+        marker is written after the deactivation (the database is checked first,
+        so an outage is a 503 before anything changed); should it fail in
+        between, the IdP's retry of the DELETE finishes the job.
         """
         what = f"User {scim_id}"
         backend_id = await self._backend_id(ctx, scim_id)
+        if self.unlinks is not None:
+            await self.unlinks.check_writable()
         with backend_errors(ctx.mappings.user, what):
             if if_match is not None:
                 check_precondition(await self._backend.get_employee(ctx.org_id, backend_id),

@@ -72,6 +72,7 @@ class ScimUnlinks:
             try:
                 await self._check_version()
             except StateUnavailable:
+                self._checked = time.monotonic()  # not every request waits for a dead database
                 if org_id not in self._ids:
                     raise
                 log.warning("state database unreachable: using the unlinked ids already known")
@@ -92,8 +93,16 @@ class ScimUnlinks:
             self._ids.clear()
             self._version = version
 
-    def _changed(self, org_id: int) -> None:
-        self._ids.pop(org_id, None)
+    async def check_writable(self) -> None:
+        """Raise StateUnavailable now rather than after a backend write the marker must follow."""
+        async with self.db.begin() as conn:
+            await conn.execute(select(1))
+
+    def _changed(self, org_id: int, employee_id: int, unlinked: bool) -> None:
+        """This process's own change, seen at once (others' come with the counter)."""
+        known = self._ids.get(org_id)
+        if known is not None:
+            self._ids[org_id] = known | {employee_id} if unlinked else known - {employee_id}
 
     # ---- markers ----
 
@@ -111,7 +120,7 @@ class ScimUnlinks:
             if held:
                 await conn.execute(insert(scim_unlink_values), held)
             await self.db.bump(conn, SCIM_UNLINKS_TOPIC)
-        self._changed(org_id)
+        self._changed(org_id, employee_id, unlinked=True)
         return marker
 
     async def relink(self, org_id: int, employee_id: int) -> None:
@@ -119,7 +128,7 @@ class ScimUnlinks:
         async with self.db.begin() as conn:
             await self._forget(conn, org_id, employee_id)
             await self.db.bump(conn, SCIM_UNLINKS_TOPIC)
-        self._changed(org_id)
+        self._changed(org_id, employee_id, unlinked=False)
 
     @staticmethod
     async def _forget(conn, org_id: int, employee_id: int) -> None:

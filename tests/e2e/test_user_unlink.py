@@ -11,10 +11,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from gateway.idstore import MemoryIdStore
 from gateway.state import StateDB
 from gateway.state.schema import scim_unlink_values, scim_unlinks
+from gateway.web.state import USERS
 from tests.bodies import CORE, ENTERPRISE, GROUP, PATCH_OP, create_user, okta_user, patch_ops
-from tests.conftest import World, drop_keys
+from tests.conftest import World, drop_keys, start_gateway
 
 
 @pytest.fixture
@@ -191,3 +193,26 @@ async def test_unlink_is_per_org(world: World) -> None:
     assert (await world.b.get(f"/Users/{b_user['id']}"))[0] == 200
     status, body, _ = await world.b.get('/Users?filter=userName eq "same@okta.local"')
     assert body["totalResults"] == 1
+
+
+async def test_a_second_gateway_sees_the_unlink_and_the_relink(world: World) -> None:
+    """Two processes sharing the state database (each its own id store): the other one
+    re-reads the org's unlinked ids once the change counter moved (here checked on every
+    request: refresh_s=0, so the test needs no clock)."""
+    server, url = await start_gateway(world, MemoryIdStore())
+    try:
+        server.app[USERS].unlinks.refresh_s = 0
+        other = world.client(world.a.auth)
+        other.base = url
+        user = await create_user(world, email="two@okta.local", external_id="00u-two")
+        assert (await other.get(f"/Users/{user['id']}"))[0] == 200  # org's set now cached
+        assert (await world.a.delete(f"/Users/{user['id']}"))[0] == 204
+        assert (await other.get(f"/Users/{user['id']}"))[0] == 404
+        status, body, _ = await other.get("/Users")
+        assert body["totalResults"] == 0
+        status, back, _ = await world.a.post("/Users", okta_user(email="two@okta.local",
+                                                                 external_id="00u-two"))
+        assert status == 201 and back["id"] == user["id"]
+        assert (await other.get(f"/Users/{user['id']}"))[0] == 200
+    finally:
+        await server.close()
