@@ -3,8 +3,10 @@
     workstream-admin credentials issue|issue-token|rotate|revoke|list|import ...
     workstream-admin state migrate
     workstream-admin mapping check MODULE [SAMPLE] [--patch P] [--current C]
+    workstream-admin reconcile --org N [--json] [--fix-index] [--rate CALLS_PER_S]
 
-Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback.
+Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback;
+`reconcile` exits 0 when clean, 1 when it found drift, 2 when it could not run.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from gateway.admin import credentials
-from gateway.admin.common import add_common, open_state
+from gateway.admin import credentials, reconcile
+from gateway.admin.common import add_common, open_state, section
+from gateway.backend.errors import BackendError
 from gateway.config import ConfigError
+from gateway.idstore.base import IdStoreError
+from gateway.mapping.registry import MappingRegistry
 from gateway.state import StateError
 
 
@@ -38,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = mapping_sub.add_parser("check", add_help=False,
                                    help="load and check a mapping module (see --help)")
     check.add_argument("rest", nargs=argparse.REMAINDER)
+    drift = areas.add_parser("reconcile", parents=[common],
+                             help="walk an org once and report drift (exit 1 when found)")
+    reconcile.add_arguments(drift)
     return parser
 
 
@@ -53,6 +61,21 @@ async def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    try:
+        backend = section(args, "backend")
+        if not backend.url:
+            raise ConfigError("backend.url is not set: reconcile reads the org from the backend")
+        mappings = section(args, "mappings")
+        return asyncio.run(reconcile.run_cli(
+            args, backend_url=backend.url, backend_token=backend.token,
+            redis_url=section(args, "redis").url,
+            mappings=MappingRegistry(mappings.default, mappings.orgs), db=open_state(args)))
+    except (ConfigError, StateError, BackendError, IdStoreError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["mapping", "check"]:  # its own parser, its own --help
@@ -65,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if args.area == "credentials":
         return credentials.execute(args)
+    if args.area == "reconcile":
+        return _reconcile(args)
     try:
         return asyncio.run(_migrate(args))
     except (ConfigError, StateError, OSError) as exc:
