@@ -294,11 +294,10 @@ class UserService:
             if chosen.lookups is not None:
                 records = await self._lookup(ctx, chosen.lookups)
                 resources = self._matching(ctx, records, node, hidden)
-            elif chosen.exact and sort_by is None and not (hidden and chosen.params):
-                # With unlinked people, only the unfiltered list can be paged around
-                # them exactly (see _visible_page); `active eq` becomes a bounded scan.
+            elif chosen.exact and sort_by is None and (
+                    not hidden or set(chosen.params) <= {STATUS_FIELD}):
                 if hidden:
-                    return await self._visible_page(ctx, window, sorted(hidden))
+                    return await self._visible_page(ctx, window, chosen.params, hidden)
                 return await self._backend_page(ctx, chosen.params, window)
             else:
                 resources = await self._scan(ctx, chosen.params, node, hidden)
@@ -345,36 +344,41 @@ class UserService:
         mapping = ctx.mappings.user
         return ListResult(total, [mapping.to_scim(r, ctx.base_url) for r in records])
 
-    async def _visible_page(self, ctx: OrgContext, window: Window, hidden: list[int]) -> ListResult:
-        """A page of the org's people with the unlinked (`hidden`, sorted) left out.
+    async def _visible_page(self, ctx: OrgContext, window: Window, params: dict[str, Any],
+                            hidden: frozenset[int]) -> ListResult:
+        """A page of the org's people (all, or by status) with the unlinked left out.
 
         The backend lists by id, and every unlinked person is still in it (nobody
-        is deleted), so a record's place among the visible ones is its place in
-        the backend's list less the unlinked ids below its own: the window is
-        read from its backend offset on, at most count + len(hidden) records more.
+        is deleted) and deactivated (DELETE did that), so a record's place among
+        the visible ones is its place in the backend's list less the unlinked ids
+        below its own: the window is read from its backend offset on, at most
+        count + len(hidden) records more. An `active` list holds no unlinked
+        person, unless one was reactivated in Workstream directly (drift that
+        `workstream-admin reconcile` reports): they are still left out.
         """
         fetch = self._backend.list_employees
+        listed = [] if params.get(STATUS_FIELD) == STATUS_ACTIVE else sorted(hidden)
         if window.count == 0:
-            page = await fetch(ctx.org_id, page=1, per_page=1)
-            return ListResult(max(0, page.total - len(hidden)), [])
-        skip = set(hidden)
+            page = await fetch(ctx.org_id, page=1, per_page=1, **params)
+            return ListResult(max(0, page.total - len(listed)), [])
+        skip = hidden
         number = window.offset // SCAN_PAGE_SIZE + 1
         end = window.offset + window.count
         records: list[dict] = []
         while True:
-            page = await fetch(ctx.org_id, page=number, per_page=SCAN_PAGE_SIZE)
+            page = await fetch(ctx.org_id, page=number, per_page=SCAN_PAGE_SIZE, **params)
             first = (number - 1) * SCAN_PAGE_SIZE
             for i, record in enumerate(page.items):
                 if record["id"] in skip:
                     continue
-                place = first + i - bisect_left(hidden, record["id"])
+                place = first + i - bisect_left(listed, record["id"])
                 if window.offset <= place < end:
                     records.append(record)
             if len(records) >= window.count or page.is_last:
                 break
             number += 1
         mapping = ctx.mappings.user
-        return ListResult(max(0, page.total - len(hidden)),
+        return ListResult(max(0, page.total - len(listed)),
                           [mapping.to_scim(r, ctx.base_url) for r in records])
 
     async def _scan(self, ctx: OrgContext, params: dict[str, Any], node: Filter | None,

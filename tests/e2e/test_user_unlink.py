@@ -155,6 +155,26 @@ async def test_okta_import_pages_skip_unlinked_people_exactly(world: World) -> N
     assert await listed_ids(world, "?filter=active eq true") == (4, visible)
 
 
+async def test_status_lists_page_around_unlinked_people_without_a_scan(world: World) -> None:
+    """`active eq` stays paged by the backend (no scan, so no tooMany on a big org)."""
+    ids = [(await create_user(world, email=f"s{i}@okta.local", external_id=f"00s{i}"))["id"]
+           for i in range(6)]
+    for gone in (ids[1], ids[4]):
+        assert (await world.a.delete(f"/Users/{gone}"))[0] == 204
+    off = patch_ops({"op": "replace", "path": "active", "value": False})
+    for quiet in (ids[2], ids[5]):  # Okta-style deactivation: still users
+        assert (await world.a.patch(f"/Users/{quiet}", off))[0] == 200
+    world.app[USERS]._max_scan = 3  # a scan of these 6 people would be a 400 tooMany
+    seen: list[str] = []
+    for start in (1, 2):
+        total, page = await listed_ids(world, f"?filter=active eq false&startIndex={start}&count=1")
+        assert total == 2
+        seen += page
+    assert seen == [ids[2], ids[5]]
+    assert await listed_ids(world, "?filter=active eq true&count=1&startIndex=2") == (2, [ids[3]])
+    assert await listed_ids(world, "?filter=active eq false&count=0") == (2, [])
+
+
 async def test_unlinked_member_is_hidden_from_groups_and_kept_in_the_team(
     world: World,
 ) -> None:
