@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, TextIO, TypeVar
 
 from sqlalchemy import delete, select
@@ -159,8 +160,8 @@ class Reconciler:
         wrong: dict[str, tuple[str, str]] = {}  # index key → (stored id, expected id)
         number = 1
         while True:
-            page = await self.pace(lambda n=number: self.backend.list_employees(
-                org, page=n, per_page=PER_PAGE))
+            page = await self.pace(partial(self.backend.list_employees, org, page=number,
+                                           per_page=PER_PAGE))
             report.people = page.total
             for record in page.items:
                 seen.add(record["id"])
@@ -217,8 +218,8 @@ class Reconciler:
         team_ids: set[int] = set()
         number = 1
         while True:
-            page = await self.pace(lambda n=number: self.backend.list_teams(
-                org, page=n, per_page=PER_PAGE))
+            page = await self.pace(partial(self.backend.list_teams, org, page=number,
+                                           per_page=PER_PAGE))
             report.teams = page.total
             for team in page.items:
                 team_ids.add(team["id"])
@@ -247,8 +248,8 @@ class Reconciler:
     async def _members(self, org: int, team: dict, unlinked: set[int], report: Report) -> None:
         number = 1
         while True:
-            page = await self.pace(lambda n=number: self.backend.list_members(
-                org, team["id"], page=n, per_page=PER_PAGE))
+            page = await self.pace(partial(self.backend.list_members, org, team["id"],
+                                           page=number, per_page=PER_PAGE))
             for member in page.items:
                 if member["employee_id"] in unlinked:
                     scim_id = to_scim_id(member["employee_id"])
