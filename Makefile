@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   installs, then runs the gateway in demo mode (embedded sandbox)
-#   make test   installs, starts Redis and PostgreSQL if none answers, then lints and runs
-#               every test
+#   make test   installs, starts Redis and PostgreSQL if none answers, then lints (ruff, mypy)
+#               and runs every test
 # .ci/run calls `make test`.
 
 VENV    ?= .venv
@@ -29,6 +29,7 @@ postgres:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: $(STAMP) redis postgres lint
 	$(VENV)/bin/pytest -q

@@ -80,7 +80,8 @@ async def main(args: argparse.Namespace) -> None:
         await sandbox.call("POST", f"/_sandbox/orgs/{good_org}/employees/bulk",
                            {"employees": rows})
         credentials = CredentialStore(None, params=ScryptParams(n=2**10, r=8, p=1))
-        good, bad = (credentials.issue_basic(org, label="bench") for org in (good_org, bad_org))
+        good, bad = [await credentials.issue_basic(org, label="bench")
+                     for org in (good_org, bad_org)]
         config = Config()
         config = replace(config, backend=replace(config.backend, url=sandbox.url,
                                                  token=SANDBOX_TOKEN))

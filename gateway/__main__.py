@@ -18,20 +18,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from gateway.auth import CredentialError, CredentialStore
+from gateway.auth.guard import AuthGuard, GuardSettings
 from gateway.config import Config, ConfigError, load_config
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.observability import logs
 from gateway.state import StateDB, StateError
+from gateway.web import serve
 from gateway.web.app import build_app
+from gateway.web.serve import ConnectionLimits
 from gateway.workers import ListenError, listen_error, serve_workers, shared_metrics_dir
 
 log = logging.getLogger("gateway")
 
-# How every server process runs the app (one process: web.run_app; several: each worker's
-# AppRunner): one place, so both paths serve alike.
+# How every server process runs the app (one process: gateway.web.serve.run; several: each
+# worker's AppRunner): one place, so both paths serve alike.
 RUNNER_OPTIONS: dict[str, Any] = {"access_log": None}
 # What binding the listening socket can fail with: each a one-line message, no traceback.
 _LISTEN_ERRNOS = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
@@ -59,7 +60,9 @@ async def prepare_state(config: Config, state: StateDB) -> None:
 def open_state(config: Config) -> tuple[StateDB, CredentialStore]:
     """The production state database and the credential store reading it (not yet connected)."""
     state = StateDB(config.state.url)
-    return state, CredentialStore(state, rotation_grace_s=config.auth.rotation_grace_s)
+    return state, CredentialStore(state, rotation_grace_s=config.auth.rotation_grace_s,
+                                  cache_ttl_s=config.auth.success_cache_ttl_s,
+                                  guard=AuthGuard(GuardSettings.from_config(config.auth)))
 
 
 DEFAULT_CONFIG = "config.toml"
@@ -126,9 +129,12 @@ def _serve(config: Config) -> int:
              config.server.base_path, config.server.workers)
     try:
         if config.server.workers > 1:
-            return serve_workers(app, host, port, config.server.workers, **RUNNER_OPTIONS)
-        # print=None: aiohttp's banner would be the one line on stdout that isn't a log record.
-        web.run_app(app, host=host, port=port, print=None, **RUNNER_OPTIONS)
+            return serve_workers(app, host, port, config.server.workers,
+                                 limits=ConnectionLimits.from_config(config.server),
+                                 **RUNNER_OPTIONS,
+                                 keepalive_timeout=config.server.keepalive_timeout_s)
+        # Read deadlines and the connection cap: gateway/web/serve.py.
+        serve.run(app, config, **RUNNER_OPTIONS)
     except ListenError as exc:
         return _refuse(exc, 1)
     except OSError as exc:

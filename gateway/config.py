@@ -14,6 +14,7 @@ in the file only; an environment variable naming one is refused, and so is a
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
 import tomllib
@@ -37,8 +38,19 @@ class ServerConfig:
     base_path: str = "/scim/v2"
     # Largest request body accepted, in bytes (larger → 413).
     max_body_bytes: int = 1_048_576
-    # Public URL prefix used in meta.location when behind a proxy ("" → from the request).
+    # Public URL prefix used in meta.location and Location (production sets it).
     public_url: str = ""
+    # Without public_url: Host headers (host[:port]) that may appear in URLs we send back;
+    # any other Host gets the first of these, or with none the address the request reached.
+    allowed_hosts: tuple[str, ...] = ()
+    # A request's line and headers must arrive within this many seconds of its first byte.
+    header_timeout_s: float = 10.0
+    # A request body must arrive within this many seconds of its headers.
+    body_timeout_s: float = 30.0
+    # An idle keep-alive connection is closed after this many seconds.
+    keepalive_timeout_s: float = 75.0
+    # Most open connections one worker holds; more are answered 503 and closed.
+    max_connections: int = 1000
     # Worker processes sharing the port (gateway/workers.py); above 1 needs redis.url.
     workers: int = 1
 
@@ -75,6 +87,21 @@ class AuthConfig:
     credentials_file: str = "credentials.json"
     # After `rotate`, how long the old secret keeps working (0: cut over at once).
     rotation_grace_s: float = 86_400.0
+    # How long a verified secret is trusted without scrypt (dropped at once on revoke/rotate).
+    success_cache_ttl_s: float = 3600.0
+    # Header the load balancer writes the caller's address into (e.g. X-Forwarded-For),
+    # read only on connections from trusted_proxies; "" → no per-address throttling.
+    trusted_proxy_header: str = ""
+    # Addresses or CIDR blocks of the load balancers allowed to set that header.
+    trusted_proxies: tuple[str, ...] = ()
+    # Failed logins (per minute, decaying) from one address before it gets 429.
+    client_failure_limit: int = 20
+    # Failed logins (per minute, decaying) of one credential before its checks go last.
+    credential_failure_limit: int = 1
+    # scrypt checks run at once per worker, and checks of good-looking credentials that
+    # may wait for one (more → 503 at once).
+    hash_slots: int = 2
+    verify_queue: int = 32
 
 
 @dataclass(frozen=True)
@@ -193,6 +220,13 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
             if not isinstance(value, str):
                 raise ValueError
             return value
+        if isinstance(default, tuple):
+            # A TOML array of strings, or from the environment a comma-separated string.
+            if isinstance(value, str):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return tuple(value)
         if isinstance(default, dict):
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -201,7 +235,9 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
             return dict(value)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"config key '{name}' must be a {type(default).__name__}, got {value!r}"
+            f"config key '{name}' must be a "
+            f"{'list of strings' if isinstance(default, tuple) else type(default).__name__}, "
+            f"got {value!r}"
         ) from None
     raise ConfigError(f"config key '{name}' has an unsupported type")  # pragma: no cover
 
@@ -239,6 +275,15 @@ def _check(config: Config) -> None:
         "backend.pool_size": config.backend.pool_size,
         "scim.max_page_size": config.scim.max_page_size,
         "scim.max_scan": config.scim.max_scan,
+        "server.header_timeout_s": config.server.header_timeout_s,
+        "server.body_timeout_s": config.server.body_timeout_s,
+        "server.keepalive_timeout_s": config.server.keepalive_timeout_s,
+        "server.max_connections": config.server.max_connections,
+        "auth.success_cache_ttl_s": config.auth.success_cache_ttl_s,
+        "auth.client_failure_limit": config.auth.client_failure_limit,
+        "auth.credential_failure_limit": config.auth.credential_failure_limit,
+        "auth.hash_slots": config.auth.hash_slots,
+        "auth.verify_queue": config.auth.verify_queue,
         **{f"limits.{f.name}": getattr(config.limits, f.name) for f in fields(LimitsConfig)},
     }
     for key, value in positive.items():
@@ -269,6 +314,20 @@ def _check(config: Config) -> None:
     if config.log.level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"config key 'log.level' must be debug, info, warning or error, "
                           f"got {config.log.level!r}")
+    if bool(config.auth.trusted_proxy_header) != bool(config.auth.trusted_proxies):
+        # A header trusted from anyone lets any caller pick the address it is throttled as.
+        raise ConfigError("config keys 'auth.trusted_proxy_header' and 'auth.trusted_proxies' "
+                          "go together: set both or neither")
+    for proxy in config.auth.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"config key 'auth.trusted_proxies' holds {proxy!r}, not an IP "
+                              "address or CIDR block") from None
+    for host in config.server.allowed_hosts:
+        if not host or "/" in host or any(c.isspace() for c in host):
+            raise ConfigError(f"config key 'server.allowed_hosts' holds {host!r}: write "
+                              "host or host:port, e.g. 'scim.example.com'")
     if config.server.workers > 1 and config.backend.url and not config.redis.url:
         # The in-process id store and group locks would be per worker: lookups would miss
         # and two workers could apply one group's membership changes at once.

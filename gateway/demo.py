@@ -17,8 +17,10 @@ from dataclasses import replace
 from aiohttp import web
 
 from gateway.auth import CredentialStore
+from gateway.auth.guard import AuthGuard, GuardSettings
 from gateway.config import Config
 from gateway.web.app import build_app
+from gateway.web.serve import start_site
 from gateway.workers import listen_error
 from sandbox.app import SANDBOX_KEY, create_app
 
@@ -39,12 +41,14 @@ async def start_demo(config: Config) -> tuple[list[web.AppRunner], dict]:
 
     backend_url = f"http://127.0.0.1:{config.demo.sandbox_port}"
     config = replace(config, backend=replace(config.backend, url=backend_url, token=token))
-    credentials = CredentialStore(None)  # a private in-memory state database
+    credentials = CredentialStore(None, cache_ttl_s=config.auth.success_cache_ttl_s,
+                                  guard=AuthGuard(GuardSettings.from_config(config.auth)))
     basic = await credentials.issue_basic(org["id"], label="demo")
     bearer = await credentials.issue_token(org["id"], label="demo")
-    gateway_runner = web.AppRunner(build_app(config, credentials), access_log=None)
-    await gateway_runner.setup()
-    await _listen(gateway_runner, config.server.host, config.server.port)
+    try:
+        gateway_runner, _ = await start_site(build_app(config, credentials), config)
+    except OSError as exc:
+        raise listen_error(config.server.host, config.server.port, exc) from None
     info = {
         "url": f"http://{config.server.host}:{config.server.port}{config.server.base_path}",
         "org_id": org["id"],

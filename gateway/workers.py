@@ -45,6 +45,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.web.serve import ConnectionLimits, GuardedSite
+
 log = logging.getLogger(__name__)
 
 # How long a stopping worker lets in-flight requests finish (aiohttp's default; the
@@ -80,16 +82,18 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve_workers(app: web.Application, host: str, port: int, workers: int,
-                  **runner_options: Any) -> int:
+                  limits: ConnectionLimits | None = None, **runner_options: Any) -> int:
     """Run `workers` processes serving `app` on host:port until SIGTERM; the exit code.
 
     `runner_options` go to each worker's `web.AppRunner`, as the one-process path passes
-    them to `web.run_app` (access log, timeouts...).
+    them to `web.run_app` (access log, timeouts...); `limits` are each worker's read
+    deadlines and connection cap (gateway/web/serve.py).
     """
     sock = bind(host, port)
     try:
         with shared_metrics_dir():
-            return _Supervisor(app, sock, workers, runner_options).run()
+            return _Supervisor(app, sock, workers, limits or ConnectionLimits(),
+                               runner_options).run()
     finally:
         sock.close()
 
@@ -114,8 +118,8 @@ def shared_metrics_dir() -> Iterator[None]:
 
 class _Supervisor:
     def __init__(self, app: web.Application, sock: socket.socket, workers: int,
-                 runner_options: dict[str, Any]) -> None:
-        self.app, self.sock, self.workers = app, sock, workers
+                 limits: ConnectionLimits, runner_options: dict[str, Any]) -> None:
+        self.app, self.sock, self.workers, self.limits = app, sock, workers, limits
         self.runner_options = runner_options
         self.children: dict[int, int] = {}  # pid → worker number
         self.stopping = False
@@ -135,9 +139,9 @@ class _Supervisor:
                 pid, status = os.wait()
             except ChildProcessError:  # pragma: no cover - every child already reaped
                 break
-            number = self.children.pop(pid, None)
-            if number is None:
+            if pid not in self.children:
                 continue
+            number = self.children.pop(pid)
             _forget_metrics_of(pid)
             code = os.waitstatus_to_exitcode(status)
             if self.stopping:
@@ -173,7 +177,7 @@ class _Supervisor:
         if pid == 0:  # the worker
             code = 1
             try:
-                code = _work(self.app, self.sock, self.runner_options)
+                code = _work(self.app, self.sock, self.limits, self.runner_options)
             except BaseException:
                 log.exception("worker %d failed", number)
             finally:
@@ -194,7 +198,8 @@ class _Supervisor:
                 os.kill(pid, signal.SIGTERM)
 
 
-def _work(app: web.Application, sock: socket.socket, runner_options: dict[str, Any]) -> int:
+def _work(app: web.Application, sock: socket.socket, limits: ConnectionLimits,
+          runner_options: dict[str, Any]) -> int:
     """A worker's life: serve `sock` until SIGTERM, then drain; the exit code."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -202,11 +207,12 @@ def _work(app: web.Application, sock: socket.socket, runner_options: dict[str, A
     if sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    asyncio.run(serve_until_stopped(app, sock, **runner_options))
+    asyncio.run(serve_until_stopped(app, sock, limits, **runner_options))
     return 0
 
 
 async def serve_until_stopped(app: web.Application, sock: socket.socket,
+                              limits: ConnectionLimits | None = None,
                               **runner_options: Any) -> None:
     """Serve until SIGTERM/SIGINT (any number of them), then let in-flight requests finish."""
     loop = asyncio.get_running_loop()
@@ -216,7 +222,7 @@ async def serve_until_stopped(app: web.Application, sock: socket.socket,
     try:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await web.SockSite(runner, sock).start()
+        await GuardedSite(runner, limits or ConnectionLimits(), sock=sock).start()
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,11 @@ from sandbox.app import create_app
 from tests.faultproxy import FaultProxy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+TESTS = Path(__file__).resolve().parent
+# Test trees that run servers over real sockets (gateway, sandbox) or need Redis.
+E2E_TREES = {"e2e", "property", "conformance", "integration", "sandbox"}
+# Fixtures that talk to the real Redis: any test using one is end to end, wherever it lives.
+REDIS_FIXTURES = {"world", "redis_store"}
 # Where the tests' PostgreSQL answers (scripts/ensure-postgres.sh); each run makes its own database.
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SANDBOX_TOKEN = "sandbox-test-token"
@@ -240,6 +246,25 @@ def scim_settings() -> dict:
     return {}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `e2e` what needs Redis or servers, so `pytest -m "not e2e"` runs the pure units.
+
+    A test is end to end if it lives in one of `E2E_TREES`, uses a Redis fixture,
+    or runs against the Redis store through a parametrised `store` fixture or against
+    PostgreSQL through the `state_url` fixture; a
+    unit test that opens Redis itself carries `@pytest.mark.e2e` by hand.
+    """
+    e2e = pytest.mark.e2e
+    for item in items:
+        tree = item.path.relative_to(TESTS).parts[0]
+        params = getattr(item, "callspec", None)
+        on_redis = params is not None and params.params.get("store") == "redis"
+        on_postgres = params is not None and params.params.get("state_url") == "postgresql"
+        if (tree in E2E_TREES or REDIS_FIXTURES & set(item.fixturenames) or on_redis
+                or on_postgres):
+            item.add_marker(e2e)
+
+
 @pytest.fixture
 def mapping_orgs() -> dict:
     return {}
@@ -303,10 +328,12 @@ async def world(
         await sandbox.close()
 
 
-async def start_gateway(world: World, id_store: IdStore) -> tuple[TestServer, str]:
-    """A second gateway (same config and credentials) with its own id store."""
-    server = TestServer(build_app(world.extra["config"], world.credentials, id_store=id_store),
-                        host="127.0.0.1")
+async def start_gateway(world: World, id_store: IdStore, config: Config | None = None,
+                        credentials: CredentialStore | None = None) -> tuple[TestServer, str]:
+    """A second gateway (by default the same config and credentials) with its own id store."""
+    app = build_app(config or world.extra["config"], credentials or world.credentials,
+                    id_store=id_store)
+    server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     return server, str(server.make_url("/scim/v2")).rstrip("/")
 

@@ -12,15 +12,17 @@ a restart. A rotation keeps the old secret working for a grace window
 outage. `last_used_at` is recorded in the background, at most once a minute
 per credential, never on the request path.
 
-Verification is the hot path: scrypt runs in an executor behind a semaphore
-(a flood of bad passwords cannot starve the event loop), concurrent checks of
-the same secret share one hash, and successful checks are cached for
-`cache_ttl_s` under an HMAC of the secret (never the secret itself). Each
-cache entry remembers the hash it was checked against, and a hit counts only
-while the current record still accepts that hash for that org: a rotated (past
-its grace) or revoked credential misses at once, while reloading for an
+Verification is the hot path: scrypt runs in an executor in a few slots
+handed out by `gateway.auth.guard` (a flood of bad passwords cannot starve
+the event loop nor queue the real IdP behind it), concurrent checks of the
+same secret share one hash, and successful checks are cached for `cache_ttl_s`
+(an hour by default) under an HMAC of the secret (never the secret itself).
+Each cache entry remembers the hash it was checked against, and a hit counts
+only while the current record still accepts that hash for that org: a rotated
+(past its grace) or revoked credential misses at once, while reloading for an
 unrelated change leaves every other org's warm entries alone (no scrypt
-stampede). When the database has been unreachable for longer than
+stampede). Failed secrets are remembered the same way (the guard's failure
+cache). When the database has been unreachable for longer than
 `stale_after_s`, cached successes keep working for their lifetime but a
 secret that would need a fresh check is answered 503 (StateUnavailable)
 rather than judged against a snapshot that may miss a revocation.
@@ -29,6 +31,7 @@ rather than judged against a snapshot that may miss a revocation.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import hmac
@@ -44,6 +47,7 @@ from typing import Literal
 
 from gateway.auth.credentials_file import CredentialFileError as _UnreadableFile
 from gateway.auth.credentials_file import read_credentials_file
+from gateway.auth.guard import AuthGuard, Priority, SlotsFull
 from gateway.auth.hashing import (
     DEFAULT_PARAMS,
     ScryptParams,
@@ -258,11 +262,11 @@ class CredentialStore:
         db: StateDB | None,
         *,
         params: ScryptParams = DEFAULT_PARAMS,
-        cache_ttl_s: float = 60.0,
+        cache_ttl_s: float = 3600.0,
         reload_interval_s: float = 1.0,
         stale_after_s: float = 10.0,
         rotation_grace_s: float = DEFAULT_ROTATION_GRACE_S,
-        max_concurrent_hashes: int = 2,
+        guard: AuthGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -273,7 +277,7 @@ class CredentialStore:
         self._reload_interval_s = reload_interval_s
         self._stale_after_s = stale_after_s
         self._rotation_grace_s = rotation_grace_s
-        self._max_concurrent_hashes = max_concurrent_hashes
+        self._guard = guard or AuthGuard()
         self._clock = clock
         self._wall = wall_clock
         self._dummy = dummy_hash(params)
@@ -292,7 +296,6 @@ class CredentialStore:
         self._refresher: asyncio.Task[None] | None = None
         self._starts = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._limiter: asyncio.Semaphore | None = None
         self._inflight: dict[tuple[bytes, SecretHash], asyncio.Task[bool]] = {}
 
     @property
@@ -517,14 +520,14 @@ class CredentialStore:
             raise UnknownCredential(f"no credential {credential_id!r}")
         return row
 
-    async def list(self) -> list[CredentialInfo]:
+    async def list(self) -> builtins.list[CredentialInfo]:
         """Every readable credential, revoked ones included, by org then age (see `corrupt`)."""
         await self.db.ready()
         await self.reload()
         return sorted((r.info for r in self._by_id.values()),
                       key=lambda i: (i.org_id, i.created_at, i.id))
 
-    async def import_file(self, path: Path | str) -> tuple[list[str], list[str]]:
+    async def import_file(self, path: Path | str) -> tuple[builtins.list[str], builtins.list[str]]:
         """Copy a credentials.json's credentials in, hashes unchanged: (imported, already there).
 
         Run once when moving to the database; running it again imports nothing twice.
@@ -550,23 +553,36 @@ class CredentialStore:
 
     # -- verification (request path) ----------------------------------------
 
-    async def verify_basic(self, username: str, password: str) -> int | None:
+    @property
+    def guard(self) -> AuthGuard:
+        """The brute-force defence around each check (settings, failure counts)."""
+        return self._guard
+
+    async def verify_basic(self, username: str, password: str,
+                           client: str | None = None) -> int | None:
         """The org id `username`/`password` belong to, or None."""
-        info = await self.identify_basic(username, password)
+        info = await self.identify_basic(username, password, client)
         return None if info is None else info.org_id
 
-    async def verify_bearer(self, token: str) -> int | None:
+    async def verify_bearer(self, token: str, client: str | None = None) -> int | None:
         """The org id a bearer token belongs to, or None."""
-        info = await self.identify_bearer(token)
+        info = await self.identify_bearer(token, client)
         return None if info is None else info.org_id
 
-    async def identify_basic(self, username: str, password: str) -> CredentialInfo | None:
-        """The credential `username`/`password` are (its org, id, label), or None."""
-        record = self._by_username.get(username)
-        return await self._verify("basic", username, password, record)
+    async def identify_basic(self, username: str, password: str,
+                             client: str | None = None) -> CredentialInfo | None:
+        """The credential `username`/`password` are (its org, id, label), or None.
 
-    async def identify_bearer(self, token: str) -> CredentialInfo | None:
-        """The credential a bearer token is, or None.
+        `client` is the caller's address when a trusted proxy vouches for it
+        (see `gateway.auth.guard`). Raises `AuthRefused` (429/503) instead of
+        hashing when the guard says so.
+        """
+        record = self._by_username.get(username)
+        return await self._verify("basic", username, password, record, client)
+
+    async def identify_bearer(self, token: str,
+                              client: str | None = None) -> CredentialInfo | None:
+        """The credential a bearer token is, or None (`client`, errors: as Basic).
 
         The id inside the token finds the one hash to check, so no scan.
         """
@@ -576,70 +592,84 @@ class CredentialStore:
         record = self._by_id.get(parsed[0])
         if record is not None and record.info.kind != "bearer":
             record = None
-        return await self._verify("bearer", parsed[0], token, record)
+        return await self._verify("bearer", parsed[0], token, record, client)
 
     async def _verify(self, kind: Kind, lookup: str, secret: str,
-                      record: _Record | None) -> CredentialInfo | None:
+                      record: _Record | None, client: str | None) -> CredentialInfo | None:
         if len(secret) > MAX_SECRET_CHARS:
             return None
         key = hmac.new(self._cache_key, f"{kind}\0{lookup}\0{secret}".encode("utf-8",
                        "surrogatepass"), hashlib.sha256).digest()
         wall = self._wall()
-        usable = record is not None and record.usable(wall)
+        # The record, if it may log in now (not revoked, not expired).
+        usable = record if record is not None and record.usable(wall) else None
         now = self._clock()
         hit = self._cache.get(key)
         if hit is not None:
             # Only while the record still accepts the hash this secret matched, for the same org.
-            if (usable and now < hit.expires and record.info.id == hit.credential_id
-                    and record.info.org_id == hit.org_id
-                    and record.accepts(hit.secret_hash, wall)):
+            if (usable is not None and now < hit.expires
+                    and usable.info.id == hit.credential_id
+                    and usable.info.org_id == hit.org_id
+                    and usable.accepts(hit.secret_hash, wall)):
                 self._note_use(hit.credential_id)
-                return record.info
+                return usable.info
             del self._cache[key]
         if self._stale():
             raise StateUnavailable("the credentials can't be checked: the state database has "
                                    "not answered for a while")
+        guard = self._guard
+        credential_id = usable.info.id if usable is not None else None
+        stored = usable.secret_hash if usable is not None else None
+        # Checked before the failure cache: a throttled address hears 429 whatever it sends.
+        guard.check_client(client, now)
+        if guard.failure_cache.seen(key, stored, now):
+            guard.failed(credential_id, client, now)
+            return None
+        priority = guard.priority(credential_id, client, now)
         # Unknown names and revoked credentials hash against a dummy: same cost as a miss.
         # During a rotation's grace window the previous secret is checked too.
-        candidates = record.hashes(wall) if usable else [self._dummy]
-        stored = None
-        for candidate in candidates:
-            if await self._hash_check(key, secret, candidate):
-                stored = candidate
-                break
-        if stored is None or not usable:
+        candidates = usable.hashes(wall) if usable is not None else [self._dummy]
+        matched: SecretHash | None = None
+        try:
+            with guard.pending(credential_id):
+                for candidate in candidates:
+                    if await self._hash_check(key, secret, candidate, priority):
+                        matched = candidate
+                        break
+        except SlotsFull as full:
+            if full.priority is not Priority.UNKNOWN:
+                raise guard.refusal(full) from None
+            # no such credential, and no idle slot to hide that in: refuse
+        now = self._clock()
+        if matched is None or usable is None:
+            guard.failure_cache.add(key, stored, now)
+            guard.failed(credential_id, client, now)
             return None
         # The snapshot may have been reloaded while we hashed: accept only if it still stands.
-        current = self._by_id.get(record.info.id)
-        if current is None or not current.accepts(stored, wall):
+        current = self._by_id.get(usable.info.id)
+        if current is None or not current.accepts(matched, wall):
             return None
         if len(self._cache) >= MAX_CACHE_ENTRIES:
             self._cache.clear()
-        self._cache[key] = _CacheEntry(record.info.id, record.info.org_id, stored,
+        self._cache[key] = _CacheEntry(usable.info.id, usable.info.org_id, matched,
                                        now + self._cache_ttl_s)
-        self._note_use(record.info.id)
+        self._note_use(usable.info.id)
         return current.info
 
-    async def _hash_check(self, key: bytes, secret: str, stored: SecretHash) -> bool:
-        """Run scrypt off the loop, a few at a time; identical concurrent checks share one."""
+    async def _hash_check(self, key: bytes, secret: str, stored: SecretHash,
+                          priority: Priority) -> bool:
+        """Run scrypt in a guard slot; identical concurrent checks share one hash."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._loop = loop
-            self._limiter = asyncio.Semaphore(self._max_concurrent_hashes)
             self._inflight = {}
         task = self._inflight.get((key, stored))
         if task is None:
-            task = loop.create_task(self._limited_hash(secret, stored))
+            task = loop.create_task(self._guard.slots.run(priority, matches, secret, stored))
             self._inflight[(key, stored)] = task
             task.add_done_callback(lambda _t: self._inflight.pop((key, stored), None))
         # shield: a client hanging up must not cancel a hash other requests wait on.
         return await asyncio.shield(task)
-
-    async def _limited_hash(self, secret: str, stored: SecretHash) -> bool:
-        assert self._limiter is not None
-        async with self._limiter:
-            return await asyncio.get_running_loop().run_in_executor(None, matches, secret,
-                                                                    stored)
 
     @staticmethod
     def _new_token(credential_id: str) -> str:

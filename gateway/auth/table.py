@@ -60,7 +60,7 @@ class Row:
                 raise ValueError(f"org_id must be a positive integer, not {org_id!r}")
             if kind == "basic" and not raw["username"]:
                 raise ValueError("a basic credential needs a username")
-            created = raw["created_at"]
+            created = _time(raw["created_at"])
             if created is None:
                 raise ValueError("created_at is empty")
             return cls(
@@ -69,7 +69,7 @@ class Row:
                 secret_hash=_hash(raw["secret_hash"], "secret_hash"),
                 previous_hash=_hash(raw["previous_hash"], "previous_hash"),
                 previous_valid_until=_time(raw["previous_valid_until"]),
-                created_at=_time(created), rotated_at=_time(raw["rotated_at"]),
+                created_at=created, rotated_at=_time(raw["rotated_at"]),
                 revoked_at=_time(raw["revoked_at"]), expires_at=_time(raw["expires_at"]),
                 last_used_at=_time(raw["last_used_at"]),
             )

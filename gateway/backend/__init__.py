@@ -1,6 +1,6 @@
 """Client of Workstream's internal API: the only module that speaks HTTP to the backend."""
 
-from gateway.backend.client import BackendClient, Page, request_id
+from gateway.backend.client import BackendClient, Page
 from gateway.backend.errors import (
     BackendAuthError,
     BackendBadRequest,
@@ -23,5 +23,4 @@ __all__ = [
     "BackendStale",
     "BackendUnavailable",
     "Page",
-    "request_id",
 ]

@@ -25,7 +25,6 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -38,11 +37,9 @@ from gateway import jsonio
 from gateway.backend.errors import BackendUnavailable, error_for
 from gateway.backend.records import format_timestamp
 from gateway.observability import backend as observe
+from gateway.request_context import request_id
 
 log = logging.getLogger(__name__)
-
-#: The SCIM request's id; the web layer sets it, every backend call sends it as X-Request-Id.
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 #: Seconds to tell the IdP to wait when the backend gave no Retry-After of its own.
 DEFAULT_RETRY_AFTER_S = 5
@@ -92,18 +89,19 @@ def _retry_after(header: str | None) -> int | None:
         return None
 
 
-async def _every_item(
-    fetch: Callable[[int], Awaitable[Page]],
-) -> AsyncIterator[dict[str, Any]]:
-    """Every item of a paged list, fetching page after page until the last."""
-    page = 1
+async def pages(fetch: Callable[[int], Awaitable[Page]]) -> AsyncIterator[Page]:
+    """Every page of a paged list, page after page until the last, one at a time.
+
+    `fetch(n)` asks for page `n`; the next page is asked for only when the
+    caller wants it, so a list of any length holds one page in memory.
+    """
+    number = 1
     while True:
-        result = await fetch(page)
-        for item in result.items:
-            yield item
-        if result.is_last:
+        page = await fetch(number)
+        yield page
+        if page.is_last:
             return
-        page += 1
+        number += 1
 
 
 def _check_ids(employee_ids: Sequence[int]) -> list[int]:
@@ -247,15 +245,6 @@ class BackendClient:
         )
         return self._page(body, "employees")
 
-    async def iter_employees(
-        self, org_id: OrgId, *, per_page: int = 200, **filters: Any
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every matching employee, one page in memory at a time."""
-        async for item in _every_item(
-            lambda page: self.list_employees(org_id, page=page, per_page=per_page, **filters)
-        ):
-            yield item
-
     async def get_employee(self, org_id: OrgId, employee_id: RecordId) -> dict[str, Any]:
         return await self._request(
             "GET",
@@ -312,15 +301,6 @@ class BackendClient:
         )
         return self._page(body, "teams")
 
-    async def iter_teams(
-        self, org_id: OrgId, *, per_page: int = 200, name: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every matching team, one page in memory at a time."""
-        async for item in _every_item(
-            lambda page: self.list_teams(org_id, page=page, per_page=per_page, name=name)
-        ):
-            yield item
-
     async def get_team(self, org_id: OrgId, team_id: RecordId) -> dict[str, Any]:
         return await self._request(
             "GET", f"/orgs/{_seg(org_id)}/teams/{_seg(team_id)}", "GET teams", retry=True
@@ -365,15 +345,6 @@ class BackendClient:
             retry=True,
         )
         return self._page(body, "members")
-
-    async def iter_members(
-        self, org_id: OrgId, team_id: RecordId, *, per_page: int = 200
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every membership of a team, one page in memory at a time."""
-        async for item in _every_item(
-            lambda page: self.list_members(org_id, team_id, page=page, per_page=per_page)
-        ):
-            yield item
 
     async def add_members(
         self, org_id: OrgId, team_id: RecordId, employee_ids: Sequence[int]

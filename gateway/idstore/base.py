@@ -37,9 +37,6 @@ class LockTimeout(IdStoreError):
 class IdStore(Protocol):
     """Per-org key/value spaces ("user:userName" → "48213") plus meta values and locks."""
 
-    #: True when every gateway process sees the same data (Redis), False for in-process.
-    shared: bool
-
     @property
     def answering(self) -> bool:
         """False while recent failures are being answered as misses (a miss may be a lie)."""

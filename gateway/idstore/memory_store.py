@@ -14,9 +14,8 @@ from gateway.idstore.base import LockTimeout, OrgId
 
 
 class MemoryIdStore:
-    """The `IdStore` interface over plain dicts; `shared = False`."""
+    """The `IdStore` interface over plain dicts (one process only)."""
 
-    shared = False
     answering = True  # a dict never fails
 
     def __init__(self) -> None:

@@ -33,6 +33,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import EncodableT, FieldT
 
 from gateway.idstore.base import IdStoreUnavailable, LockTimeout, OrgId
 from gateway.observability import metrics
@@ -97,10 +98,13 @@ def _split_cluster_flag(url: str) -> tuple[str, bool]:
     return urlunsplit(parts._replace(query=rest)), flags[-1].lower() in {"1", "true", "yes"}
 
 
+
+def _text(value: bytes | str | None) -> str | None:
+    """A reply as text (the client decodes replies; this only tells the type checker)."""
+    return value.decode() if isinstance(value, bytes) else value
+
 class RedisIdStore:
     """The `IdStore` interface on Redis (`redis.asyncio`), standalone or cluster."""
-
-    shared = True
 
     def __init__(
         self,
@@ -214,7 +218,8 @@ class RedisIdStore:
         return await self._soft("get_many", op, [None] * len(lookups))
 
     async def put(self, org_id: OrgId, entries: Mapping[str, Mapping[str, str]]) -> None:
-        spaces = {space: dict(m) for space, m in entries.items() if m}
+        spaces: dict[str, Mapping[FieldT, EncodableT]] = {
+            space: {k: v for k, v in m.items()} for space, m in entries.items() if m}
         if not spaces:
             return
 
@@ -257,7 +262,8 @@ class RedisIdStore:
 
     async def get_meta(self, org_id: OrgId, name: str) -> str | None:
         async def op() -> str | None:
-            return await self._redis.hget(f"{self._org(org_id)}:meta", name)
+            value = await self._redis.hget(f"{self._org(org_id)}:meta", name)
+            return _text(value)
 
         return await self._soft("get_meta", op, None)
 
@@ -337,7 +343,7 @@ class RedisIdStore:
         org = self._org(org_id)
         try:
             spaces = await self._redis.smembers(f"{org}:spaces")
-            keys = [f"{org}:idx:{space}" for space in spaces]
+            keys = [f"{org}:idx:{_text(space)}" for space in spaces]
             await self._redis.delete(*keys, f"{org}:spaces", f"{org}:meta")
         except (*_STORE_ERRORS, *_DATA_ERRORS) as exc:
             raise IdStoreUnavailable(f"cannot clear org {org_id}: {exc}") from exc

@@ -1,17 +1,9 @@
 """What mapping modules import: fields, mapping builders, translators, schema helpers."""
 
 from gateway.mapping.derived import joined
-from gateway.mapping.engine import (
-    Computed,
-    Field,
-    GroupMapping,
-    MappingError,
-    ResourceMapping,
-    TranslationError,
-    Translator,
-    UserMapping,
-)
 from gateway.mapping.extensions import custom_extension
+from gateway.mapping.fields import Computed, Field, MappingError, TranslationError, Translator
+from gateway.mapping.resource_mapping import GroupMapping, ResourceMapping, UserMapping
 from gateway.scim.schema import CORE_USER, ENTERPRISE_USER, Attribute, Schema
 
 ENTERPRISE = ENTERPRISE_USER

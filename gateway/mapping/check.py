@@ -32,15 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.backend.records import (
-    STATUS_ACTIVE,
-    STATUS_DEACTIVATED,
-    STATUS_FIELD,
-    split_action_fields,
-)
+from gateway.backend.records import STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_FIELD
 from gateway.config import MappingsConfig
-from gateway.mapping.engine import MappingError, ResourceMapping, changed_fields, read_scim
+from gateway.mapping import write_plan
+from gateway.mapping.fields import MappingError, read_scim
 from gateway.mapping.registry import OrgMappings, load_module
+from gateway.mapping.resource_mapping import ResourceMapping
+from gateway.mapping.write_plan import WritePlan
 from gateway.scim.errors import ScimError
 from gateway.scim.patch import apply_patch
 from gateway.scim.requests import prepare_patch, prepare_resource
@@ -67,7 +65,7 @@ class BackendCall:
 
     method: str
     path: str  # a template: {org_id}, {id}
-    body: dict | None = None
+    body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
     def render(self) -> str:
@@ -83,7 +81,7 @@ class Outcome:
     """What one simulated request does: the calls, and the record afterwards."""
 
     calls: list[BackendCall]
-    record: dict
+    record: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
 
@@ -117,7 +115,7 @@ def load(target: str, default: str = MappingsConfig().default) -> OrgMappings:
         raise CheckFailed(str(exc)) from None
 
 
-def read_json(path: str, what: str) -> dict:
+def read_json(path: str, what: str) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -134,67 +132,84 @@ def read_json(path: str, what: str) -> dict:
 # ---- the request path, as the gateway runs it (gateway/web/users.py, provisioning/users.py) ----
 
 
-def scim_resource(mapping: ResourceMapping, body: dict) -> dict:
+def scim_resource(mapping: ResourceMapping, body: dict[str, Any]) -> dict[str, Any]:
     """A POST/PUT body as the gateway sees it after quirks, validation and read-only stripping."""
     if CORE_GROUP in (body.get("schemas") or []):
         raise CheckFailed("Group samples are not supported yet: give a SCIM User body")
     return prepare_resource(body, mapping.rtype, "User")
 
 
-def patch_operations(mapping: ResourceMapping, body: dict) -> list[dict]:
+def patch_operations(mapping: ResourceMapping, body: dict[str, Any]) -> list[dict[str, Any]]:
     return prepare_patch(body, mapping.rtype)
 
 
-def plan_create(mapping: ResourceMapping, body: dict) -> Outcome:
+def calls_of(plan: WritePlan, record: dict[str, Any]) -> list[BackendCall]:
+    """The backend calls the gateway makes to carry `plan` out over `record`."""
+    calls: list[BackendCall] = []
+    if plan.create is not None:
+        calls.append(BackendCall("POST", EMPLOYEES, plan.create,
+                                 {"Idempotency-Key": "<a new UUID for each create>"}))
+    if plan.update:
+        calls.append(BackendCall("PATCH", EMPLOYEE, plan.update,
+                                 {"If-Match": str(record.get("lock_version"))}))
+    if plan.action is not None:
+        calls.append(BackendCall("POST", f"{EMPLOYEE}/{plan.action}"))
+    return calls
+
+
+def carried_out(plan: WritePlan, record: dict[str, Any]) -> dict[str, Any]:
+    """The record after `plan`, as the backend would store it (ids and times are placeholders)."""
+    after = dict(record)
+    if plan.create is not None:
+        after.update(plan.create, id=PLACEHOLDER_ID, status=STATUS_ACTIVE, lock_version=0,
+                     created_at=PLACEHOLDER_TIME, updated_at=PLACEHOLDER_TIME)
+    for changed in (plan.create, plan.update):
+        if changed is not None:
+            after.update(changed)
+            after["lock_version"] = (after.get("lock_version") or 0) + 1
+    if plan.action is not None:
+        after[STATUS_FIELD] = STATUS_DEACTIVATED if plan.action == "deactivate" else STATUS_ACTIVE
+        after["lock_version"] = (after.get("lock_version") or 0) + 1
+    return after
+
+
+def plan_create(mapping: ResourceMapping, body: dict[str, Any]) -> Outcome:
     """`POST /Users` with `body`: the create call (and deactivate when active is false)."""
     resource = scim_resource(mapping, body)
-    fields = mapping.to_backend(resource)
-    create_body, status = split_action_fields(fields)
-    calls = [BackendCall("POST", EMPLOYEES, create_body,
-                         {"Idempotency-Key": "<a new UUID for each create>"})]
-    record = {name: None for name in mapping.catalogue}
-    record.update(create_body, id=PLACEHOLDER_ID, status=STATUS_ACTIVE, lock_version=1,
-                  created_at=PLACEHOLDER_TIME, updated_at=PLACEHOLDER_TIME)
-    if status == STATUS_DEACTIVATED:
-        calls.append(BackendCall("POST", f"{EMPLOYEE}/deactivate"))
-        record.update(status=STATUS_DEACTIVATED, lock_version=2)
-    return Outcome(calls, record, ignored_attributes(mapping, resource))
+    plan = write_plan.plan_create(mapping, resource)
+    record = carried_out(plan, {name: None for name in mapping.catalogue})
+    return Outcome(calls_of(plan, record), record, ignored_attributes(mapping, resource))
 
 
-def plan_update(mapping: ResourceMapping, record: dict, target: dict, current: dict) -> Outcome:
+def plan_update(
+    mapping: ResourceMapping, record: dict[str, Any], target: dict[str, Any],
+    current: dict[str, Any],
+) -> Outcome:
     """The calls turning `record` (read back as `current`) into `target`."""
-    wanted = mapping.to_backend(target, previous=current)
-    changes = changed_fields(wanted, record)
-    body, status = split_action_fields(changes)
-    calls: list[BackendCall] = []
-    after = dict(record)
-    if body:
-        calls.append(BackendCall("PATCH", EMPLOYEE, body,
-                                 {"If-Match": str(record.get("lock_version"))}))
-        after.update(body)
-        after["lock_version"] = (after.get("lock_version") or 0) + 1
-    if status is not None:
-        action = "deactivate" if status == STATUS_DEACTIVATED else "reactivate"
-        calls.append(BackendCall("POST", f"{EMPLOYEE}/{action}"))
-        after[STATUS_FIELD] = status
-        after["lock_version"] = (after.get("lock_version") or 0) + 1
-    return Outcome(calls, after, ignored_attributes(mapping, target, current))
+    plan = write_plan.plan_update(mapping, record, current, target)
+    return Outcome(calls_of(plan, record), carried_out(plan, record),
+                   ignored_attributes(mapping, target, current))
 
 
-def plan_replace(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
+def plan_replace(mapping: ResourceMapping, record: dict[str, Any], body: dict[str, Any]) -> Outcome:
     """`PUT /Users/{id}` with `body` over `record`."""
     current = mapping.to_scim(record, BASE_URL)
     return plan_update(mapping, record, scim_resource(mapping, body), current)
 
 
-def plan_patch(mapping: ResourceMapping, record: dict, body: dict) -> Outcome:
-    """`PATCH /Users/{id}` with the PatchOp `body` over `record`."""
+def plan_patch(mapping: ResourceMapping, record: dict[str, Any], body: dict[str, Any]) -> Outcome:
+    """`PATCH /Users/{id}` with the PatchOp `body` over `record` (sent without If-Match)."""
+    operations = patch_operations(mapping, body)
+    status_only = write_plan.plan_status_patch(mapping, operations)
+    if status_only is not None:
+        # The gateway sends the action alone, without reading the record first.
+        return Outcome(calls_of(status_only, record), carried_out(status_only, record))
     current = mapping.to_scim(record, BASE_URL)
-    target = apply_patch(current, patch_operations(mapping, body), mapping.rtype)
+    target = apply_patch(current, operations, mapping.rtype)
     return plan_update(mapping, record, target, current)
 
 
-def as_record(mapping: ResourceMapping, doc: dict) -> dict:
+def as_record(mapping: ResourceMapping, doc: dict[str, Any]) -> dict[str, Any]:
     """A --current file as a full employee record (absent fields are null)."""
     if not isinstance(doc.get("id"), int) or isinstance(doc.get("id"), bool):
         raise CheckFailed("the --current record needs an integer 'id' (a backend employee "
@@ -203,14 +218,14 @@ def as_record(mapping: ResourceMapping, doc: dict) -> dict:
     if unknown:
         raise CheckFailed(f"the --current record has fields employees don't have: "
                           f"{', '.join(unknown)}")
-    record = {name: None for name in mapping.catalogue}
+    record: dict[str, Any] = {name: None for name in mapping.catalogue}
     record.update(status=STATUS_ACTIVE, lock_version=1)
     record.update(doc)
     return record
 
 
 def ignored_attributes(
-    mapping: ResourceMapping, resource: dict, previous: dict | None = None
+    mapping: ResourceMapping, resource: dict[str, Any], previous: dict[str, Any] | None = None
 ) -> list[str]:
     """What in `resource` this mapping won't write, so ops see a missing line.
 
@@ -261,7 +276,6 @@ def describe(mappings: OrgMappings) -> str:
         for b in mapping.bound:
             flags = [name for name, on in (
                 ("read-only", not b.spec.writable),
-                ("write-only", not b.spec.readable),
                 ("kept when absent", b.spec.keep_when_absent),
                 ("translated", b.spec.translate is not None),
                 ("derived when absent", b.spec.fallback is not None),

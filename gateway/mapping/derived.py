@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.scim.resource import get_value
 from gateway.scim.schema import ResolvedPath, user_resource_type
 
@@ -23,7 +23,7 @@ def _resolve(path: str) -> ResolvedPath:
     return resolved
 
 
-def joined(*paths: str, sep: str = " ") -> Callable[[dict], Any]:
+def joined(*paths: str, sep: str = " ") -> Callable[[dict[str, Any]], Any]:
     """The values at `paths` that are present, joined by `sep`; None if none is.
 
     `joined("name.givenName", "name.familyName")` gives "Ada Lovelace".
@@ -32,7 +32,7 @@ def joined(*paths: str, sep: str = " ") -> Callable[[dict], Any]:
         raise MappingError("joined(): name at least one attribute")
     resolved = [_resolve(p) for p in paths]
 
-    def derive(resource: dict) -> str | None:
+    def derive(resource: dict[str, Any]) -> str | None:
         parts = [get_value(resource, r) for r in resolved]
         text = sep.join(p.strip() for p in parts if isinstance(p, str) and p.strip())
         return text or None

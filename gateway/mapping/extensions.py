@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from gateway.mapping.engine import MappingError
+from gateway.mapping.fields import MappingError
 from gateway.scim.schema import CORE_GROUP, CORE_USER, ENTERPRISE_USER, Attribute, Schema
 
 # RFC 7643 §2.1: ATTRNAME = ALPHA *(nameChar), nameChar = "-" / "_" / DIGIT / ALPHA.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from gateway.mapping.engine import MappingError, ResourceMapping
+from gateway.mapping.fields import MappingError, ResourceKind
+from gateway.mapping.resource_mapping import ResourceMapping
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,11 @@ def load_module(name: str, fallback: OrgMappings | None = None) -> OrgMappings:
         raise MappingError(f"mapping module {name}: defines no USER mapping")
     user = module.USER
     group = getattr(module, "GROUP", None) or (fallback.group if fallback else None)
-    for label, mapping, kind in (("USER", user, "User"), ("GROUP", group, "Group")):
-        if not isinstance(mapping, ResourceMapping) or mapping.kind != kind:
-            raise MappingError(f"mapping module {name}: {label} must be a {kind}Mapping")
-    return OrgMappings(name, user, group)  # type: ignore[arg-type]
+    if not isinstance(user, ResourceMapping) or user.kind is not ResourceKind.USER:
+        raise MappingError(f"mapping module {name}: USER must be a UserMapping")
+    if not isinstance(group, ResourceMapping) or group.kind is not ResourceKind.GROUP:
+        raise MappingError(f"mapping module {name}: GROUP must be a GroupMapping")
+    return OrgMappings(name, user, group)
 
 
 class MappingRegistry:

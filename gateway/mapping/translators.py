@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from gateway.backend.records import STATUS_ACTIVE, STATUS_DEACTIVATED
-from gateway.mapping.engine import TranslationError, Translator
+from gateway.mapping.fields import TranslationError, Translator
 from gateway.mapping.ids import from_scim_id, to_scim_id
 
 

@@ -6,7 +6,7 @@ line and the metrics read it when the request ends, and the audit trail can
 take the same object (org, credential, request id, backend calls with their
 statuses, retries) instead of threading arguments through every layer.
 
-The request id itself stays in `gateway.backend.client.request_id` (the
+The request id itself stays in `gateway.request_context.request_id` (the
 variable every backend call reads); this module adds what the log line and the
 audit trail need on top of it.
 """

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import structlog
 
-from gateway.backend.client import request_id
 from gateway.observability.context import current
+from gateway.request_context import request_id
 
 MASK = "***"
 

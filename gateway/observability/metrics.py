@@ -83,7 +83,7 @@ AUDIT_EVENTS_DROPPED = Counter(
 
 #: Why a SCIM request got a 401; the auth middleware counts each under one of these.
 AUTH_FAILURE_REASONS = ("missing", "malformed", "unsupported_scheme", "invalid_basic",
-                        "invalid_bearer")
+                        "invalid_bearer", "throttled", "overloaded")
 _LABELLED = (SCIM_REQUESTS, SCIM_REQUEST_DURATION, BACKEND_REQUESTS, BACKEND_REQUEST_DURATION,
              BACKEND_RETRIES, BACKEND_RATE_LIMITED, BACKEND_UNAVAILABLE, AUTH_FAILURES,
              REDIS_ERRORS, INDEX_REBUILDS, INDEX_REBUILD_DURATION)

@@ -21,8 +21,9 @@ from gateway.backend.errors import (
     BackendUnavailable,
 )
 from gateway.idstore.base import IdStoreError
-from gateway.mapping.engine import ResourceMapping, parse_version_tag
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.scim.errors import ScimError
+from gateway.scim.versions import Versions
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,10 @@ def stale(what: str) -> ScimError:
     return ScimError(412, f"{what} has changed since the version given in If-Match")
 
 
-def check_precondition(record: dict, if_match: str | None, what: str) -> int:
+def check_precondition(record: dict, if_match: Versions | None, what: str) -> int:
     """The lock_version to send as If-Match; 412 now if the IdP's version is already stale."""
-    current = record["lock_version"]
-    if if_match is None or if_match.strip() == "*":
-        return current
-    if current not in [parse_version_tag(tag) for tag in if_match.split(",")]:
+    current: int = record["lock_version"]
+    if if_match is not None and not if_match.matches(current):
         raise stale(what)
     return current
 

@@ -34,18 +34,20 @@ an unchanged version doesn't mean unchanged members.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.backend.client import MAX_MEMBER_IDS, BackendClient
+from gateway.backend.client import MAX_MEMBER_IDS, BackendClient, Page, pages
 from gateway.backend.errors import BackendInvalid, BackendNotFound, BackendStale
 from gateway.idstore.base import IdStore, IdStoreUnavailable, LockTimeout
-from gateway.mapping.engine import ResourceMapping, changed_fields
+from gateway.mapping.conversion import changed_fields
 from gateway.mapping.ids import from_scim_id, to_scim_id
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.provisioning.backend_errors import (
     WRITE_ATTEMPTS,
     backend_errors,
@@ -53,7 +55,7 @@ from gateway.provisioning.backend_errors import (
     stale,
 )
 from gateway.provisioning.context import OrgContext
-from gateway.provisioning.group_index import ExternalIds, GroupIndex
+from gateway.provisioning.group_index import EXTERNAL_ID, INDEXED, ExternalIds, GroupIndex
 from gateway.provisioning.group_patch import MembershipChange, member_values, split_operations
 from gateway.provisioning.listing import (
     SCAN_PAGE_SIZE,
@@ -65,11 +67,12 @@ from gateway.provisioning.listing import (
     sort_resources,
 )
 from gateway.provisioning.member_check import MemberCheck
-from gateway.provisioning.planner import Lookup, bounded, plan, union_by_id
+from gateway.provisioning.planner import Lookup, plan, union_by_id
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
-from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present, ValuePath
+from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present
 from gateway.scim.patch import apply_patch
+from gateway.scim.versions import Versions
 from gateway.state import StateDB
 from gateway.state.scim_unlinks import ScimUnlinks
 
@@ -79,7 +82,6 @@ PER_PAGE = SCAN_PAGE_SIZE
 # A scan above max_scan is refused with this (formatted with total and limit).
 TOO_MANY_GROUPS = ("This query would scan {total} groups, more than the limit of {limit}; "
                    "filter by displayName, externalId or id instead")
-EXTERNAL_ID = "externalId"
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Written:
     """A group after a create or replace, and the member ids it now has (SCIM ids)."""
 
     resource: dict
-    members: list[str]
+    members: builtins.list[str]
 
 
 def _batches(ids: Sequence[int]) -> list[list[int]]:
@@ -123,7 +125,7 @@ class GroupService:
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
             return await self._backend.get_team(ctx.org_id, team_id)
 
-    async def _render(self, ctx: OrgContext, teams: list[dict]) -> list[dict]:
+    async def _render(self, ctx: OrgContext, teams: builtins.list[dict]) -> builtins.list[dict]:
         """SCIM resources (no members) for team records, externalIds from the index."""
         with backend_errors(ctx.mappings.group, "Groups"):
             known = await self.index.external_ids(ctx.org_id, [t["id"] for t in teams])
@@ -154,26 +156,26 @@ class GroupService:
             return frozenset()
         return await self.unlinks.ids(ctx.org_id)
 
-    async def member_pages(self, ctx: OrgContext, scim_id: str) -> AsyncIterator[list[str]]:
+    async def member_pages(
+        self, ctx: OrgContext, scim_id: str
+    ) -> AsyncGenerator[builtins.list[str], None]:
         """The group's member ids, one backend page at a time (never all held at once)."""
         team_id = self._team_id(scim_id)
         hidden = await self._hidden(ctx)
-        page = 1
-        while True:
-            with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
-                result = await self._backend.list_members(
-                    ctx.org_id, team_id, page=page, per_page=PER_PAGE)
-            yield [to_scim_id(m["employee_id"]) for m in result.items
-                   if m["employee_id"] not in hidden]
-            if result.is_last:
-                return
-            page += 1
+        with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
+            async for page in self._member_pages(ctx, team_id):
+                yield [to_scim_id(m["employee_id"]) for m in page.items
+                       if m["employee_id"] not in hidden]
+
+    def _member_pages(self, ctx: OrgContext, team_id: int) -> AsyncIterator[Page]:
+        return pages(lambda number: self._backend.list_members(
+            ctx.org_id, team_id, page=number, per_page=PER_PAGE))
 
     async def _member_ids(self, ctx: OrgContext, team_id: int) -> dict[int, None]:
         """Every current member (backend ids, in order) for a diff."""
         out: dict[int, None] = {}
-        async for member in self._backend.iter_members(ctx.org_id, team_id, per_page=PER_PAGE):
-            out[member["employee_id"]] = None
+        async for page in self._member_pages(ctx, team_id):
+            out.update((m["employee_id"], None) for m in page.items)
         return out
 
     # ---- listing ----
@@ -190,8 +192,9 @@ class GroupService:
                                      "displayName, externalId or id", "invalidFilter")
         if sort_by is not None:
             checked_sort_key(sort_by, mapping.rtype)
-        lookups = bounded(_lookups(node, mapping), self._max_lookups) if node is not None \
-            else None
+        # Teams can't be listed by anything but name, so only point lookups help: any
+        # other filter is evaluated over every team.
+        lookups = plan(node, mapping, INDEXED, self._max_lookups).lookups
         with backend_errors(mapping, "Groups"):
             if lookups is not None:
                 teams = await self._lookup(ctx, lookups)
@@ -204,29 +207,25 @@ class GroupService:
             resources = sort_resources(resources, sort_by, descending, mapping.rtype)
         return ListResult(len(resources), window.slice(resources))
 
-    def _matching(self, ctx: OrgContext, resources: list[dict], node: Filter | None) -> list:
+    def _matching(
+        self, ctx: OrgContext, resources: builtins.list[dict], node: Filter | None
+    ) -> builtins.list[dict]:
         if node is None:
             return resources
-        kept = [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
-        if len(kept) < len(resources) and not self._store.answering \
-                and _names_external_id(node, ctx.mappings.group):
-            # The externalIds came from a store answering failures as misses: a group
-            # left out for lacking one may have it, and a shorter answer than the truth
-            # makes the IdP create a duplicate.
-            raise ScimError(503, "The gateway's id store is unavailable, so this filter "
-                                 "can't be answered; retry later", retry_after=5)
-        return kept
+        # externalIds come from the state database, so a Redis fault can't shorten this.
+        return [r for r in resources if matches(node, r, ctx.mappings.group.rtype)]
 
-    async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
+    async def _lookup(
+        self, ctx: OrgContext, lookups: builtins.list[Lookup]
+    ) -> builtins.list[dict]:
         return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup),
                                  self._lookup_concurrency)
 
-    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
-        if lookup.kind == "search" and isinstance(lookup.value, str):
+    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> builtins.list[dict]:
+        if lookup.kind == "search":
             return await self.index.find_by_name(ctx.org_id, ctx.mappings.group, lookup.value,
                                                  lookup.attr)
-        if lookup.kind == "external":
-            assert isinstance(lookup.value, str)
+        if lookup.kind == "index":  # externalId, the only attribute indexed for groups
             found = await self.index.find_by_external_id(ctx.org_id, lookup.value)
             if found is None:
                 return []
@@ -235,7 +234,7 @@ class GroupService:
             except BackendNotFound:
                 await self.index.forget(ctx.org_id, ctx.mappings.group, {"id": found})
                 return []
-        backend_id = from_scim_id(lookup.value) if lookup.kind == "id" else None
+        backend_id = from_scim_id(lookup.value)
         if backend_id is None:
             return []
         try:
@@ -252,9 +251,9 @@ class GroupService:
             lambda **page: self._backend.list_teams(ctx.org_id, **page), window)
         return ListResult(total, await self._render(ctx, teams))
 
-    async def _scan(self, ctx: OrgContext, node: Filter | None) -> list[dict]:
+    async def _scan(self, ctx: OrgContext, node: Filter | None) -> builtins.list[dict]:
         """Evaluate `node` over every team, refusing oversized scans."""
-        out: list[dict] = []
+        out: builtins.list[dict] = []
         pages = bounded_pages(lambda **page: self._backend.list_teams(ctx.org_id, **page),
                               self._max_scan, TOO_MANY_GROUPS)
         async for teams in pages:
@@ -284,7 +283,7 @@ class GroupService:
         return Written(self._resource(ctx, team, known), [to_scim_id(i) for i in ids])
 
     async def replace(
-        self, ctx: OrgContext, scim_id: str, body: dict, if_match: str | None
+        self, ctx: OrgContext, scim_id: str, body: dict, if_match: Versions | None
     ) -> Written:
         """PUT: the group becomes `body`, members included (the difference is sent)."""
         team_id = self._team_id(scim_id)
@@ -297,8 +296,8 @@ class GroupService:
                        [to_scim_id(i) for i in target])
 
     async def patch(
-        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: str | None,
-        *, want_resource: bool,
+        self, ctx: OrgContext, scim_id: str, operations: builtins.list[dict],
+        if_match: Versions | None, *, want_resource: bool,
     ) -> dict | None:
         """PATCH; the resource (no members) only when `want_resource`, else None."""
         rtype = ctx.mappings.group.rtype
@@ -323,7 +322,7 @@ class GroupService:
             return None
         return resource or await self.get(ctx, scim_id)
 
-    async def delete(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
+    async def delete(self, ctx: OrgContext, scim_id: str, if_match: Versions | None) -> None:
         """The team and its memberships go; the people stay."""
         team = await self._team(ctx, scim_id)
         check_precondition(team, if_match, f"Group {scim_id}")
@@ -335,7 +334,7 @@ class GroupService:
     # ---- the write path shared by PUT and PATCH ----
 
     async def _write(
-        self, ctx: OrgContext, scim_id: str, if_match: str | None, change: MembershipChange,
+        self, ctx: OrgContext, scim_id: str, if_match: Versions | None, change: MembershipChange,
         target: Callable[[dict], dict] | None, *, external_given: bool,
     ) -> dict | None:
         """Attributes first (a rename may fail), then adds, then removes.
@@ -356,7 +355,7 @@ class GroupService:
                 ctx, scim_id, team_id, if_match, change, target, external_given)
 
     async def _write_unlocked(
-        self, ctx: OrgContext, scim_id: str, team_id: int, if_match: str | None,
+        self, ctx: OrgContext, scim_id: str, team_id: int, if_match: Versions | None,
         change: MembershipChange, target: Callable[[dict], dict] | None, external_given: bool,
     ) -> dict | None:
         mapping = ctx.mappings.group
@@ -386,7 +385,7 @@ class GroupService:
             renaming = attrs is not None and bool(attrs.fields)
             if renaming or len(adds) > MAX_MEMBER_IDS:
                 await self._refuse_unknown(ctx, adds)
-            if attrs is not None and team is not None:
+            if attrs is not None and team is not None and target is not None:
                 team = await self._apply_attributes(ctx, scim_id, team, attrs, target, if_match)
             await self._add(ctx, team_id, adds)
             for batch in _batches(removes):
@@ -397,7 +396,7 @@ class GroupService:
             known = await self.index.external_ids(ctx.org_id, [team_id])
         return self._resource(ctx, team, known)
 
-    async def _add(self, ctx: OrgContext, team_id: int, adds: list[int]) -> None:
+    async def _add(self, ctx: OrgContext, team_id: int, adds: builtins.list[int]) -> None:
         """Add in batches; a refused single batch names the unknown ids (nothing was added)."""
         for batch in _batches(adds):
             try:
@@ -406,7 +405,7 @@ class GroupService:
                 await self._refuse_unknown(ctx, batch)
                 raise
 
-    async def _refuse_unknown(self, ctx: OrgContext, ids: list[int]) -> None:
+    async def _refuse_unknown(self, ctx: OrgContext, ids: builtins.list[int]) -> None:
         """400 naming every id that is not a person of this org."""
         if not ids:
             return
@@ -417,28 +416,25 @@ class GroupService:
     @asynccontextmanager
     async def _group_lock(
         self, ctx: OrgContext, scim_id: str, team_id: int, *, required: bool = True
-    ):
+    ) -> AsyncIterator[None]:
+        """Hold the group's lock around the block; the lock sees how the block ended."""
         lock = self._store.lock(ctx.org_id, f"group:{team_id}", timeout_s=self._lock_timeout_s)
-        try:
-            await lock.__aenter__()
-        except LockTimeout:
-            raise ScimError(503, f"Another change to Group {scim_id} is still in progress; "
-                                 "retry later", retry_after=5) from None
-        except IdStoreUnavailable:
-            if required:
-                log.error("id store unreachable: can't lock Group %s of org %s for a replace",
-                          scim_id, ctx.org_id)
-                raise ScimError(503, "The gateway can't lock the group for this change right "
-                                     "now; retry later", retry_after=10) from None
-            log.warning("id store unreachable: changing Group %s of org %s without its lock "
-                        "(adds and removes commute; no replace can run meanwhile)",
-                        scim_id, ctx.org_id)
+        async with AsyncExitStack() as held:
+            try:
+                await held.enter_async_context(lock)
+            except LockTimeout:
+                raise ScimError(503, f"Another change to Group {scim_id} is still in progress; "
+                                     "retry later", retry_after=5) from None
+            except IdStoreUnavailable:
+                if required:
+                    log.error("id store unreachable: can't lock Group %s of org %s for a "
+                              "replace", scim_id, ctx.org_id)
+                    raise ScimError(503, "The gateway can't lock the group for this change "
+                                         "right now; retry later", retry_after=10) from None
+                log.warning("id store unreachable: changing Group %s of org %s without its "
+                            "lock (adds and removes commute; no replace can run meanwhile)",
+                            scim_id, ctx.org_id)
             yield
-            return
-        try:
-            yield
-        finally:
-            await lock.__aexit__(None, None, None)
 
     # ---- attributes ----
 
@@ -457,7 +453,7 @@ class GroupService:
 
     async def _apply_attributes(
         self, ctx: OrgContext, scim_id: str, team: dict, attrs: _Attributes,
-        target: Callable[[dict], dict], if_match: str | None,
+        target: Callable[[dict], dict], if_match: Versions | None,
     ) -> dict:
         """One team PATCH guarded by its lock_version (re-read and retried when stale)."""
         before = team
@@ -552,35 +548,8 @@ def _names_members(node: Filter) -> bool:
     return path.attr.casefold() == "members"
 
 
-def _names_external_id(node: Filter, mapping: ResourceMapping) -> bool:
-    """Whether a filter looks at externalId anywhere (its truth is in the id store)."""
-    if isinstance(node, And | Or):
-        return _names_external_id(node.left, mapping) or _names_external_id(node.right, mapping)
-    if isinstance(node, Not):
-        return _names_external_id(node.inner, mapping)
-    if isinstance(node, Compare | Present):
-        return _is_external_id(node, mapping)
-    return False
-
-
 def _is_external_id(node: Compare | Present, mapping: ResourceMapping) -> bool:
     resolved = mapping.rtype.resolve(node.path.urn, node.path.attr, node.path.sub)
     return resolved is not None and resolved.schema == "" and \
         resolved.attribute.name == EXTERNAL_ID
 
-
-def _lookups(node: Filter, mapping: ResourceMapping) -> list[Lookup] | None:
-    """Point lookups for a group filter: id, displayName (cached hint), externalId (index)."""
-    if isinstance(node, And):
-        sides = [s for s in (_lookups(node.left, mapping), _lookups(node.right, mapping))
-                 if s is not None]
-        return min(sides, key=len) if sides else None
-    if isinstance(node, Or):
-        left, right = _lookups(node.left, mapping), _lookups(node.right, mapping)
-        return left + right if left is not None and right is not None else None
-    if isinstance(node, Compare) and node.op == "eq" and _is_external_id(node, mapping):
-        return [Lookup("external", node.value)] if isinstance(node.value, str) and node.value \
-            else None
-    if isinstance(node, Compare | Present | ValuePath):
-        return plan(node, mapping).lookups
-    return None

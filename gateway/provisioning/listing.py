@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.backend.client import Page
+from gateway.backend.client import Page, pages
 from gateway.scim.errors import ScimError
+from gateway.scim.resource import get_value
 from gateway.scim.schema import ResourceType
 
 # Backend pages read by a scan: the backend's largest page.
@@ -63,14 +64,9 @@ def sort_key(sort_by: str, rtype: ResourceType) -> Callable[[dict], Any] | None:
     leaf = resolved.leaf
 
     def value_of(resource: dict) -> Any:
-        container = resource.get(resolved.schema, {}) if resolved.in_extension else resource
-        value = container.get(resolved.attribute.name) if isinstance(container, dict) else None
-        if isinstance(value, list):
-            value = next((v for v in value if isinstance(v, dict) and v.get("primary")),
-                         value[0] if value else None)
-        if resolved.sub is not None or (isinstance(value, dict) and "value" in value):
-            value = value.get(resolved.sub.name if resolved.sub else "value") if isinstance(
-                value, dict) else None
+        value = get_value(resource, resolved)
+        if isinstance(value, dict) and resolved.sub is None:
+            value = value.get("value")  # `emails` sorts by the primary email's value
         if value is None or value == "" or isinstance(value, dict | list):
             return None  # "" is no value, as for `pr`: it sorts with the missing ones
         return _sortable(value, leaf.case_exact, leaf.type)
@@ -140,10 +136,7 @@ async def bounded_pages(fetch: Fetch, max_scan: int, refusal: str) -> AsyncItera
     `refusal` is the 400 tooMany detail, formatted with `total` and `limit`; it
     is raised after the first call, before the backend is asked for more.
     """
-    page = await fetch(page=1, per_page=SCAN_PAGE_SIZE)
-    if page.total > max_scan:
-        raise ScimError(400, refusal.format(total=page.total, limit=max_scan), "tooMany")
-    yield page.items
-    while not page.is_last:
-        page = await fetch(page=page.page + 1, per_page=SCAN_PAGE_SIZE)
+    async for page in pages(lambda number: fetch(page=number, per_page=SCAN_PAGE_SIZE)):
+        if page.page == 1 and page.total > max_scan:
+            raise ScimError(400, refusal.format(total=page.total, limit=max_scan), "tooMany")
         yield page.items

@@ -29,8 +29,9 @@ from gateway.backend.errors import BackendNotFound
 from gateway.backend.records import format_timestamp, parse_timestamp
 from gateway.idstore import values
 from gateway.idstore.base import IdStore, IdStoreError
-from gateway.mapping.engine import BoundField, ResourceMapping, read_scim
+from gateway.mapping.fields import BoundField, read_scim
 from gateway.mapping.ids import to_scim_id
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.observability import metrics
 
 log = logging.getLogger(__name__)

@@ -10,29 +10,30 @@ and are left out of lists until a POST with their userName relinks them.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import uuid
 from bisect import bisect_left
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from gateway.backend.client import BackendClient
-from gateway.backend.errors import BackendConflict, BackendError, BackendNotFound, BackendStale
-from gateway.backend.records import (
-    STATUS_ACTIVE,
-    STATUS_DEACTIVATED,
-    STATUS_FIELD,
-    UNIQUE_EMPLOYEE_FIELDS,
-    split_action_fields,
-)
+from gateway.backend.errors import BackendConflict, BackendNotFound, BackendStale
+from gateway.backend.records import STATUS_ACTIVE, STATUS_FIELD, UNIQUE_EMPLOYEE_FIELDS
 from gateway.idstore.base import IdStore
-from gateway.mapping.engine import ResourceMapping, TranslationError, changed_fields
 from gateway.mapping.ids import from_scim_id, to_scim_id
+from gateway.mapping.write_plan import (
+    StatusAction,
+    WritePlan,
+    plan_create,
+    plan_status_patch,
+    plan_update,
+)
 from gateway.provisioning.backend_errors import (
     WRITE_ATTEMPTS,
     backend_errors,
     check_precondition,
-    stale,
-    to_scim_error,
 )
 from gateway.provisioning.context import OrgContext
 from gateway.provisioning.listing import (
@@ -45,11 +46,12 @@ from gateway.provisioning.listing import (
     sort_resources,
 )
 from gateway.provisioning.planner import Lookup, plan, union_by_id
-from gateway.provisioning.user_index import UserIndex
+from gateway.provisioning.user_index import INDEXED, UserIndex
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, compile_filter
 from gateway.scim.filter import Filter
 from gateway.scim.patch import apply_patch
+from gateway.scim.versions import Versions
 from gateway.state.scim_unlinks import ScimUnlinks, Unlinked
 
 log = logging.getLogger(__name__)
@@ -107,54 +109,53 @@ class UserService:
             unlinked = await self.unlinks.by_user_name(ctx.org_id, user_name)
             if unlinked is not None:
                 return await self._relink(ctx, unlinked, resource)
-        fields = mapping.to_backend(resource)
-        body, status = split_action_fields(fields)
+        plan = plan_create(mapping, resource)
         with backend_errors(mapping, "User"):
             try:
                 record = await self._backend.create_employee(
-                    ctx.org_id, body, idempotency_key=str(uuid.uuid4())
+                    ctx.org_id, plan.create or {}, idempotency_key=str(uuid.uuid4())
                 )
             except BackendConflict as exc:
                 if hidden:
-                    await self._refuse_if_held(ctx, body, exc)
+                    await self._refuse_if_held(ctx, plan.create or {}, exc)
                 raise
-            if status == STATUS_DEACTIVATED:
-                record = await self._backend.deactivate_employee(ctx.org_id, record["id"])
+            if plan.action is not None:
+                record = await self._status_call(plan.action)(ctx.org_id, record["id"])
         await self.index.remember(ctx.org_id, mapping, [record])
         return mapping.to_scim(record, ctx.base_url)
 
     async def replace(
-        self, ctx: OrgContext, scim_id: str, resource: dict, if_match: str | None
+        self, ctx: OrgContext, scim_id: str, resource: dict, if_match: Versions | None
     ) -> dict:
         return await self._write(ctx, scim_id, if_match, lambda current: resource)
 
     async def patch(
-        self, ctx: OrgContext, scim_id: str, operations: list[dict], if_match: str | None
+        self, ctx: OrgContext, scim_id: str, operations: builtins.list[dict],
+        if_match: Versions | None,
     ) -> dict:
         mapping = ctx.mappings.user
-        status = _status_only(operations, mapping) if if_match is None else None
-        if status is not None:
-            # Okta's (de)activation: the actions are idempotent and answer with the
-            # record, so there is nothing to read first and nothing to compare.
-            return await self._set_status(ctx, scim_id, status)
+        plan = plan_status_patch(mapping, operations) if if_match is None else None
+        if plan is not None and plan.action is not None:
+            return await self._set_status(ctx, scim_id, plan.action)
         return await self._write(
             ctx, scim_id, if_match, lambda current: apply_patch(current, operations, mapping.rtype)
         )
 
-    async def _set_status(self, ctx: OrgContext, scim_id: str, status: str) -> dict:
+    async def _set_status(self, ctx: OrgContext, scim_id: str, action: StatusAction) -> dict:
+        """The idempotent action alone: no read first (a missing user is the backend's 404)."""
         mapping = ctx.mappings.user
         backend_id = await self._backend_id(ctx, scim_id)
         with backend_errors(mapping, f"User {scim_id}"):
-            record = await self._status_action(status)(ctx.org_id, backend_id)
+            record = await self._status_call(action)(ctx.org_id, backend_id)
         return mapping.to_scim(record, ctx.base_url)
 
-    def _status_action(self, status: str):
-        """The backend action endpoint that sets `status` (both are idempotent)."""
-        if status == STATUS_DEACTIVATED:
+    def _status_call(self, action: StatusAction) -> Callable[[int, int], Awaitable[dict]]:
+        """The backend action endpoint (both are idempotent and answer with the record)."""
+        if action == "deactivate":
             return self._backend.deactivate_employee
         return self._backend.reactivate_employee
 
-    async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: str | None) -> None:
+    async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: Versions | None) -> None:
         """DELETE: the backend has no delete, and a person is never lost: deactivate,
         then unlink from SCIM (404 from now on, until a POST relinks them).
 
@@ -190,9 +191,9 @@ class UserService:
     async def _relink(self, ctx: OrgContext, unlinked: Unlinked, resource: dict) -> dict:
         """POST for an unlinked person's userName: the same person again, old id and history.
 
-        The body is applied as a PUT would (only changed fields are sent) and
-        the person is reactivated unless the body says `active: false`; the
-        marker goes only once the backend took the write.
+        The body is applied as a PUT would (`write_plan.plan_update`: only changed
+        fields are sent) and the person is reactivated unless the body says
+        `active: false`; the marker goes only once the backend took the write.
         """
         mapping = ctx.mappings.user
         scim_id = to_scim_id(unlinked.employee_id)
@@ -201,21 +202,20 @@ class UserService:
             with backend_errors(mapping, what):
                 record = await self._backend.get_employee(ctx.org_id, unlinked.employee_id)
             current = mapping.to_scim(record, ctx.base_url)
-            changes = changed_fields(mapping.to_backend(resource, previous=current), record)
-            if (STATUS_FIELD not in changes and resource.get("active") is not False
+            plan = plan_update(mapping, record, current, resource)
+            if (plan.action is None and resource.get("active") is not False
                     and record.get(STATUS_FIELD) != STATUS_ACTIVE):
-                changes[STATUS_FIELD] = STATUS_ACTIVE
-            try:
-                updated = await self._apply(ctx, record, changes, record["lock_version"])
-            except BackendStale:
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise stale(what) from None
-                continue
-            except BackendConflict as exc:
-                await self._refuse_if_held(ctx, changes, exc)
-                raise to_scim_error(exc, mapping, what) from None
-            except BackendError as exc:
-                raise to_scim_error(exc, mapping, what) from None
+                plan = replace(plan, action="reactivate")
+            with backend_errors(mapping, what):
+                try:
+                    updated = await self._apply(ctx, record, plan, record["lock_version"])
+                except BackendStale:
+                    if attempt == WRITE_ATTEMPTS - 1:
+                        raise  # we gave up: 412
+                    continue
+                except BackendConflict as exc:
+                    await self._refuse_if_held(ctx, plan.update or {}, exc)
+                    raise
             assert self.unlinks is not None
             await self.unlinks.relink(ctx.org_id, unlinked.employee_id)
             await self.index.moved(ctx.org_id, mapping, record, updated)
@@ -223,7 +223,7 @@ class UserService:
                 "operation": "relink", "org_id": ctx.org_id, "user_id": scim_id,
                 "user_name": unlinked.user_name})
             return mapping.to_scim(updated, ctx.base_url)
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise RuntimeError("unreachable: the last attempt returns or raises")
 
     async def _refuse_if_held(self, ctx: OrgContext, sent: dict, exc: BackendConflict) -> None:
         """409 naming the unlinked person who holds a value the backend refused, if one does."""
@@ -245,36 +245,38 @@ class UserService:
                 f"from SCIM at {holder.unlinked_at.isoformat()}; a POST with that userName "
                 f"relinks that person", "uniqueness")
 
-    async def _write(self, ctx: OrgContext, scim_id: str, if_match: str | None, change) -> dict:
+    async def _write(
+        self, ctx: OrgContext, scim_id: str, if_match: Versions | None,
+        change: Callable[[dict], dict],
+    ) -> dict:
+        """Read, plan (`write_plan.plan_update`), carry out; re-read on a 412 without If-Match."""
         mapping = ctx.mappings.user
+        what = f"User {scim_id}"
         for attempt in range(WRITE_ATTEMPTS):
             record = await self._record(ctx, scim_id)
-            expected = check_precondition(record, if_match, f"User {scim_id}")
+            expected = check_precondition(record, if_match, what)
             current = mapping.to_scim(record, ctx.base_url)
-            target = change(current)
-            changes = changed_fields(mapping.to_backend(target, previous=current), record)
-            try:
-                updated = await self._apply(ctx, record, changes, expected)
-            except BackendStale:
-                if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
-                    raise stale(f"User {scim_id}") from None
-                log.info("user %s changed while being written; retrying", scim_id)
-                continue
-            except BackendError as exc:
-                raise to_scim_error(exc, mapping, f"User {scim_id}") from None
+            plan = plan_update(mapping, record, current, change(current))
+            with backend_errors(mapping, what):
+                try:
+                    updated = await self._apply(ctx, record, plan, expected)
+                except BackendStale:
+                    if if_match is not None or attempt == WRITE_ATTEMPTS - 1:
+                        raise  # the IdP's own version is stale, or we gave up: 412
+                    log.info("user %s changed while being written; retrying", scim_id)
+                    continue
             await self.index.moved(ctx.org_id, mapping, record, updated)
             return mapping.to_scim(updated, ctx.base_url)
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise RuntimeError("unreachable: the last attempt returns or raises")
 
-    async def _apply(self, ctx: OrgContext, record: dict, changes: dict, lock: int) -> dict:
+    async def _apply(self, ctx: OrgContext, record: dict, plan: WritePlan, lock: int) -> dict:
         """One backend PATCH for the fields, then the status action if active changed."""
-        body, status = split_action_fields(changes)
-        if body:
+        if plan.update:
             record = await self._backend.update_employee(
-                ctx.org_id, record["id"], body, if_match=lock
+                ctx.org_id, record["id"], plan.update, if_match=lock
             )
-        if status is not None:
-            record = await self._status_action(status)(ctx.org_id, record["id"])
+        if plan.action is not None:
+            record = await self._status_call(plan.action)(ctx.org_id, record["id"])
         return record
 
     # ---- listing ----
@@ -288,7 +290,7 @@ class UserService:
             check_filter(node, mapping.advertised)
         if sort_by is not None:
             checked_sort_key(sort_by, mapping.rtype)
-        chosen = plan(node, mapping, self._max_lookups)
+        chosen = plan(node, mapping, INDEXED, self._max_lookups)
         hidden = await self._hidden(ctx)
         with backend_errors(mapping, "Users"):
             if chosen.lookups is not None:
@@ -305,8 +307,10 @@ class UserService:
             resources = sort_resources(resources, sort_by, descending, mapping.rtype)
         return ListResult(len(resources), window.slice(resources))
 
-    def _matching(self, ctx: OrgContext, records: list[dict], node: Filter | None,
-                  hidden: frozenset[int]) -> list[dict]:
+    def _matching(
+        self, ctx: OrgContext, records: builtins.list[dict], node: Filter | None,
+        hidden: frozenset[int],
+    ) -> builtins.list[dict]:
         mapping = ctx.mappings.user
         resources = [mapping.to_scim(r, ctx.base_url) for r in records if r["id"] not in hidden]
         if node is None:
@@ -314,11 +318,13 @@ class UserService:
         predicate = compile_filter(node, mapping.rtype)  # cached: compiled once per filter
         return [r for r in resources if predicate(r)]
 
-    async def _lookup(self, ctx: OrgContext, lookups: list[Lookup]) -> list[dict]:
+    async def _lookup(
+        self, ctx: OrgContext, lookups: builtins.list[Lookup]
+    ) -> builtins.list[dict]:
         return await union_by_id(lookups, lambda lookup: self._one_lookup(ctx, lookup),
                                  self._lookup_concurrency)
 
-    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> list[dict]:
+    async def _one_lookup(self, ctx: OrgContext, lookup: Lookup) -> builtins.list[dict]:
         mapping = ctx.mappings.user
         if lookup.kind == "id":
             backend_id = from_scim_id(lookup.value)
@@ -330,9 +336,8 @@ class UserService:
                 return []
         if lookup.kind == "index":
             return await self.index.find(ctx.org_id, mapping, lookup.attr, lookup.value)
-        page = await self._backend.list_employees(
-            ctx.org_id, per_page=200, **{lookup.attr: lookup.value}
-        )
+        search: dict[str, Any] = {lookup.attr: lookup.value}
+        page = await self._backend.list_employees(ctx.org_id, per_page=200, **search)
         return page.items
 
     async def _backend_page(
@@ -357,14 +362,15 @@ class UserService:
         `workstream-admin reconcile` reports): they are still left out.
         """
         fetch = self._backend.list_employees
-        listed = [] if params.get(STATUS_FIELD) == STATUS_ACTIVE else sorted(hidden)
+        listed: builtins.list[int] = (
+            [] if params.get(STATUS_FIELD) == STATUS_ACTIVE else sorted(hidden))
         if window.count == 0:
             page = await fetch(ctx.org_id, page=1, per_page=1, **params)
             return ListResult(max(0, page.total - len(listed)), [])
         skip = hidden
         number = window.offset // SCAN_PAGE_SIZE + 1
         end = window.offset + window.count
-        records: list[dict] = []
+        records: builtins.list[dict] = []
         while True:
             page = await fetch(ctx.org_id, page=number, per_page=SCAN_PAGE_SIZE, **params)
             first = (number - 1) * SCAN_PAGE_SIZE
@@ -381,10 +387,12 @@ class UserService:
         return ListResult(max(0, page.total - len(listed)),
                           [mapping.to_scim(r, ctx.base_url) for r in records])
 
-    async def _scan(self, ctx: OrgContext, params: dict[str, Any], node: Filter | None,
-                    hidden: frozenset[int]) -> list:
+    async def _scan(
+        self, ctx: OrgContext, params: dict[str, Any], node: Filter | None,
+        hidden: frozenset[int],
+    ) -> builtins.list[dict]:
         """Evaluate `node` over every record the params select, refusing oversized scans."""
-        out: list[dict] = []
+        out: builtins.list[dict] = []
         pages = bounded_pages(
             lambda **page: self._backend.list_employees(ctx.org_id, **page, **params),
             self._max_scan, TOO_MANY_USERS)
@@ -392,33 +400,3 @@ class UserService:
             out += self._matching(ctx, records, node, hidden)
         return out
 
-
-def _status_only(operations: list[dict], mapping: ResourceMapping) -> str | None:
-    """The new status when the PATCH only sets `active`, else None (the general path).
-
-    Only one add/replace of `active` to a real boolean qualifies (path "active"
-    or a path-less `{"active": bool}`), and only when the mapping maps `active`
-    to the status alone, writable, and derives nothing (a fallback could
-    follow `active`): then the status action is the whole change.
-    """
-    if len(operations) != 1:
-        return None
-    op = operations[0]
-    if op.get("op") not in ("add", "replace"):
-        return None
-    path, value = op.get("path"), op.get("value")
-    if "path" not in op and isinstance(value, dict) and len(value) == 1:
-        [(path, value)] = value.items()
-    if not isinstance(path, str) or path.casefold() != "active" or not isinstance(value, bool):
-        return None
-    status_fields = [b for b in mapping.bound if b.spec.backend == STATUS_FIELD]
-    if len(status_fields) != 1 or any(b.spec.fallback is not None for b in mapping.bound):
-        return None
-    spec = status_fields[0].spec
-    if status_fields[0].path.text() != "active" or not spec.writable:
-        return None
-    try:
-        status = spec.translate.to_backend(value) if spec.translate else value
-    except TranslationError:
-        return None
-    return status if status in (STATUS_ACTIVE, STATUS_DEACTIVATED) else None

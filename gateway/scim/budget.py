@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.scim.errors import ScimError
 
@@ -99,7 +100,7 @@ def _too_deep(max_depth: int) -> ScimError:
                      "invalidSyntax")
 
 
-def check_patch(body: dict, budget: BodyBudget, filters: FilterBudget) -> None:
+def check_patch(body: dict[str, Any], budget: BodyBudget, filters: FilterBudget) -> None:
     """A PatchOp body's operation count and path sizes, before it is normalised or validated."""
     operations = next((v for k, v in body.items()
                        if isinstance(k, str) and k.casefold() == "operations"), None)

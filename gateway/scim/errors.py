@@ -7,6 +7,8 @@ IdP sees has the same shape, `status` as a string and a `detail`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.scim.schema import ERROR
 
 
@@ -35,8 +37,9 @@ class ScimError(Exception):
         self.retry_after = retry_after
         self.headers = dict(headers or {})
 
-    def body(self) -> dict:
-        out: dict = {"schemas": [ERROR], "status": str(self.status), "detail": self.detail}
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schemas": [ERROR], "status": str(self.status), "detail": self.detail}
         if self.scim_type:
             out["scimType"] = self.scim_type
         return out

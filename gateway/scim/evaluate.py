@@ -77,17 +77,17 @@ def check_filter(node: Filter, rtype: ResourceType) -> None:
     compile_filter(node, rtype)
 
 
-def compile_filter(node: Filter, rtype: ResourceType) -> Callable[[dict], bool]:
+def compile_filter(node: Filter, rtype: ResourceType) -> Callable[[dict[str, Any]], bool]:
     """A predicate over resource dicts; compile once when matching many resources."""
     return _compile_for_type(node, rtype)
 
 
-def matches(node: Filter, resource: dict, rtype: ResourceType) -> bool:
+def matches(node: Filter, resource: dict[str, Any], rtype: ResourceType) -> bool:
     """Whether `resource` (a SCIM dict with canonical names) satisfies `node`."""
     return _compile_for_type(node, rtype)(resource)
 
 
-def matches_element(node: Filter, element: dict, parent: Attribute) -> bool:
+def matches_element(node: Filter, element: dict[str, Any], parent: Attribute) -> bool:
     """Whether one value of the multi-valued complex `parent` satisfies a value filter.
 
     Paths inside `node` name sub-attributes of `parent` (`value`, `type`, ...).

@@ -168,6 +168,11 @@ STRING: /"(?:[^"\\]|\\.)*"/s
 """
 
 
+def _column(token: Token) -> int:
+    """Where a token starts (1-based); lark always knows for the tokens we report."""
+    return token.column if token.column is not None else 1
+
+
 class _Problem(Exception):
     """A syntax problem found while building the AST (raised from grammar callbacks)."""
 
@@ -191,7 +196,7 @@ def _no_sub_before_filter(token: Token) -> AttrPath:
     path = _split_attrpath(token)
     if path.sub is not None:
         raise _Problem(
-            token.column,
+            _column(token),
             f"a [...] filter applies to a multi-valued attribute, not to the sub-attribute "
             f"'{token}'",
         )
@@ -199,7 +204,7 @@ def _no_sub_before_filter(token: Token) -> AttrPath:
 
 
 @v_args(inline=True)
-class _Build(Transformer):
+class _Build(Transformer[Token, Any]):
     """Grammar callbacks run inline by the LALR parser: no parse tree, no recursion."""
 
     def filter_start(self, node: Filter) -> Filter:
@@ -247,17 +252,17 @@ class _Build(Transformer):
         kind = token.type
         if kind == "STRING":
             try:
-                text = json.loads(str(token), strict=False)
+                text: str = json.loads(str(token), strict=False)
             except ValueError:
                 message = f"invalid escape in string {_shorten(token)}"
-                raise _Problem(token.column, message) from None
+                raise _Problem(_column(token), message) from None
             try:
                 text.encode("utf-8")
             except UnicodeEncodeError:
                 # "\ud800" decodes, but no UTF-8 text (so no JSON answer) can hold it.
                 message = (f"string {_shorten(token)} holds a lone surrogate "
                            "(a \\uD800-\\uDFFF escape outside a valid pair)")
-                raise _Problem(token.column, message) from None
+                raise _Problem(_column(token), message) from None
             return text
         if kind == "NUMBER":
             return _number(token)
@@ -278,7 +283,7 @@ def _number(token: Token) -> int | float:
             return number
         return int(text)
     except ValueError:
-        raise _Problem(token.column, f"number {_shorten(token)} is out of range") from None
+        raise _Problem(_column(token), f"number {_shorten(token)} is out of range") from None
 
 
 class _History(threading.local):
@@ -389,7 +394,7 @@ def _accepted_at_error(tokens: list[Token], start: str) -> set[str] | None:
         parser = _PARSER.parse_interactive("", start=start)
         for token in tokens:
             parser.feed_token(token)
-        return set(parser.accepts())
+        return set(parser.accepts())  # type: ignore[no-untyped-call]  # lark leaves it untyped
     except Exception:  # diagnostics must never mask the real error
         return None
 
@@ -403,7 +408,7 @@ def _explain(error: UnexpectedInput, text: str, start: str) -> tuple[int, str]:
         expected = set(error.expected)
         found = "end of input" if at_end else _found_at(text, pos)
     elif isinstance(error, UnexpectedCharacters):
-        pos = error.pos_in_stream
+        pos = error.pos_in_stream if isinstance(error.pos_in_stream, int) else 0
         expected = set(error.allowed or ())
         found = _found_at(text, pos)
     else:  # pragma: no cover - LALR raises only the two kinds above
@@ -415,7 +420,7 @@ def _explain(error: UnexpectedInput, text: str, start: str) -> tuple[int, str]:
     expected.discard("<END-OF-FILE>")
     previous = seen[-1] if seen else None
     if previous is not None and previous.type == "ATTRPATH" and previous.lower() == "not":
-        return previous.column, "'not' must be followed by a filter in parentheses: not (...)"
+        return _column(previous), "'not' must be followed by a filter in parentheses: not (...)"
     depth = sum(t.type == "LSQB" for t in seen) - sum(t.type == "RSQB" for t in seen)
     if found == "'['" and depth > 0:
         return pos + 1, "a [...] filter cannot be nested inside another one"
@@ -525,10 +530,10 @@ def parse_filter(text: str, budget: FilterBudget = _DEFAULT_BUDGET) -> Filter:
     if not isinstance(text, str):
         raise invalid_filter("Invalid filter: expected a string")
     check_filter_text(text, budget)
-    node = FILTER_CACHE.get(text)
-    if node is not None:
-        return node
-    node = _parse(text, "filter_start", "filter")
+    cached: Filter | None = FILTER_CACHE.get(text)
+    if cached is not None:
+        return cached
+    node: Filter = _parse(text, "filter_start", "filter")
     if _depth(node) > MAX_DEPTH:
         raise invalid_filter(f"Invalid filter: nested more than {MAX_DEPTH} levels deep")
     FILTER_CACHE.put(text, node)
@@ -547,10 +552,10 @@ def parse_patch_path(text: str, budget: FilterBudget = _DEFAULT_BUDGET) -> Patch
             f"Invalid path: {_shorten(text.strip())} is a schema URN, not an attribute path"
         )
     check_filter_text(text, budget, "path")
-    path = PATH_CACHE.get(text)
-    if path is not None:
-        return path
-    path = _parse(text, "path_start", "path")
+    cached: PatchPath | None = PATH_CACHE.get(text)
+    if cached is not None:
+        return cached
+    path: PatchPath = _parse(text, "path_start", "path")
     if path.filter is not None and _depth(path.filter) > MAX_DEPTH:
         raise invalid_path(f"Invalid path: nested more than {MAX_DEPTH} levels deep")
     PATH_CACHE.put(text, path)

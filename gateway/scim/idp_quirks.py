@@ -63,7 +63,7 @@ _BOOLEAN_STRINGS = {"true": True, "false": False}
 # --------------------------------------------------------------------------- entry points
 
 
-def normalise_resource(body: dict, rtype: ResourceType) -> dict:
+def normalise_resource(body: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """A POST/PUT body in plain SCIM with canonical attribute names (a new dict)."""
     out = rewrite_scim1_urns(body, rtype)
     out = canonicalise(out, rtype)
@@ -76,7 +76,7 @@ def _resource_value_rewrites(attr: Attribute, value: Any) -> Any:
     return wrap_bare_manager_id(attr, coerce_string_booleans(attr, value))
 
 
-def normalise_patch(body: dict, rtype: ResourceType) -> dict:
+def normalise_patch(body: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """A PatchOp body whose operations are plain RFC 7644 (a new dict).
 
     A body without an `Operations` list is returned as a copy, untouched:
@@ -86,7 +86,7 @@ def normalise_patch(body: dict, rtype: ResourceType) -> dict:
     operations = body.get(_OPERATIONS_KEY)
     if not isinstance(operations, list):
         return out
-    normalised: list = []
+    normalised: list[Any] = []
     for operation in operations:
         if not isinstance(operation, dict):
             normalised.append(operation)
@@ -106,7 +106,7 @@ def normalise_patch(body: dict, rtype: ResourceType) -> dict:
 # --------------------------------------------------------------------------- rewrites
 
 
-def lower_case_op(op: dict) -> dict:
+def lower_case_op(op: dict[str, Any]) -> dict[str, Any]:
     """Entra ID capitalises op names ("Replace"); RFC 7644 spells them in lower case."""
     name = op.get("op")
     if isinstance(name, str) and name.strip().lower() != name:
@@ -114,7 +114,7 @@ def lower_case_op(op: dict) -> dict:
     return op
 
 
-def drop_blank_path(op: dict) -> dict:
+def drop_blank_path(op: dict[str, Any]) -> dict[str, Any]:
     """A blank `path` means none: without the key, every later step asks one question."""
     path = op.get("path")
     if isinstance(path, str) and not path.strip():
@@ -137,12 +137,12 @@ def rewrite_scim1_urn(text: str, rtype: ResourceType) -> str:
     return text
 
 
-def rewrite_scim1_urns(body: dict, rtype: ResourceType) -> dict:
+def rewrite_scim1_urns(body: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """OneLogin's admin templates use SCIM 1.x URNs in `schemas` and as keys."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in body.items():
         if key.casefold() == "schemas" and isinstance(value, list):
-            schemas: list = []
+            schemas: list[Any] = []
             for urn in value:
                 new = rewrite_scim1_urn(urn, rtype) if isinstance(urn, str) else urn
                 if new not in schemas:
@@ -157,7 +157,7 @@ def rewrite_scim1_urns(body: dict, rtype: ResourceType) -> dict:
     return out
 
 
-def rewrite_scim1_urns_in_op(op: dict, rtype: ResourceType) -> dict:
+def rewrite_scim1_urns_in_op(op: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """SCIM 1.x URNs in a PATCH path or as keys of a path-less value."""
     out = dict(op)
     if isinstance(op.get("path"), str):
@@ -167,7 +167,7 @@ def rewrite_scim1_urns_in_op(op: dict, rtype: ResourceType) -> dict:
     return out
 
 
-def drop_extension_schemas(op: dict, rtype: ResourceType) -> dict:
+def drop_extension_schemas(op: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """scim2-client puts the extension's own `schemas` list inside a whole-extension value.
 
     `{"op":"add","path":"urn:...:enterprise:2.0:User","value":{"schemas":["urn:...:enterprise:2.0:User"],"department":"R"}}`
@@ -204,11 +204,11 @@ def _has_schemas_list(value: Any) -> bool:
     )
 
 
-def _without_schemas(value: dict) -> dict:
+def _without_schemas(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k.casefold() != "schemas"}
 
 
-def split_pathless_value(op: dict, rtype: ResourceType) -> list[dict]:
+def split_pathless_value(op: dict[str, Any], rtype: ResourceType) -> list[dict[str, Any]]:
     """Entra's merged path-less op: dotted and URN-prefixed keys become their own ops.
 
     `{"op":"replace","value":{"name.givenName":"G","urn:...:User:employeeNumber":"7"}}`
@@ -220,12 +220,12 @@ def split_pathless_value(op: dict, rtype: ResourceType) -> list[dict]:
     value = op.get("value")
     if "path" in op or op.get("op") not in ("add", "replace") or not isinstance(value, dict):
         return [op]
-    kept: dict = {}
-    split: list[dict] = []
+    kept: dict[str, Any] = {}
+    split: list[dict[str, Any]] = []
     for key, item in value.items():
         urn, rest = rtype.split_urn(key)
         if urn is not None and not rest and isinstance(item, dict):
-            inner: dict = {}
+            inner: dict[str, Any] = {}
             for name, inner_item in item.items():
                 path = f"{urn}:{name}"
                 if _is_clearing(inner_item) and _writable(rtype.resolve_text(path)):
@@ -247,7 +247,7 @@ def split_pathless_value(op: dict, rtype: ResourceType) -> list[dict]:
     return head + split
 
 
-def clear_with_empty_value(op: dict, rtype: ResourceType) -> dict:
+def clear_with_empty_value(op: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """Entra clears an attribute with `""` or `null`; RFC 7644 says remove.
 
     `""` only clears a single value (a simple attribute, a sub-attribute or a
@@ -288,7 +288,7 @@ def _coerce_one(attr: Attribute, value: Any) -> Any:
     return value
 
 
-def coerce_booleans_in_op(op: dict, rtype: ResourceType) -> dict:
+def coerce_booleans_in_op(op: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """String booleans in a PATCH value, with or without a path."""
     return _map_op_value(op, rtype, coerce_string_booleans)
 
@@ -305,7 +305,7 @@ def wrap_bare_manager_id(attr: Attribute, value: Any) -> Any:
     return value
 
 
-def wrap_bare_manager_in_op(op: dict, rtype: ResourceType) -> dict:
+def wrap_bare_manager_in_op(op: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """The bare-string manager in an add/replace op, with a path or path-less.
 
     Through a sub-attribute or a [filter] the path names a simple or
@@ -316,7 +316,7 @@ def wrap_bare_manager_in_op(op: dict, rtype: ResourceType) -> dict:
     return _map_op_value(op, rtype, wrap_bare_manager_id)
 
 
-def expand_remove_by_value(op: dict, rtype: ResourceType) -> list[dict]:
+def expand_remove_by_value(op: dict[str, Any], rtype: ResourceType) -> list[dict[str, Any]]:
     """Entra's `remove members` with `value: [{"value": id}]`, as RFC filtered removes.
 
     Each listed value becomes `{"op":"remove","path":"members[value eq \\"id\\"]"}`.
@@ -343,9 +343,9 @@ def expand_remove_by_value(op: dict, rtype: ResourceType) -> list[dict]:
             for i in ids]
 
 
-def drop_null_attributes(body: dict) -> dict:
+def drop_null_attributes(body: dict[str, Any]) -> dict[str, Any]:
     """`null` in a resource body means unassigned (RFC 7643 §2.5): drop the key."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in body.items():
         if value is None:
             continue
@@ -398,7 +398,9 @@ def _writable(resolved: ResolvedPath | None) -> bool:
     return resolved is not None and not resolved.read_only
 
 
-def _map_op_value(op: dict, rtype: ResourceType, fn: Callable[[Attribute, Any], Any]) -> dict:
+def _map_op_value(
+    op: dict[str, Any], rtype: ResourceType, fn: Callable[[Attribute, Any], Any]
+) -> dict[str, Any]:
     """`fn(attribute, value)` on an op's value, for whatever attribute(s) its path names.
 
     Path-less (an object of attributes), a whole schema (an object of that
@@ -424,14 +426,16 @@ def _map_op_value(op: dict, rtype: ResourceType, fn: Callable[[Attribute, Any], 
     return {**op, "value": fn(target.leaf, value)}
 
 
-def _map_attributes(body: dict, rtype: ResourceType, fn: Callable[[Attribute, Any], Any]) -> dict:
+def _map_attributes(
+    body: dict[str, Any], rtype: ResourceType, fn: Callable[[Attribute, Any], Any]
+) -> dict[str, Any]:
     """Apply `fn(attribute, value)` to every known attribute of a resource-shaped dict.
 
     Keys may be plain, dotted (`name.givenName`), URN-prefixed, or an
     extension URN holding an object of that schema's attributes. Unknown keys
     pass through unchanged.
     """
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in body.items():
         urn, rest = rtype.split_urn(key)
         if urn is not None and not rest:

@@ -35,7 +35,13 @@ from typing import Any
 from gateway.scim.errors import ScimError, bad_request, invalid_path
 from gateway.scim.evaluate import matches_element, parse_datetime
 from gateway.scim.filter import And, Compare, Filter, parse_patch_path
-from gateway.scim.resource import canonicalise, container_of, json_copy, prune_empty
+from gateway.scim.resource import (
+    canonicalise,
+    container_of,
+    json_copy,
+    prune_empty,
+    writable_container,
+)
 from gateway.scim.schema import Attribute, ResolvedPath, ResourceType
 
 OPERATIONS = ("add", "remove", "replace")
@@ -52,7 +58,9 @@ _JSON_TYPES = {
 }
 
 
-def apply_patch(resource: dict, operations: list[dict], rtype: ResourceType) -> dict:
+def apply_patch(
+    resource: dict[str, Any], operations: list[dict[str, Any]], rtype: ResourceType
+) -> dict[str, Any]:
     """The resource after `operations`, as a new dict; `resource` is never touched.
 
     Raises `ScimError` (400: invalidSyntax, invalidPath, noTarget, mutability,
@@ -85,7 +93,7 @@ class _Target:
     filter_sub: Attribute | None = None  # the ".sub" after "[filter]"
 
 
-def _apply_operation(out: dict, operation: Any, rtype: ResourceType) -> None:
+def _apply_operation(out: dict[str, Any], operation: Any, rtype: ResourceType) -> None:
     if not isinstance(operation, dict):
         raise bad_request("each operation must be an object with 'op'", "invalidSyntax")
     name = operation.get("op")
@@ -122,7 +130,9 @@ def _apply_operation(out: dict, operation: Any, rtype: ResourceType) -> None:
         _replace(out, target, value)
 
 
-def _apply_schema_path(out: dict, name: str, urn: str, value: Any, rtype: ResourceType) -> None:
+def _apply_schema_path(
+    out: dict[str, Any], name: str, urn: str, value: Any, rtype: ResourceType
+) -> None:
     """A path naming a whole schema (`urn:...:enterprise:2.0:User`): its attributes at once."""
     if name == "remove":
         if urn == rtype.core.id:
@@ -139,7 +149,7 @@ def _apply_schema_path(out: dict, name: str, urn: str, value: Any, rtype: Resour
 
 
 def _apply_pathless(
-    out: dict, name: str, value: dict, rtype: ResourceType, urn: str | None
+    out: dict[str, Any], name: str, value: dict[str, Any], rtype: ResourceType, urn: str | None
 ) -> None:
     """A value object of attributes (RFC 7644 §3.5.2.1/3 without path)."""
     for key, item in value.items():
@@ -201,19 +211,18 @@ def _check_element_filter(node: Filter, parent: Attribute, path: str) -> None:
 # --------------------------------------------------------------------------- add / replace
 
 
-def _add(out: dict, target: _Target, value: Any) -> None:
+def _add(out: dict[str, Any], target: _Target, value: Any) -> None:
     attr = target.resolved.attribute
-    container = container_of(out, target.resolved, create=True)
-    assert container is not None
+    container = writable_container(out, target.resolved)
     if target.filter is not None:
-        _set_filtered(container, target, value, replace=False)
+        _set_filtered(container, target, target.filter, value, replace=False)
     elif target.resolved.sub is not None:
-        _set_sub(container, target, value)
+        _set_sub(container, target, target.resolved.sub, value)
     elif attr.multi_valued:
         items = _check_values(attr, value, target.resolved.text())
         current = container.get(attr.name)
         elements = current if isinstance(current, list) else []
-        written: list = []
+        written: list[Any] = []
         for item in items:
             same = _find_same(elements, item, attr)
             if same is None:
@@ -230,17 +239,16 @@ def _add(out: dict, target: _Target, value: Any) -> None:
         _set_leaf(container, attr, _check_value(attr, value, target.resolved.text()), target)
 
 
-def _replace(out: dict, target: _Target, value: Any) -> None:
+def _replace(out: dict[str, Any], target: _Target, value: Any) -> None:
     attr = target.resolved.attribute
-    container = container_of(out, target.resolved, create=True)
-    assert container is not None
+    container = writable_container(out, target.resolved)
     if target.filter is not None:
-        _set_filtered(container, target, value, replace=True)
+        _set_filtered(container, target, target.filter, value, replace=True)
     elif target.resolved.sub is not None:
-        _set_sub(container, target, value)
+        _set_sub(container, target, target.resolved.sub, value)
     elif attr.multi_valued:
         items = _check_values(attr, value, target.resolved.text())
-        unique: list = []
+        unique: list[Any] = []
         for item in items:
             if not any(_same_value(attr, item, kept) for kept in unique):
                 unique.append(item)
@@ -252,10 +260,9 @@ def _replace(out: dict, target: _Target, value: Any) -> None:
         _set_leaf(container, attr, _check_value(attr, value, target.resolved.text()), target)
 
 
-def _set_sub(container: dict, target: _Target, value: Any) -> None:
+def _set_sub(container: dict[str, Any], target: _Target, sub: Attribute, value: Any) -> None:
     """`name.givenName`, or `emails.value` (every element: there is no filter)."""
-    attr, sub = target.resolved.attribute, target.resolved.sub
-    assert sub is not None
+    attr = target.resolved.attribute
     new = _check_value(sub, value, target.resolved.text())
     current = container.get(attr.name)
     if attr.multi_valued:
@@ -273,14 +280,15 @@ def _set_sub(container: dict, target: _Target, value: Any) -> None:
     _set_leaf(current, sub, new, target)
 
 
-def _set_filtered(container: dict, target: _Target, value: Any, *, replace: bool) -> None:
-    """`attr[filter]` and `attr[filter].sub` for add and replace."""
+def _set_filtered(
+    container: dict[str, Any], target: _Target, node: Filter, value: Any, *, replace: bool
+) -> None:
+    """`attr[filter]` and `attr[filter].sub` for add and replace (`node` is the filter)."""
     attr = target.resolved.attribute
-    assert target.filter is not None
     current = container.get(attr.name)
     elements = current if isinstance(current, list) else []
     matched = [e for e in elements if isinstance(e, dict)
-               and matches_element(target.filter, e, attr)]
+               and matches_element(node, e, attr)]
     where = target.resolved.text()
     if target.filter_sub is not None:
         sub = target.filter_sub
@@ -325,9 +333,9 @@ def _set_filtered(container: dict, target: _Target, value: Any, *, replace: bool
     _single_primary(elements, written, attr)
 
 
-def _element_from_filter(target: _Target, attr: Attribute) -> dict:
+def _element_from_filter(target: _Target, attr: Attribute) -> dict[str, Any]:
     """The element a filter of `eq` clauses joined by `and` describes, or noTarget."""
-    element: dict = {}
+    element: dict[str, Any] = {}
     stack: list[Filter] = [target.filter] if target.filter is not None else []
     while stack:
         node = stack.pop()
@@ -348,18 +356,18 @@ def _element_from_filter(target: _Target, attr: Attribute) -> dict:
     return element
 
 
-def _merge_complex(container: dict, attr: Attribute, new: dict, target: _Target) -> None:
+def _merge_complex(
+    container: dict[str, Any], attr: Attribute, new: dict[str, Any], target: _Target
+) -> None:
     current = container.get(attr.name)
     if not isinstance(current, dict):
         current = container[attr.name] = {}
     _forget_other_subs_on_new_value(current, new)
     for name, sub_value in new.items():
-        sub = attr.sub(name)
-        assert sub is not None
-        _set_leaf(current, sub, sub_value, target)
+        _set_leaf(current, _checked_sub(attr, name, target), sub_value, target)
 
 
-def _forget_other_subs_on_new_value(current: dict, new: dict) -> None:
+def _forget_other_subs_on_new_value(current: dict[str, Any], new: dict[str, Any]) -> None:
     """A new `value` (manager id) makes the old `displayName`/`$ref` describe someone else."""
     if "value" in new and current.get("value") not in (None, new["value"]):
         current.clear()
@@ -369,17 +377,24 @@ def _merge(element: Any, new: Any, attr: Attribute, target: _Target) -> None:
     """Add what `new` says to an equivalent existing element (complex), in place."""
     if isinstance(element, dict) and isinstance(new, dict):
         for name, sub_value in new.items():
-            sub = attr.sub(name)
-            assert sub is not None
-            _set_leaf(element, sub, sub_value, target)
+            _set_leaf(element, _checked_sub(attr, name, target), sub_value, target)
 
 
-def _set_leaf(parent: dict, attr: Attribute, value: Any, target: _Target) -> None:
+def _checked_sub(attr: Attribute, name: str, target: _Target) -> Attribute:
+    """A sub-attribute of a value `_check_value` passed (so it exists; else a clear 400)."""
+    sub = attr.sub(name)
+    if sub is None:
+        raise bad_request(f"{target.text}: '{attr.name}' has no sub-attribute '{name}'",
+                          "invalidPath")
+    return sub
+
+
+def _set_leaf(parent: dict[str, Any], attr: Attribute, value: Any, target: _Target) -> None:
     _check_immutable(parent, attr, value, target)
     parent[attr.name] = value
 
 
-def _check_immutable(parent: dict, attr: Attribute, value: Any, target: _Target) -> None:
+def _check_immutable(parent: dict[str, Any], attr: Attribute, value: Any, target: _Target) -> None:
     """An immutable attribute may be set while unassigned, never changed (RFC 7643 §7)."""
     if attr.mutability != "immutable":
         return
@@ -391,7 +406,7 @@ def _check_immutable(parent: dict, attr: Attribute, value: Any, target: _Target)
 # --------------------------------------------------------------------------- remove
 
 
-def _remove(out: dict, target: _Target, value: Any) -> None:
+def _remove(out: dict[str, Any], target: _Target, value: Any) -> None:
     resolved = target.resolved
     attr = resolved.attribute
     container = container_of(out, resolved)
@@ -436,7 +451,7 @@ def _remove(out: dict, target: _Target, value: Any) -> None:
     container.pop(attr.name, None)
 
 
-def _remove_sub_from(elements: list, attr: Attribute, sub: Attribute, target: _Target) -> None:
+def _remove_sub_from(elements: list[Any], attr: Attribute, sub: Attribute, target: _Target) -> None:
     """Drop `sub` from each element; without its `value` an element is dropped whole."""
     for element in elements:
         if sub.name not in element:
@@ -448,18 +463,18 @@ def _remove_sub_from(elements: list, attr: Attribute, sub: Attribute, target: _T
             element.pop(sub.name, None)
 
 
-def _contains(items: list, element: Any) -> bool:
+def _contains(items: list[Any], element: Any) -> bool:
     return any(item is element for item in items)
 
 
-def _index_of(items: list, element: Any) -> int:
+def _index_of(items: list[Any], element: Any) -> int:
     return next(i for i, item in enumerate(items) if item is element)
 
 
 # --------------------------------------------------------------------------- values
 
 
-def _check_values(attr: Attribute, value: Any, where: str) -> list:
+def _check_values(attr: Attribute, value: Any, where: str) -> list[Any]:
     """The canonical values for a multi-valued attribute (a single value counts as one)."""
     items = value if isinstance(value, list) else [value]
     out = []
@@ -481,7 +496,7 @@ def _check_value(attr: Attribute, value: Any, where: str) -> Any:
     if attr.type == "complex":
         if not isinstance(value, dict):
             raise _wrong_type(attr, value, where)
-        out: dict = {}
+        out: dict[str, Any] = {}
         for key, sub_value in value.items():
             sub = attr.sub(key)
             if sub is None:
@@ -549,7 +564,7 @@ def _describes(partial: Any, element: Any, attr: Attribute) -> bool:
     )
 
 
-def _find_same(elements: list, item: Any, attr: Attribute) -> Any:
+def _find_same(elements: list[Any], item: Any, attr: Attribute) -> Any:
     """An existing element `item` duplicates: same `value`, no conflicting sub-attribute.
 
     `{"value": uid}` duplicates a stored `{"value": uid, "display": "Ada"}`;
@@ -573,11 +588,11 @@ def _find_same(elements: list, item: Any, attr: Attribute) -> Any:
     return None
 
 
-def _single_primary(elements: list, written: list, attr: Attribute) -> None:
+def _single_primary(elements: list[Any], written: list[Any], attr: Attribute) -> None:
     """At most one `primary: true` (RFC 7643 §2.4): the newly written one wins."""
     if attr.sub("primary") is None:
         return
-    chosen: list = []
+    chosen: list[Any] = []
     for element in written:
         if isinstance(element, dict) and element.get("primary") is True \
                 and not _contains(chosen, element):
@@ -592,7 +607,7 @@ def _single_primary(elements: list, written: list, attr: Attribute) -> None:
             element["primary"] = False
 
 
-def _list_extensions_in_schemas(out: dict, rtype: ResourceType) -> None:
+def _list_extensions_in_schemas(out: dict[str, Any], rtype: ResourceType) -> None:
     """A resource holding extension attributes lists that extension in `schemas`."""
     schemas = out.get("schemas")
     if not isinstance(schemas, list):

@@ -78,10 +78,10 @@ class Projection:
 
         self._project_one = project_one
 
-    def apply(self, resource: dict) -> dict:
+    def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
         """A new dict holding what the request asked to see of `resource`."""
         rtype, project_one = self._rtype, self._project_one
-        out: dict = {}
+        out: dict[str, Any] = {}
         for key, value in resource.items():
             if key == SCHEMAS_KEY:
                 out[key] = json_copy(value)
@@ -140,11 +140,11 @@ def _cached_projection(
 
 
 def project(
-    resource: dict,
+    resource: dict[str, Any],
     rtype: ResourceType,
     attributes: list[str] | None,
     excluded: list[str] | None,
-) -> dict:
+) -> dict[str, Any]:
     """A new dict holding what the request asked to see of `resource`.
 
     With `attributes`, only those (plus `returned: always` ones and

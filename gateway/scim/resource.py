@@ -33,7 +33,7 @@ def json_copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def canonicalise(body: dict, rtype: ResourceType) -> dict:
+def canonicalise(body: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """A deep copy of `body` with every known attribute name spelled as its schema does.
 
     `username` becomes `userName`, `{"NAME.GIVENNAME": "G"}` becomes
@@ -43,7 +43,7 @@ def canonicalise(body: dict, rtype: ResourceType) -> dict:
     Attributes the resource type does not know are kept as they came, so a
     later step (validation, PUT's "ignore unknown") decides what they mean.
     """
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in body.items():
         if key.casefold() == SCHEMAS_KEY:
             out[SCHEMAS_KEY] = json_copy(value)
@@ -72,7 +72,7 @@ def canonicalise(body: dict, rtype: ResourceType) -> dict:
 
 
 def _place(
-    out: dict, rtype: ResourceType, urn: str | None, name: str, value: Any,
+    out: dict[str, Any], rtype: ResourceType, urn: str | None, name: str, value: Any,
     original_key: str | None = None,
 ) -> None:
     """Put one (possibly dotted) attribute into `out` under its canonical spelling."""
@@ -88,7 +88,7 @@ def _place(
                 return
         out[original_key or name] = json_copy(value)
         return
-    container = container_of(out, resolved, create=True)
+    container = writable_container(out, resolved)
     attr = resolved.attribute
     if resolved.sub is not None:
         parent = container.get(attr.name)
@@ -116,8 +116,8 @@ def canonical_value(attr: Attribute, value: Any) -> Any:
     return json_copy(value)
 
 
-def _canonical_complex(attr: Attribute, value: dict) -> dict:
-    out: dict = {}
+def _canonical_complex(attr: Attribute, value: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, sub_value in value.items():
         sub = attr.sub(key)
         if sub is None:
@@ -127,7 +127,7 @@ def _canonical_complex(attr: Attribute, value: dict) -> dict:
     return out
 
 
-def strip_read_only(body: dict, rtype: ResourceType) -> dict:
+def strip_read_only(body: dict[str, Any], rtype: ResourceType) -> dict[str, Any]:
     """A copy of `body` without readOnly attributes and readOnly sub-attributes.
 
     IdPs send back what they read (`id`, `meta`, `groups`, `members[].display`);
@@ -135,11 +135,11 @@ def strip_read_only(body: dict, rtype: ResourceType) -> dict:
     dropped rather than rejected. writeOnly `password` stays: whether to use
     it is the caller's decision.
     """
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in body.items():
         urn, rest = rtype.split_urn(key)
         if urn is not None and not rest and isinstance(value, dict):
-            inner: dict = {}
+            inner: dict[str, Any] = {}
             for name, inner_value in value.items():
                 resolved = rtype.resolve_text(f"{urn}:{name}")
                 if resolved is None or not resolved.read_only:
@@ -168,46 +168,71 @@ def _strip_attr(resolved: ResolvedPath | None, value: Any) -> Any:
     return strip_one(value)
 
 
-def container_of(resource: dict, resolved: ResolvedPath, *, create: bool = False) -> dict | None:
+def container_of(resource: dict[str, Any], resolved: ResolvedPath) -> dict[str, Any] | None:
     """The dict that holds `resolved.attribute`: the resource, or its extension object."""
     if not resolved.in_extension:
         return resource
     ext = resource.get(resolved.schema)
-    if isinstance(ext, dict):
-        return ext
-    if not create:
-        return None
-    ext = resource[resolved.schema] = {}
-    return ext
+    return ext if isinstance(ext, dict) else None
 
 
-def get_value(resource: dict, resolved: ResolvedPath) -> Any:
-    """The value at `resolved` in a canonical resource, or None when unassigned.
+def writable_container(resource: dict[str, Any], resolved: ResolvedPath) -> dict[str, Any]:
+    """`container_of`, making the extension object (replacing a non-object) when missing."""
+    container = container_of(resource, resolved)
+    if container is None:
+        container = resource[resolved.schema] = {}
+    return container
 
-    For a sub-attribute of a multi-valued attribute (`emails.value`) the answer
-    is the list of that sub-attribute's values across the elements.
+
+def get_value(
+    resource: dict[str, Any], resolved: ResolvedPath, element: dict[str, Any] | None = None
+) -> Any:
+    """The value at `resolved` in a canonical resource, or None when unassigned ("" included).
+
+    The one "value at a path" reader (mappings, derived values and sorting use
+    it). A multi-valued attribute gives one element: among those matching the
+    `element` terms (sub-attribute → value, compared case-insensitively), the
+    one marked primary (RFC 7643 §2.4), else the first; `resolved.sub` is then
+    read from it.
     """
     container = container_of(resource, resolved)
     if container is None:
         return None
     value = container.get(resolved.attribute.name)
-    if resolved.sub is None or value is None:
-        return value
     if isinstance(value, list):
-        return [e[resolved.sub.name] for e in value
-                if isinstance(e, dict) and e.get(resolved.sub.name) is not None]
-    if isinstance(value, dict):
-        return value.get(resolved.sub.name)
-    return None
+        matching = value if element is None else [
+            e for e in value if element_matches(e, element)]
+        value = next((e for e in matching if isinstance(e, dict) and e.get("primary") is True),
+                     matching[0] if matching else None)
+    elif element is not None:
+        return None
+    if resolved.sub is not None:
+        value = value.get(resolved.sub.name) if isinstance(value, dict) else None
+    return None if value == "" else value
 
 
-def prune_empty(resource: dict) -> dict:
+def same_value(a: Any, b: Any) -> bool:
+    """Equal, strings compared case-insensitively (how element selectors such as type compare)."""
+    if isinstance(a, str) and isinstance(b, str):
+        return a.casefold() == b.casefold()
+    return bool(a == b)
+
+
+def element_matches(element: Any, terms: dict[str, Any]) -> bool:
+    """Whether one element of a multi-valued complex attribute has every `terms` value."""
+    if not isinstance(element, dict):
+        return False
+    folded = {k.casefold(): v for k, v in element.items()}
+    return all(same_value(folded.get(k.casefold()), v) for k, v in terms.items())
+
+
+def prune_empty(resource: dict[str, Any]) -> dict[str, Any]:
     """A copy of `resource` without None values, empty objects and empty lists.
 
     RFC 7643 §2.5 treats null and empty as unassigned; answering with them
     makes IdPs see attributes that are not there. `schemas` is kept as is.
     """
-    out: dict = {}
+    out: dict[str, Any] = {}
     for key, value in resource.items():
         if key == SCHEMAS_KEY:
             out[key] = value

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "scim"
 
@@ -56,9 +57,9 @@ class Attribute:
         """The server owns it: a client's value is ignored or refused (RFC 7643 §2.2)."""
         return self.mutability == "readOnly"
 
-    def to_scim(self) -> dict:
+    def to_scim(self) -> dict[str, Any]:
         """The attribute as RFC 7643 §7 represents it in `/Schemas`."""
-        out: dict = {
+        out: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "multiValued": self.multi_valued,
@@ -78,7 +79,7 @@ class Attribute:
         return out
 
     @classmethod
-    def from_scim(cls, doc: dict) -> Attribute:
+    def from_scim(cls, doc: dict[str, Any]) -> Attribute:
         return cls(
             name=doc["name"],
             type=doc.get("type", "string"),
@@ -123,7 +124,7 @@ class Schema:
         kept += tuple(a for a in extra if a.name.casefold() not in known)
         return Schema(self.id, self.name, self.description, kept)
 
-    def to_scim(self, base_url: str = "") -> dict:
+    def to_scim(self, base_url: str = "") -> dict[str, Any]:
         return {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
             "id": self.id,
@@ -208,7 +209,7 @@ class ResourceType:
     _schemas: tuple[Schema, ...] = field(init=False, repr=False, compare=False)
     _by_urn: dict[str, Schema] = field(init=False, repr=False, compare=False)
     _longest_first: tuple[tuple[str, Schema], ...] = field(init=False, repr=False, compare=False)
-    _resolved: dict[tuple, ResolvedPath] = field(init=False, repr=False, compare=False)
+    _resolved: dict[tuple[Any, ...], ResolvedPath] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         schemas = (self.core, *(s for s, _ in self.extensions))
@@ -284,7 +285,7 @@ class ResourceType:
         attr, _, sub = rest.partition(".")
         return self.resolve(urn, attr, sub or None)
 
-    def to_scim(self, base_url: str = "") -> dict:
+    def to_scim(self, base_url: str = "") -> dict[str, Any]:
         return {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
             "id": self.name,

@@ -122,7 +122,7 @@ def _detail(error: ValidationError) -> str:
     templates = error.schema.get("x-scimDetail", {}) if isinstance(error.schema, dict) else {}
     template = templates.get(error.validator)
     if template:
-        return template.format(path=path)
+        return str(template.format(path=path))
     value: Any = error.validator_value
     match error.validator:
         case "required":
@@ -142,7 +142,7 @@ def _detail(error: ValidationError) -> str:
             return f"Attribute '{path}' is invalid: {error.message}"
 
 
-def _scim_type(error: ValidationError, root: dict) -> str:
+def _scim_type(error: ValidationError, root: dict[str, Any]) -> str:
     """The deepest `x-scimType` on the way to the failing node, else by keyword.
 
     `root` has its references inlined (`_inline_refs`), so the error's schema
@@ -157,5 +157,5 @@ def _scim_type(error: ValidationError, root: dict) -> str:
     if isinstance(node, dict):
         found = node.get("x-scimType", found)
     if found:
-        return found
+        return str(found)
     return "invalidSyntax" if error.validator == "required" else "invalidValue"

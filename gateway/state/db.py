@@ -90,6 +90,9 @@ class StateDB:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._migrated = False
         self._migrating: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        # An in-memory database is one shared connection: transactions must take turns.
+        self._shared = is_memory(self.url)
+        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     async def ready(self) -> None:
         """Migrate once per process (every user of the database calls this first)."""
@@ -111,12 +114,22 @@ class StateDB:
         they mean; every other driver error is the database's fault, not the caller's.
         """
         try:
-            async with self.engine.begin() as conn:
-                yield conn
+            if self._shared:
+                async with self._turn(), self.engine.begin() as conn:
+                    yield conn
+            else:
+                async with self.engine.begin() as conn:
+                    yield conn
         except IntegrityError:
             raise
         except (*_UNAVAILABLE, DBAPIError) as exc:
             raise StateUnavailable(self._unreachable(exc)) from exc
+
+    def _turn(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Lock())
+        return self._turns[1]
 
     def _unreachable(self, exc: BaseException) -> str:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()

@@ -21,12 +21,14 @@ from gateway.state import StateDB
 from gateway.state.scim_unlinks import ScimUnlinks
 from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
+from gateway.web.client_address import TrustedProxies
 from gateway.web.health import READINESS
 from gateway.web.metrics import metrics_endpoint
 from gateway.web.middlewares import request_ids, scim_errors
 from gateway.web.observe import observe_requests
 from gateway.web.params import share_the_interpreter
 from gateway.web.state import (
+    ALLOWED_HOSTS,
     BACKEND,
     CONFIG,
     CREDENTIALS,
@@ -54,12 +56,14 @@ def build_app(
     start-up instead of failing a customer's request. `state` is the state
     database; by default the one `credentials` reads (one database per gateway).
     """
-    auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path)
+    proxies = TrustedProxies(config.auth.trusted_proxy_header, config.auth.trusted_proxies)
+    auth = ScimAuthMiddleware(credentials, prefix=config.server.base_path, proxies=proxies)
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
         middlewares=[request_ids, observe_requests(config.server.base_path), scim_errors, auth],
     )
     app[CONFIG] = config
+    app[ALLOWED_HOSTS] = frozenset(host.lower() for host in config.server.allowed_hosts)
     app[MAPPINGS] = MappingRegistry(config.mappings.default, config.mappings.orgs)
     app[CREDENTIALS] = credentials
     app[STATE_DB] = state or credentials.db
@@ -68,6 +72,7 @@ def build_app(
              extra={"default_mapping": app[MAPPINGS].default.module,
                     "org_mappings": {str(o): m for o, m in app[MAPPINGS].modules().items()}})
     app.cleanup_ctx.append(_services(id_store))
+    app.on_cleanup.append(_flush_failures(auth))
 
     base = config.server.base_path
     users.add_routes(app, base)
@@ -78,6 +83,13 @@ def build_app(
     if config.metrics.enabled:
         app.router.add_get("/metrics", auth.ignore(metrics_endpoint))
     return app
+
+
+def _flush_failures(auth: ScimAuthMiddleware):
+    async def flush(app: web.Application) -> None:
+        auth.failures.flush()  # the failed logins of the last interval, before exiting
+
+    return flush
 
 
 def _services(id_store: IdStore | None):

@@ -1,21 +1,25 @@
 """Authentication of SCIM requests: Basic (Okta) or Bearer (Entra), each bound to one org.
 
-Builds on `aiohttp_basicauth.BasicAuthMiddleware` (its `ignore` marker and
-`required` decorator keep working) but replaces the parts that do not fit a
-SCIM service: its plain `==` check becomes a lookup in the
+Builds on `aiohttp_basicauth.BasicAuthMiddleware` (its `ignore` marker keeps
+working; routes are guarded by prefix, not with its `required` decorator) but
+replaces the parts that do not fit a SCIM service: its plain `==` check becomes
+a lookup in the
 `CredentialStore` (scrypt, constant time), its empty HTML 401 becomes a SCIM
 Error body (Okta's client parses `detail` and `status` on a 401), and bearer
 tokens are accepted too. Only paths under `prefix` are guarded, so the
 health check and other non-SCIM routes stay open. On success the org the
 credential belongs to is put in `request["org_id"]`; nothing downstream
 takes an org from anywhere else.
+
+Failed logins are counted into one summary log line per interval (a flood of
+guesses must not become a flood of log lines); a check the brute-force guard
+refuses (`gateway.auth.guard`) is answered `429` or `503` with `Retry-After`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -23,10 +27,12 @@ from aiohttp import hdrs, web
 from aiohttp_basicauth import BasicAuthMiddleware
 
 from gateway.auth import CredentialStore
+from gateway.auth.guard import AuthRefused, FailureSummary
 from gateway.auth.store import CredentialInfo, parse_token
 from gateway.observability import metrics
 from gateway.observability.context import current
 from gateway.scim.errors import ScimError
+from gateway.web.client_address import TrustedProxies
 from gateway.web.responses import error_response
 
 log = logging.getLogger(__name__)
@@ -42,11 +48,6 @@ MALFORMED_BASIC = "Malformed Basic authorization header"
 MALFORMED_BEARER = "Malformed Bearer authorization header"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _loggable(text: str) -> str:
-    """An attacker-chosen name, short and escaped, safe for one log line."""
-    return repr(text[:64])
 
 
 def _failed(reason: str, detail: str) -> str:
@@ -73,10 +74,13 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
         *,
         prefix: str = DEFAULT_PREFIX,
         realm: str = DEFAULT_REALM,
+        proxies: TrustedProxies | None = None,
     ) -> None:
         super().__init__(force=True, realm=realm)
         self.store = store
         self.prefix = "/" + prefix.strip("/")
+        self.proxies = proxies or TrustedProxies()
+        self.failures = FailureSummary(store.guard.settings.summary_interval_s)
 
     def protects(self, request: web.Request) -> bool:
         """Whether the request is for the SCIM API.
@@ -95,27 +99,19 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
         # Overridden: the stock one guards every path and has only one kind of failure.
         if getattr(handler, "__basic_auth_ignore__", False) or not self.protects(request):
             return await handler(request)
-        failure = await self.authenticate_request(request)
+        try:
+            failure = await self.authenticate_request(request)
+        except AuthRefused as refused:
+            return self.refuse(refused)
         if failure is not None:
             return self.challenge(failure)
         return await handler(request)
 
-    async def authenticate(self, request: web.Request) -> bool:
-        """The base class's contract, for callers that only need yes or no."""
-        return await self.authenticate_request(request) is None
-
-    def required(self, handler: Handler) -> Handler:
-        """Guard one handler outside the prefix, with the same checks and 401 body."""
-
-        @functools.wraps(handler)
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            failure = await self.authenticate_request(request)
-            return self.challenge(failure) if failure else await handler(request)
-
-        return guarded
-
     async def authenticate_request(self, request: web.Request) -> str | None:
-        """Check the Authorization header; None on success, else the 401 detail."""
+        """Check the Authorization header; None on success, else the 401 detail.
+
+        Raises `AuthRefused` when the guard refuses to check it now.
+        """
         header = request.headers.get(hdrs.AUTHORIZATION, "").strip()
         if not header:
             return _failed("missing", MISSING)
@@ -150,24 +146,32 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
     async def check_credentials(self, username: str, password: str,
                                 request: web.Request) -> bool:
         """Basic: the store decides (scrypt, constant time); the org goes on the request."""
-        info = await self.store.identify_basic(username, password)
+        client = self.proxies.client_of(request)
+        info = await self.store.identify_basic(username, password, client)
         if info is None:
-            log.warning("SCIM auth failed: Basic user %s from %s", _loggable(username),
-                        request.remote)
+            self.failures.record("basic", username, client or request.remote)
             return False
         _authenticated(request, info)
         return True
 
     async def check_bearer(self, token: str, request: web.Request) -> bool:
         """Bearer: as Basic; only the token's non-secret id is ever logged."""
-        info = await self.store.identify_bearer(token)
+        client = self.proxies.client_of(request)
+        info = await self.store.identify_bearer(token, client)
         if info is None:
             parsed = parse_token(token)
-            log.warning("SCIM auth failed: bearer token %s from %s",
-                        parsed[0] if parsed else "(not a gateway token)", request.remote)
+            self.failures.record("bearer", parsed[0] if parsed else "(not a gateway token)",
+                                 client or request.remote)
             return False
         _authenticated(request, info)
         return True
+
+    @staticmethod
+    def refuse(refused: AuthRefused) -> web.Response:
+        """429/503 with an integer Retry-After, as a SCIM Error body."""
+        metrics.auth_failure("throttled" if refused.status == 429 else "overloaded")
+        return error_response(ScimError(refused.status, refused.detail,
+                                        retry_after=refused.retry_after))
 
     def challenge(self, detail: str = MISSING) -> web.Response:
         """A SCIM Error 401 naming both schemes, instead of the stock empty HTML page."""

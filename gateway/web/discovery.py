@@ -6,8 +6,11 @@ custom attribute sees it, and no other org does.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from gateway.provisioning.planner import pushed_down
 from gateway.provisioning.user_index import INDEXED
 from gateway.scim.errors import ScimError
 from gateway.web.context import org_context
@@ -31,7 +34,7 @@ async def service_provider_config(request: web.Request) -> web.Response:
     """
     ctx = await org_context(request)
     config = request.app[CONFIG]
-    body = {
+    body: dict[str, Any] = {
         "schemas": [SPC_SCHEMA],
         "documentationUri": "https://support.workstream.example/scim",
         "patch": {"supported": True},
@@ -55,20 +58,10 @@ async def service_provider_config(request: web.Request) -> web.Response:
         body["schemas"].append(QUERY_EXTENSION)
         body[QUERY_EXTENSION] = {
             "maxScan": config.scim.max_scan,
-            "pushedDown": _pushed_down(ctx.mappings.user),
+            "pushedDown": pushed_down(ctx.mappings.user, INDEXED),
             "indexed": list(INDEXED),
         }
     return scim_response(body)
-
-
-def _pushed_down(mapping) -> list[str]:
-    """SCIM attributes whose filters the backend answers (not the gateway)."""
-    names = ["id", "meta.lastModified"]
-    for bound in mapping.bound:
-        backend = mapping.catalogue[bound.spec.backend]
-        if backend.searchable:
-            names.append(bound.text)
-    return names
 
 
 def _resource_types(ctx) -> list:

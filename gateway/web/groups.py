@@ -14,21 +14,22 @@ with just what `attributes`/`excludedAttributes` ask for.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from gateway import jsonio
-from gateway.backend.client import request_id
 from gateway.provisioning.context import OrgContext
 from gateway.provisioning.groups import GroupService
+from gateway.request_context import request_id
 from gateway.scim.projection import project
 from gateway.scim.schema import LIST_RESPONSE, ResourceType
 from gateway.scim.validation import validate
 from gateway.web.context import org_context
 from gateway.web.params import (
     ListParams,
+    if_match,
     patch_operations,
     projection_params,
     query_dict,
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 _MEMBER_KEYS = ("value", "$ref", "type")
 _PROBE = {"value": "1", "$ref": "r", "type": "User", "display": "d"}
 
+
+# A group's member ids, page after page (closed early when the first page was all).
+MemberPages = AsyncGenerator[list[str], None]
 
 @dataclass(frozen=True)
 class MemberView:
@@ -86,7 +90,7 @@ def _with_members(projected: dict, members: list[str], view: MemberView) -> dict
 
 
 async def _members_json(
-    head: bytes, first: list[str], pages: AsyncIterator[list[str]], view: MemberView
+    head: bytes, first: list[str], pages: MemberPages, view: MemberView
 ) -> AsyncIterator[bytes]:
     """A resource's JSON with its members spliced in, one backend page per chunk."""
     if not first:
@@ -131,14 +135,14 @@ async def _one_group(
     if not view.wanted:
         return resource_response(resource, projected=projected)
     pages = _service(request).member_pages(ctx, resource["id"])
-    first = await anext(pages, [])
+    first: list[str] = await anext(pages, [])
     headers = {"ETag": resource["meta"]["version"]} if resource.get("meta") else None
     return await _stream(request, _members_json(jsonio.dumps(projected), first, pages, view),
                          headers=headers)
 
 
 async def _list_body(
-    total: int, start_index: int, items: list[tuple[bytes, list[str], AsyncIterator]],
+    total: int, start_index: int, items: list[tuple[bytes, list[str], MemberPages]],
     view: MemberView,
 ) -> AsyncIterator[bytes]:
     yield jsonio.dumps({
@@ -179,7 +183,7 @@ async def _search(request: web.Request, ctx: OrgContext, source: dict) -> web.St
     if not view.wanted or not resources:
         return list_response(result.total, params.window.start_index, resources)
     # Every group's first member page is read before answering: faults are still SCIM errors.
-    items = []
+    items: list[tuple[bytes, list[str], MemberPages]] = []
     for full, projected in zip(result.resources, resources, strict=True):
         pages = service.member_pages(ctx, full["id"])
         items.append((jsonio.dumps(projected), await anext(pages, []), pages))
@@ -214,7 +218,7 @@ async def replace_group(request: web.Request) -> web.Response:
     rtype = ctx.mappings.group.rtype
     body = await resource_body(request, rtype, "Group")
     written = await _service(request).replace(
-        ctx, request.match_info["id"], body, request.headers.get("If-Match"))
+        ctx, request.match_info["id"], body, if_match(request))
     attributes, excluded = projection_params(request)
     view = MemberView.of(rtype, attributes, excluded, ctx.base_url)
     projected = project(written.resource, rtype, attributes, excluded)
@@ -229,7 +233,7 @@ async def patch_group(request: web.Request) -> web.StreamResponse:
     attributes, excluded = projection_params(request)
     wanted = attributes is not None or excluded is not None
     resource = await _service(request).patch(
-        ctx, request.match_info["id"], operations, request.headers.get("If-Match"),
+        ctx, request.match_info["id"], operations, if_match(request),
         want_resource=wanted)
     if resource is None:
         return scim_response(None, 204)
@@ -241,7 +245,7 @@ async def patch_group(request: web.Request) -> web.StreamResponse:
 async def delete_group(request: web.Request) -> web.Response:
     ctx = await org_context(request)
     await _service(request).delete(ctx, request.match_info["id"],
-                                   request.headers.get("If-Match"))
+                                   if_match(request))
     return scim_response(None, 204)
 
 

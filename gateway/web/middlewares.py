@@ -14,8 +14,8 @@ import uuid
 
 from aiohttp import web
 
-from gateway.backend.client import request_id
 from gateway.provisioning.backend_errors import ESCAPED, escaped_error
+from gateway.request_context import request_id
 from gateway.scim.errors import ScimError
 from gateway.state import StateCorrupt, StateUnavailable
 from gateway.web.responses import error_response

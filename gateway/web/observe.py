@@ -15,10 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from gateway.backend.client import request_id
 from gateway.observability import metrics
 from gateway.observability.context import RequestContext, current
+from gateway.request_context import request_id
 from gateway.scim.idp_quirks import identify_idp
 
 access_log = logging.getLogger("gateway.access")
@@ -32,8 +33,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 CLIENT_CLOSED = 499
 
 
-def observe_requests(base_path: str) -> Callable[[web.Request, Handler],
-                                                 Awaitable[web.StreamResponse]]:
+def observe_requests(base_path: str) -> Middleware:
     """The middleware, for SCIM requests under `base_path`."""
     prefix = "/" + base_path.strip("/")
     operations: dict[tuple[str, str], str] = {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.helpers import ETag
 
 from gateway import jsonio
 from gateway.config import LimitsConfig
@@ -20,6 +21,7 @@ from gateway.scim.filter import Filter, parse_filter
 from gateway.scim.projection import parse_attribute_list
 from gateway.scim.requests import prepare_patch, prepare_resource
 from gateway.scim.schema import ResourceType
+from gateway.scim.versions import Versions
 from gateway.web.state import CONFIG
 
 # SCIM bodies nest a few levels (extension → manager → value); this leaves room to
@@ -77,7 +79,11 @@ async def read_json_object(request: web.Request) -> dict:
     Call it only after the org gate (`org_context`): a caller whose org may not
     provision learns that (403) before the gateway spends anything on the body.
     """
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except ConnectionResetError:
+        # The client left, or was cut off for a body slower than server.body_timeout_s.
+        raise ScimError(408, "The request body did not arrive in time") from None
     return await off_loop_if_large(len(raw), parse_body, raw, body_budget(_limits(request)))
 
 
@@ -94,6 +100,20 @@ def parse_body(raw: bytes, budget: BodyBudget) -> dict:
         raise ScimError(400, "The request body must be a JSON object", "invalidSyntax")
     check_body(body, budget, MAX_BODY_DEPTH)
     return body
+
+
+def _versions(tags: tuple[ETag, ...] | None) -> Versions | None:
+    return None if tags is None else Versions.of(tag.value for tag in tags)
+
+
+def if_match(request: web.Request) -> Versions | None:
+    """The versions `If-Match` accepts (aiohttp parses the header), or None without one."""
+    return _versions(request.if_match)
+
+
+def if_none_match(request: web.Request) -> Versions | None:
+    """The versions `If-None-Match` names, or None without the header."""
+    return _versions(request.if_none_match)
 
 
 def prepared_resource(raw: bytes, budget: BodyBudget, rtype: ResourceType, kind: str) -> dict:

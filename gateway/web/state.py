@@ -24,3 +24,5 @@ MAPPINGS = web.AppKey("mappings", MappingRegistry)
 ORG_GATE = web.AppKey("org_gate", OrgGate)
 USERS = web.AppKey("users", UserService)
 GROUPS = web.AppKey("groups", GroupService)
+# server.allowed_hosts, lower-cased once: the Host headers base_url may echo.
+ALLOWED_HOSTS = web.AppKey("allowed_hosts", frozenset)

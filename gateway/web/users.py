@@ -11,6 +11,8 @@ from gateway.scim.validation import validate
 from gateway.web.context import org_context
 from gateway.web.params import (
     ListParams,
+    if_match,
+    if_none_match,
     patch_operations,
     projection_params,
     query_dict,
@@ -71,7 +73,7 @@ async def replace_user(request: web.Request) -> web.Response:
     rtype = ctx.mappings.user.rtype
     body = await resource_body(request, rtype, "User")
     resource = await request.app[USERS].replace(
-        ctx, request.match_info["id"], body, request.headers.get("If-Match")
+        ctx, request.match_info["id"], body, if_match(request)
     )
     return resource_response(resource, projected=_projected(request, resource, rtype))
 
@@ -81,7 +83,7 @@ async def patch_user(request: web.Request) -> web.Response:
     rtype = ctx.mappings.user.rtype
     operations = await patch_operations(request, rtype)
     resource = await request.app[USERS].patch(
-        ctx, request.match_info["id"], operations, request.headers.get("If-Match")
+        ctx, request.match_info["id"], operations, if_match(request)
     )
     return resource_response(resource, projected=_projected(request, resource, rtype))
 
@@ -89,16 +91,13 @@ async def patch_user(request: web.Request) -> web.Response:
 async def delete_user(request: web.Request) -> web.Response:
     ctx = await org_context(request)
     await request.app[USERS].deactivate(ctx, request.match_info["id"],
-                                        request.headers.get("If-Match"))
+                                        if_match(request))
     return scim_response(None, 204)
 
 
 def _not_modified(request: web.Request, resource: dict) -> bool:
-    tags = request.headers.get("If-None-Match")
-    if not tags:
-        return False
-    version = resource["meta"].get("version")
-    return tags.strip() == "*" or version in [t.strip() for t in tags.split(",")]
+    named = if_none_match(request)
+    return named is not None and named.names(resource["meta"]["version"])
 
 
 def add_routes(app: web.Application, base: str) -> None:

@@ -21,7 +21,11 @@ async def test_service_provider_config_is_honest(world: World):
     status, spc, _ = await world.a.get("/ServiceProviderConfig", params={"attributes": ext})
     assert status == 200 and ext in spc["schemas"]
     query = spc[ext]
-    assert query["maxScan"] == 10000 and "userName" in query["pushedDown"]
+    assert query["maxScan"] == 10000
+    # The planner's own answer: externalId (the id store's index) is pushed down,
+    # a title (no backend search) is not.
+    assert {"id", "userName", "externalId", "active"} <= set(query["pushedDown"])
+    assert "title" not in query["pushedDown"] and query["indexed"] == ["userName", "externalId"]
 
 
 async def test_resource_types_name_user_with_enterprise_extension(world: World):

@@ -26,7 +26,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.backend.errors import BackendUnavailable
 from gateway.idstore.base import IdStoreUnavailable
-from gateway.provisioning.group_index import EPOCH
 from gateway.web.state import BACKEND, ORG_GATE, USERS
 from tests.asserts import assert_scim_503
 from tests.bodies import okta_user, patch_ops
@@ -263,7 +262,7 @@ async def test_a_fault_no_use_case_translated_is_still_a_503(
 async def test_okta_rename_with_adds_in_a_fault_storm_after_redis_lost_the_index(
     world: World, faults: Faults
 ):
-    """Issue 10's storm: Redis restarted (the group index's start marker gone), one Redis
+    """Issue 10's storm: Redis restarted (the group index's cache gone), one Redis
     call failing, and the backend failing every team listing. Before, reading the start
     marker listed teams outside the block that turns backend errors into 503s: a 500
     without Retry-After after the members had been added."""
@@ -277,7 +276,7 @@ async def test_okta_rename_with_adds_in_a_fault_storm_after_redis_lost_the_index
     raw = redis.from_url(REDIS_URL)
 
     async def rename_and_add(run: int):
-        await raw.hdel(f"{world.store.prefix}:{{org:{org}}}:idx:groups", EPOCH)
+        await raw.delete(f"{world.store.prefix}:{{org:{org}}}:idx:groups")
         faults.failing_list = "/teams"
         try:
             return await world.a.patch(f"/Groups/{group['id']}", patch_ops(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.mapping.engine import ResourceMapping
+from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.web.state import MAPPINGS
 from tests.conftest import ScimClient, World, basic
 

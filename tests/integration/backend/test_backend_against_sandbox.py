@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
-from gateway.backend.client import BackendClient, request_id
+from gateway.backend.client import BackendClient, pages
 from gateway.backend.errors import (
     BackendAuthError,
     BackendBadRequest,
@@ -26,6 +26,7 @@ from gateway.backend.errors import (
     BackendStale,
     BackendUnavailable,
 )
+from gateway.request_context import request_id
 from sandbox.app import SANDBOX_KEY, create_app
 
 TOKEN = "integration-service-token"
@@ -145,11 +146,12 @@ async def test_team_and_membership_round_trip(client: BackendClient, org: int):
 
     assert await client.add_members(org, team["id"], ids) == {"added": 3}
     assert await client.add_members(org, team["id"], ids[:1]) == {"added": 0}
-    members = [m["employee_id"] async for m in client.iter_members(org, team["id"], per_page=2)]
+    members = [m["employee_id"] async for page in pages(
+        lambda n: client.list_members(org, team["id"], page=n, per_page=2)) for m in page.items]
     assert members == sorted(ids)
     assert await client.remove_members(org, team["id"], ids[1:]) == {"removed": 2}
     assert (await client.list_members(org, team["id"])).total == 1
-    assert [t["id"] async for t in client.iter_teams(org)] == [team["id"]]
+    assert [t["id"] for t in (await client.list_teams(org)).items] == [team["id"]]
 
     assert await client.delete_team(org, team["id"]) is None
     with pytest.raises(BackendNotFound):
@@ -157,7 +159,7 @@ async def test_team_and_membership_round_trip(client: BackendClient, org: int):
     assert (await client.get_employee(org, ids[0]))["status"] == "active"  # people stay
 
 
-async def test_iter_employees_streams_every_page(
+async def test_pages_streams_every_page(
     client: BackendClient, org: int, admin: Callable[..., Awaitable[Any]]
 ):
     made = await admin(
@@ -166,7 +168,9 @@ async def test_iter_employees_streams_every_page(
         {"employees": [person(n) for n in range(450)]},
     )
     await admin("DELETE", "/_sandbox/requests")
-    seen = [e["id"] async for e in client.iter_employees(org, status="active")]
+    seen = [e["id"] async for page in pages(
+        lambda n: client.list_employees(org, page=n, per_page=200, status="active"))
+        for e in page.items]
     assert seen == sorted(made["ids"])
     log = (await admin("GET", "/_sandbox/requests"))["requests"]
     assert [r["query"]["page"] for r in log] == ["1", "2", "3"]
@@ -352,7 +356,8 @@ async def test_lost_membership_answer_is_retried(client: BackendClient, org: int
     chaos.lose[("POST", f"/internal/v1/orgs/{org}/teams/{team['id']}/members/add")] = 1
     await client.add_members(org, team["id"], [a["id"]])
     assert client.stats["POST teams/members/add"] == 2
-    assert [m["employee_id"] async for m in client.iter_members(org, team["id"])] == [a["id"]]
+    assert [m["employee_id"] for m in (await client.list_members(org, team["id"])).items] == [
+        a["id"]]
 
 
 async def test_lost_answer_of_an_unsafe_patch_is_not_retried(

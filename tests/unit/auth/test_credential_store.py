@@ -24,6 +24,8 @@ from gateway.auth import (
     UnknownCredential,
     hashing,
 )
+from gateway.auth import store as store_module
+from gateway.auth.guard import AuthGuard, AuthRefused, GuardSettings
 from gateway.auth.store import CredentialError
 from gateway.state import StateDB, StateUnavailable
 from gateway.state.schema import credentials as credentials_table
@@ -580,13 +582,29 @@ async def test_repeat_verification_is_served_from_cache_until_ttl(
     assert len(scrypt_spy.calls) == 2
 
 
-async def test_failures_are_not_cached(scrypt_spy: ScryptSpy) -> None:
+async def test_a_wrong_secret_seen_again_costs_no_scrypt(scrypt_spy: ScryptSpy) -> None:
     store = memory_store()
-    issued = await store.issue_basic(17)
+    basic, token = await store.issue_basic(17), await store.issue_token(17)
     scrypt_spy.calls.clear()
     for _ in range(3):
-        assert await store.verify_basic(issued.username, "wrong") is None
-    assert len(scrypt_spy.calls) == 3
+        assert await store.verify_basic(basic.username, "wrong") is None
+        assert await store.verify_bearer(token.token[:-4] + "AAAA") is None
+        assert await store.verify_basic("nobody", "wrong") is None
+    assert len(scrypt_spy.calls) == 3  # one per distinct wrong secret, not one per attempt
+
+
+async def test_a_remembered_failure_does_not_outlive_the_hash_it_failed_against(
+    scrypt_spy: ScryptSpy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = memory_store()
+    issued = await store.issue_basic(17)
+    assert await store.verify_basic(issued.username, "next-password") is None
+    # Rotation happens to pick the secret that failed a moment ago.
+    monkeypatch.setattr(store_module.secrets, "token_urlsafe", lambda _n: "next-password")
+    await store.rotate(issued.credential_id)
+    scrypt_spy.calls.clear()
+    assert await store.verify_basic(issued.username, "next-password") == 17
+    assert len(scrypt_spy.calls) == 1
 
 
 async def test_identical_concurrent_verifications_share_one_hash(scrypt_spy: ScryptSpy) -> None:
@@ -598,20 +616,121 @@ async def test_identical_concurrent_verifications_share_one_hash(scrypt_spy: Scr
     assert len(scrypt_spy.calls) == 1
 
 
-async def test_flood_of_bad_passwords_runs_few_hashes_at_once(
+async def test_flood_of_bad_passwords_runs_few_hashes_and_refuses_the_excess_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     spy = ScryptSpy(hold_s=0.02)
     monkeypatch.setattr(hashing.hashlib, "scrypt", spy)
-    store = memory_store(max_concurrent_hashes=2)
+    store = memory_store(guard=AuthGuard(GuardSettings(hash_slots=2, suspect_queue=2,
+                                                       credential_failure_limit=3)))
     issued = await store.issue_basic(17)
+    for i in range(3):  # the credential is now failing heavily
+        assert await store.verify_basic(issued.username, f"warm-up-{i}") is None
     spy.calls.clear()
     results = await asyncio.gather(
-        *(store.verify_basic(issued.username, f"guess-{i}") for i in range(12))
+        *(store.verify_basic(issued.username, f"guess-{i}") for i in range(12)),
+        return_exceptions=True,
     )
-    assert results == [None] * 12
-    assert len(spy.calls) == 12
-    assert spy.max_running <= 2
+    refused = [r for r in results if isinstance(r, AuthRefused)]
+    assert [r for r in results if not isinstance(r, AuthRefused)] == [None] * len(spy.calls)
+    # One slot (the other is kept for logins that look real), two waiting; the rest
+    # refused unhashed.
+    assert len(spy.calls) == 3
+    assert {(r.status, r.retry_after) for r in refused} == {(429, 1)}
+    assert spy.max_running == 1
+
+
+async def test_a_real_login_hashes_at_once_beside_the_guesses_already_hashing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = ScryptSpy(hold_s=0.05)
+    monkeypatch.setattr(hashing.hashlib, "scrypt", spy)
+    store = memory_store(guard=AuthGuard(GuardSettings(hash_slots=2, suspect_queue=4)))
+    attacked, idp = await store.issue_basic(17), await store.issue_basic(18)
+    assert await store.verify_basic(attacked.username, "warm-up") is None
+    spy.calls.clear()
+    guesses = [asyncio.ensure_future(store.verify_basic(attacked.username, f"guess-{i}"))
+               for i in range(4)]
+    await asyncio.sleep(0.01)  # one guess hashing, three waiting
+    assert await store.verify_basic(idp.username, idp.password) == 18
+    assert await asyncio.gather(*guesses) == [None] * 4
+    idp_salt = store._by_id[idp.credential_id].secret_hash.salt
+    assert [call["salt"] for call in spy.calls].index(idp_salt) == 1
+    assert spy.max_running == 2
+
+
+async def test_right_password_gets_a_slot_before_queued_guesses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = ScryptSpy(hold_s=0.02)
+    monkeypatch.setattr(hashing.hashlib, "scrypt", spy)
+    store = memory_store(guard=AuthGuard(GuardSettings(hash_slots=1, suspect_queue=8,
+                                                       credential_failure_limit=2)))
+    attacked, idp = await store.issue_basic(17), await store.issue_basic(18)
+    for i in range(2):
+        assert await store.verify_basic(attacked.username, f"warm-up-{i}") is None
+    spy.calls.clear()
+    guesses = [asyncio.ensure_future(store.verify_basic(attacked.username, f"guess-{i}"))
+               for i in range(6)]
+    await asyncio.sleep(0)  # the guesses take the slot and queue up first
+    assert await store.verify_basic(idp.username, idp.password) == 18
+    assert await asyncio.gather(*guesses) == [None] * 6
+    hashed = [call["salt"] for call in spy.calls]
+    idp_salt = store._by_id[idp.credential_id].secret_hash.salt
+    assert hashed.index(idp_salt) == 1  # right after the guess already running
+
+
+async def test_the_right_secret_of_an_attacked_username_still_gets_in(
+    scrypt_spy: ScryptSpy,
+) -> None:
+    store = memory_store(guard=AuthGuard(GuardSettings(credential_failure_limit=2)))
+    issued = await store.issue_basic(17)
+    for i in range(20):
+        assert await store.verify_basic(issued.username, f"guess-{i}") is None
+    assert await store.verify_basic(issued.username, issued.password) == 17
+
+
+async def test_unknown_names_are_refused_unhashed_while_every_slot_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = ScryptSpy(hold_s=0.05)
+    monkeypatch.setattr(hashing.hashlib, "scrypt", spy)
+    store = memory_store(guard=AuthGuard(GuardSettings(hash_slots=1)))
+    issued = await store.issue_basic(17)
+    spy.calls.clear()
+    busy = asyncio.ensure_future(store.verify_basic(issued.username, issued.password))
+    await asyncio.sleep(0)
+    assert await store.verify_basic("nobody", "x") is None
+    assert await store.verify_bearer("wsg_000000000000_" + "A" * 43) is None
+    assert await busy == 17
+    assert len(spy.calls) == 1  # only the real credential was hashed
+
+
+async def test_a_full_queue_of_good_looking_checks_answers_503_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = ScryptSpy(hold_s=0.02)
+    monkeypatch.setattr(hashing.hashlib, "scrypt", spy)
+    store = memory_store(guard=AuthGuard(GuardSettings(hash_slots=1, trusted_queue=2)))
+    creds = [await store.issue_basic(org) for org in range(1, 6)]
+    spy.calls.clear()
+    results = await asyncio.gather(*(store.verify_basic(c.username, c.password)
+                                     for c in creds), return_exceptions=True)
+    assert results[:3] == [1, 2, 3]
+    assert [(r.status, r.retry_after) for r in results[3:]] == [(503, 1), (503, 1)]
+    assert len(spy.calls) == 3
+
+
+async def test_an_address_vouched_for_by_a_proxy_is_throttled_after_its_failures() -> None:
+    store = memory_store(guard=AuthGuard(GuardSettings(client_failure_limit=3)))
+    issued = await store.issue_basic(17)
+    for i in range(3):
+        assert await store.verify_basic(issued.username, f"guess-{i}", "203.0.113.9") is None
+    with pytest.raises(AuthRefused) as refused:
+        await store.verify_basic(issued.username, issued.password, "203.0.113.9")
+    assert refused.value.status == 429 and refused.value.retry_after >= 1
+    # Another address, and a caller with no vouched-for address, are not affected.
+    assert await store.verify_basic(issued.username, issued.password, "198.51.100.7") == 17
 
 
 async def test_unrelated_change_keeps_warm_credentials_cached(

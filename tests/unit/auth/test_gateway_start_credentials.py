@@ -17,6 +17,7 @@ import gateway.__main__ as gateway_main
 import gateway.demo
 from gateway.auth import CredentialStore, ScryptParams
 from gateway.state import StateDB
+from gateway.web import serve
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -50,7 +51,7 @@ def no_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 def started(monkeypatch: pytest.MonkeyPatch) -> list[web.Application]:
     """Apps `main` would have served; nothing listens."""
     apps: list[web.Application] = []
-    monkeypatch.setattr(web, "run_app", lambda app, **_kw: apps.append(app))
+    monkeypatch.setattr(serve, "run", lambda app, _config, **_kw: apps.append(app))
     return apps
 
 

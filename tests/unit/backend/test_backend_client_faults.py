@@ -16,7 +16,7 @@ from aioresponses import core as aioresponses_core
 from yarl import URL
 
 import gateway.backend.client as client_mod
-from gateway.backend.client import DEFAULT_RETRY_AFTER_S, BackendClient, request_id
+from gateway.backend.client import DEFAULT_RETRY_AFTER_S, BackendClient, pages
 from gateway.backend.errors import (
     BackendAuthError,
     BackendBadRequest,
@@ -27,6 +27,7 @@ from gateway.backend.errors import (
     BackendStale,
     BackendUnavailable,
 )
+from gateway.request_context import request_id
 from tests.net import free_port
 
 BASE = "http://backend.test"
@@ -453,17 +454,17 @@ def page_body(ids: list[int], page: int, per_page: int, total: int) -> dict:
     }
 
 
-async def test_iter_employees_streams_page_by_page(client, mock):
+async def test_pages_streams_page_by_page(client, mock):
     pattern = re.compile(r"^http://backend\.test/internal/v1/orgs/1/employees\?.*$")
     mock.get(pattern, payload=page_body([1, 2], 1, 2, 5))
     mock.get(pattern, payload=page_body([3, 4], 2, 2, 5))
     mock.get(pattern, payload=page_body([5], 3, 2, 5))
-    stream = client.iter_employees(1, per_page=2, status="active")
+    stream = pages(lambda n: client.list_employees(1, page=n, per_page=2, status="active"))
     first = await anext(stream)
-    assert first == {"id": 1}
+    assert first.items == [{"id": 1}, {"id": 2}]
     assert client.stats["GET employees"] == 1  # later pages not fetched yet
-    rest = [e["id"] async for e in stream]
-    assert rest == [2, 3, 4, 5]
+    rest = [e["id"] async for page in stream for e in page.items]
+    assert rest == [3, 4, 5]
     assert client.stats["GET employees"] == 3
     urls = sorted(str(url) for (method, url) in mock.requests)
     assert all("status=active" in u and "per_page=2" in u for u in urls)

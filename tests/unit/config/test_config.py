@@ -34,6 +34,15 @@ def test_env_overrides_url_secret_and_port(tmp_path):
     assert config.redis.url == "redis://r:6379/0" and config.scim.max_scan == 50
 
 
+def test_list_keys_come_from_toml_arrays_or_comma_separated_env(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[server]\nallowed_hosts = ["scim.example.com", "scim.example.com:8443"]\n')
+    config = load_config(path, env={"WS_AUTH_TRUSTED_PROXY_HEADER": "X-Forwarded-For",
+                                    "WS_AUTH_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7"})
+    assert config.server.allowed_hosts == ("scim.example.com", "scim.example.com:8443")
+    assert config.auth.trusted_proxies == ("10.0.0.0/8", "192.168.1.7")
+
+
 def test_file_values_are_read(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[scim]\nmax_page_size = 50\n[mappings.orgs]\n"17" = "mappings.default"\n')
@@ -58,6 +67,15 @@ def test_file_values_are_read(tmp_path):
     ("", {"WS_BACKEND_DEADLINE_S": "inf"}, "backend.deadline_s"),
     ("[scim]\norg_cache_ttl_s = nan\n", {}, "scim.org_cache_ttl_s"),
     ("[server]\nport = 8080.9\n", {}, "server.port"),
+    ("[server]\nallowed_hosts = [1]\n", {}, "server.allowed_hosts"),
+    ("[server]\nallowed_hosts = [\"https://scim.example.com/\"]\n", {}, "server.allowed_hosts"),
+    ("[server]\nheader_timeout_s = 0\n", {}, "server.header_timeout_s"),
+    ("[server]\nmax_connections = 0\n", {}, "server.max_connections"),
+    ("[auth]\ntrusted_proxy_header = \"X-Forwarded-For\"\n", {}, "auth.trusted_proxies"),
+    ("[auth]\ntrusted_proxies = [\"10.0.0.0/8\"]\n", {}, "auth.trusted_proxy_header"),
+    ("[auth]\ntrusted_proxy_header = \"X-Forwarded-For\"\ntrusted_proxies = [\"lb\"]\n", {},
+     "auth.trusted_proxies"),
+    ("[auth]\nhash_slots = 0\n", {}, "auth.hash_slots"),
     ("[scim]\nmax_scan = 1e3\nmax_page_size = 20.5\n", {}, "scim.max_page_size"),
     ("", {"WS_MAPPINGS_ORGS": '{"17": "mappings.acme"}'}, "mappings.orgs"),
     ("[scim]\nmax_page_size = 201\n", {}, "scim.max_page_size"),

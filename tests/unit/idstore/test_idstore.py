@@ -208,6 +208,7 @@ async def test_lock_is_released_when_the_body_raises(store: IdStore):
 # ------------------------------------------------------------------ Redis specifics
 
 
+@pytest.mark.e2e  # a real Redis
 async def test_lock_excludes_another_process(prefix: str):
     """Two stores = two gateway processes sharing one Redis."""
     a = RedisIdStore(REDIS_URL, prefix=prefix)
@@ -225,6 +226,7 @@ async def test_lock_excludes_another_process(prefix: str):
         await drop_keys(f"{prefix}:*")
 
 
+@pytest.mark.e2e  # a real Redis
 async def test_lock_is_kept_alive_past_its_lease_while_held(prefix: str):
     a = RedisIdStore(REDIS_URL, prefix=prefix, lock_lease_s=0.3)
     b = RedisIdStore(REDIS_URL, prefix=prefix, lock_lease_s=0.3)
@@ -241,13 +243,20 @@ async def test_lock_is_kept_alive_past_its_lease_while_held(prefix: str):
 
 
 async def test_lock_of_a_crashed_holder_frees_itself_after_the_lease(redis_store, prefix):
-    raw = Redis.from_url(REDIS_URL)
+    key = f"{prefix}:{{org:5}}:lock:sync"
+    raw = Redis.from_url(REDIS_URL, decode_responses=True)
     try:
-        await raw.set(f"{prefix}:{{org:5}}:lock:sync", "dead-process-token", px=200)
+        await raw.set(key, "dead-process-token", px=400)
+        # While the dead holder's lease runs, the lock is still its.
+        with pytest.raises(LockTimeout):
+            async with redis_store.lock(5, "sync", timeout_s=0.05):
+                pytest.fail("acquired a lock another holder still held")
+        async with redis_store.lock(5, "sync", timeout_s=5):
+            held_by = await raw.get(key)
+            assert held_by is not None and held_by != "dead-process-token"
+        assert await raw.get(key) is None  # released on exit
     finally:
         await raw.aclose()
-    async with redis_store.lock(5, "sync", timeout_s=5):
-        pass
 
 
 async def test_keys_are_hash_tagged_per_org(redis_store, prefix):
@@ -328,14 +337,15 @@ async def test_redis_down_cool_down_skips_redis_without_new_warnings(caplog):
 def test_make_id_store_without_url_warns_it_is_not_shared(caplog):
     caplog.set_level(logging.WARNING, logger="gateway.idstore")
     store = make_id_store(None)
-    assert isinstance(store, MemoryIdStore) and store.shared is False
+    assert isinstance(store, MemoryIdStore)
     assert any("not shared" in r.getMessage().lower() for r in caplog.records)
 
 
+@pytest.mark.e2e  # a real Redis
 async def test_make_id_store_with_url_is_shared_redis():
     store = make_id_store(REDIS_URL)
     try:
-        assert isinstance(store, RedisIdStore) and store.shared is True
+        assert isinstance(store, RedisIdStore)
         assert isinstance(store, IdStore)
         assert await store.ping() is True
     finally:

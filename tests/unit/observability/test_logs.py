@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.backend.client import request_id
 from gateway.config import Config, load_config
 from gateway.observability import logs
 from gateway.observability.context import RequestContext, current
+from gateway.request_context import request_id
 
 
 @pytest.fixture

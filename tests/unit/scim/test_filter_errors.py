@@ -11,6 +11,7 @@ from gateway.scim.filter import (
     MAX_DEPTH,
     AttrPath,
     Compare,
+    Not,
     Present,
     parse_filter,
     parse_patch_path,
@@ -149,7 +150,11 @@ def test_long_or_chain_beyond_the_limit_is_refused() -> None:
 
 def test_nesting_at_the_limit_is_accepted() -> None:
     text = "not (" * (MAX_DEPTH - 1) + "a pr" + ")" * (MAX_DEPTH - 1)
-    parse_filter(text)
+    node = parse_filter(text)
+    for _ in range(MAX_DEPTH - 1):
+        assert isinstance(node, Not)
+        node = node.inner
+    assert node == Present(AttrPath(None, "a", None))
 
 
 def test_redundant_parentheses_add_no_depth() -> None:

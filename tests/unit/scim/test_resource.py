@@ -87,10 +87,21 @@ def test_get_value_for_simple_sub_and_extension_paths() -> None:
                 ENTERPRISE_USER: {"department": "D"}}
     assert get_value(resource, resolve("userName")) == "a"
     assert get_value(resource, resolve("name.givenName")) == "G"
-    assert get_value(resource, resolve("emails.value")) == ["a@x", "b@x"]
+    assert get_value(resource, resolve("emails.value")) == "a@x"  # no primary: the first
     assert get_value(resource, resolve(f"{ENTERPRISE_USER}:department")) == "D"
     assert get_value(resource, resolve(f"{ENTERPRISE_USER}:manager")) is None
     assert get_value({}, resolve("name.familyName")) is None
+    assert get_value({"userName": ""}, resolve("userName")) is None
+
+
+def test_get_value_picks_the_primary_element_among_those_the_terms_select() -> None:
+    resource = {"emails": [{"type": "home", "value": "h@x", "primary": True},
+                           {"type": "work", "value": "w1@x"},
+                           {"type": "WORK", "value": "w2@x", "primary": True}]}
+    assert get_value(resource, resolve("emails.value")) == "h@x"
+    assert get_value(resource, resolve("emails.value"), {"type": "work"}) == "w2@x"
+    assert get_value(resource, resolve("emails.value"), {"type": "other"}) is None
+    assert get_value({"emails": "not a list"}, resolve("emails.value"), {"type": "work"}) is None
 
 
 def test_prune_empty_removes_nulls_and_empty_containers_but_keeps_schemas() -> None:

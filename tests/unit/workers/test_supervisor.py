@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ WAIT_STEPS = 600  # x 0.05 s
 SERVE = textwrap.dedent("""
     import os, sys
     from aiohttp import web
+    from gateway.web.serve import ConnectionLimits
     from gateway.workers import serve_workers
 
     async def metrics_dir(request):
@@ -32,7 +34,8 @@ SERVE = textwrap.dedent("""
     app.router.add_get("/dir", metrics_dir)
     if sys.argv[2] == "broken":
         app.on_startup.append(fail_at_start)
-    sys.exit(serve_workers(app, "127.0.0.1", int(sys.argv[1]), 2))
+    limits = ConnectionLimits(header_timeout_s=0.5) if sys.argv[2] == "strict" else None
+    sys.exit(serve_workers(app, "127.0.0.1", int(sys.argv[1]), 2, limits=limits))
 """)
 
 
@@ -103,3 +106,23 @@ def test_workers_that_keep_dying_stop_the_gateway_with_exit_1() -> None:
     assert proc.returncode == 1
     assert "this worker cannot start" in stderr
     assert "exited 5 times within 30 s" in stderr and "stopping the gateway" in stderr
+
+
+def test_workers_cut_off_a_client_dribbling_its_headers() -> None:
+    port = free_port()
+    proc = supervisor(port, "strict")
+    try:
+        for _ in range(WAIT_STEPS):
+            if get(port, "/dir") is not None or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+            slow.sendall(b"GET /dir HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            assert get(port, "/dir") is not None  # served meanwhile
+            assert slow.recv(1024) == b""  # closed by the worker, never answered
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
