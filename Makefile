@@ -8,7 +8,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 STAMP   := $(VENV)/.install-stamp
 
-.PHONY: install demo test lint bench redis postgres
+.PHONY: install demo test lint bench bench-speed redis postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,8 @@ bench: $(STAMP) redis
 	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
 	bash scripts/ensure-wrk.sh
 	$(VENV)/bin/python -m bench
+
+# The speed bench alone, e.g. make bench-speed ARGS="--people 1000 --duration 20"
+bench-speed: $(STAMP) redis
+	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
+	$(VENV)/bin/python -m bench speed $(ARGS)

@@ -205,10 +205,16 @@ class RedisIdStore:
             positions.setdefault(space, []).append(i)
 
         async def op() -> list[str | None]:
-            pipe = self._redis.pipeline(transaction=False)
-            for space, idxs in positions.items():
-                pipe.hmget(self._space_key(org_id, space), [lookups[i][1] for i in idxs])
-            replies = await pipe.execute()
+            if len(positions) == 1:
+                # One space (every user lookup): a plain HMGET, no pipeline to build.
+                [(space, idxs)] = positions.items()
+                replies: list[Any] = [await self._redis.hmget(
+                    self._space_key(org_id, space), [lookups[i][1] for i in idxs])]
+            else:
+                pipe = self._redis.pipeline(transaction=False)
+                for space, idxs in positions.items():
+                    pipe.hmget(self._space_key(org_id, space), [lookups[i][1] for i in idxs])
+                replies = await pipe.execute()
             out: list[str | None] = [None] * len(lookups)
             for idxs, values in zip(positions.values(), replies, strict=True):
                 for i, value in zip(idxs, values, strict=True):

@@ -17,6 +17,7 @@ under a lock shared by every gateway process.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -24,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.backend.client import BackendClient
+from gateway.backend.client import BackendClient, Page
 from gateway.backend.errors import BackendNotFound
 from gateway.backend.records import format_timestamp, parse_timestamp
 from gateway.idstore import values
@@ -268,28 +269,36 @@ class UserIndex:
         """The pages of a list, fetched `SCAN_CONCURRENCY` at a time once the total is known.
 
         A rebuild of a 100,000-person org is 500 pages: one after another they
-        could outlast the IdP's 60 s. Pages are handed over as they arrive, so
-        at most a few are held at once; a failure cancels the rest.
+        could outlast the IdP's 60 s. Pages are handed over as they arrive and
+        a new fetch starts only as one finishes, so at most a few pages are
+        held at once (a finished task keeps its page: tasks for all 500 pages
+        up front held the whole org in memory until the end). A failure
+        cancels the rest.
         """
         first = await self._backend.list_employees(
             org_id, page=1, per_page=SCAN_PAGE_SIZE, **filters)
-        yield first.items
         last = -(-first.total // SCAN_PAGE_SIZE)
-        if last <= 1 or first.is_last:
+        more = last > 1 and not first.is_last
+        yield first.items
+        del first
+        if not more:
             return
-        limit = asyncio.Semaphore(SCAN_CONCURRENCY)
 
-        async def fetch(number: int) -> list[dict]:
-            async with limit:
-                page = await self._backend.list_employees(
-                    org_id, page=number, per_page=SCAN_PAGE_SIZE, **filters)
-                return page.items
+        def fetch(number: int) -> asyncio.Future[Page]:
+            return asyncio.ensure_future(self._backend.list_employees(
+                org_id, page=number, per_page=SCAN_PAGE_SIZE, **filters))
 
-        tasks = [asyncio.ensure_future(fetch(n)) for n in range(2, last + 1)]
+        numbers = iter(range(2, last + 1))
+        running = {fetch(n) for n in itertools.islice(numbers, SCAN_CONCURRENCY)}
+        finished: set[asyncio.Future[Page]] = set()
         try:
-            for done in asyncio.as_completed(tasks):
-                yield await done
+            while running:
+                finished, running = await asyncio.wait(
+                    running, return_when=asyncio.FIRST_COMPLETED)
+                running |= {fetch(n) for n in itertools.islice(numbers, len(finished))}
+                while finished:
+                    yield finished.pop().result().items
         finally:
-            for task in tasks:
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*running, *finished, return_exceptions=True)

@@ -474,6 +474,14 @@ def _error(what: str, detail: str) -> ScimError:
 # --------------------------------------------------------------------------- public API
 
 
+# The filter an IdP sends before every create, `userName eq "x"` with a new "x" each
+# time: the cache never hits it, and a grammar parse costs more than the rest of the
+# lookup. A string without a backslash or quote is its own value, so only the path
+# needs the grammar, and that is parsed once per path.
+_SIMPLE_EQ = re.compile(r'(?P<path>[A-Za-z][A-Za-z0-9_\-]*(?:\.[A-Za-z][A-Za-z0-9_\-]*)?) '
+                        r'eq "(?P<value>[^"\\]*)"')
+
+
 class ParseCache:
     """Successful parses by text, least recently used first out, bounded in bytes.
 
@@ -522,6 +530,7 @@ class ParseCache:
 
 FILTER_CACHE = ParseCache(max_bytes=2_000_000, max_entries=1024)
 PATH_CACHE = ParseCache(max_bytes=1_000_000, max_entries=1024)
+EQUALITY_CACHE = ParseCache(max_bytes=100_000, max_entries=256)  # `path eq ""`, by path
 _DEFAULT_BUDGET = FilterBudget()
 
 
@@ -533,10 +542,31 @@ def parse_filter(text: str, budget: FilterBudget = _DEFAULT_BUDGET) -> Filter:
     cached: Filter | None = FILTER_CACHE.get(text)
     if cached is not None:
         return cached
+    simple = _SIMPLE_EQ.fullmatch(text)
+    if simple is not None and simple["value"].isprintable():
+        # Okta's lookup (`userName eq "x"`) carries a new value every time: skip the grammar.
+        template = _equality_on(simple["path"])
+        if isinstance(template, Compare) and template.op == "eq" and template.value == "":
+            shortcut = Compare(template.path, "eq", simple["value"])
+            FILTER_CACHE.put(text, shortcut)
+            return shortcut
     node: Filter = _parse(text, "filter_start", "filter")
     if _depth(node) > MAX_DEPTH:
         raise invalid_filter(f"Invalid filter: nested more than {MAX_DEPTH} levels deep")
     FILTER_CACHE.put(text, node)
+    return node
+
+
+def _equality_on(path: str) -> Filter | None:
+    """`path eq ""` as the grammar parses it (cached), or None when it refuses the path
+    (the full parse then reports the error, with its own columns)."""
+    node: Filter | None = EQUALITY_CACHE.get(path)
+    if node is None:
+        try:
+            node = _parse(f'{path} eq ""', "filter_start", "filter")
+        except ScimError:
+            return None
+        EQUALITY_CACHE.put(path, node)
     return node
 
 

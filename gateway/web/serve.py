@@ -24,13 +24,14 @@ import logging
 import signal
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from gateway import jsonio
 from gateway.config import Config, ServerConfig
+from gateway.eventloop import new_event_loop
 from gateway.scim.errors import ScimError
 
 log = logging.getLogger(__name__)
@@ -74,13 +75,13 @@ class GuardedConnection(asyncio.Protocol):
     # -- asyncio.Protocol, forwarded to aiohttp's protocol -----------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream transport: asyncio's, or uvloop's (which doesn't subclass asyncio.Transport).
+        self._transport = stream = cast(asyncio.Transport, transport)
         site = self._site
         if len(site.connections) >= site.limits.max_connections:
             site.refused += 1
-            transport.write(REFUSAL)
-            transport.close()
+            stream.write(REFUSAL)
+            stream.close()
             return
         site.connections[self._handler()] = self
         assert self._inner is not None
@@ -240,4 +241,5 @@ def run(app: web.Application, config: Config, **runner_options: Any) -> None:
         finally:
             await runner.cleanup()  # stops listening, waits for in-flight requests
 
-    asyncio.run(serve())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:  # uvloop when installed
+        runner.run(serve())

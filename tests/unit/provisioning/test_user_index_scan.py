@@ -64,3 +64,36 @@ async def test_single_page_catch_up_keeps_the_newest_change_as_watermark():
     await UserIndex(OnePage(), store)._scan(17, USER, "x", since=None)  # type: ignore[arg-type]
     [watermark] = await store.get_many(17, [(SPACE, WATERMARK)])
     assert watermark.split(" ")[0] == (start + timedelta(seconds=3)).strftime(FMT)
+
+
+class Traced(dict):
+    """A record that can be watched for being freed (a plain dict can't be weakly referenced)."""
+
+
+async def test_index_rebuild_frees_each_page_once_indexed_so_memory_stays_flat():
+    import gc
+    import weakref
+
+    start = datetime.now(UTC).replace(microsecond=0)
+    watched: dict[int, list[weakref.ref]] = {}
+
+    class ManyPages:
+        async def list_employees(self, org_id, *, page=1, per_page=50, **filters) -> Page:
+            items = [Traced(person(n, start - timedelta(hours=1)))
+                     for n in range((page - 1) * per_page + 1, page * per_page + 1)]
+            watched[page] = [weakref.ref(item) for item in items]
+            return Page(items, 20 * per_page, page, per_page)
+
+    index = UserIndex(ManyPages(), MemoryIdStore())  # type: ignore[arg-type]
+    pages = index._pages(17, {})
+    seen = 0
+    async for records in pages:
+        seen += len(records)
+        del records
+        if seen == 10 * 200:  # halfway through a 20-page rebuild
+            break
+    gc.collect()
+    held = [n for n, refs in watched.items() if any(ref() is not None for ref in refs)]
+    await pages.aclose()
+    # The pages already handed over are gone; only those still in flight may be held.
+    assert len(held) <= 4, f"pages still in memory: {sorted(held)}"

@@ -144,3 +144,41 @@ def test_truncated_filters_fail_with_a_column_inside_the_text(node: Filter, cut:
         if "column" in error.detail:
             column = int(error.detail.split("column ")[1].split(":")[0])
             assert 1 <= column <= len(truncated) + 1
+
+
+def _grammar(text: str) -> Filter | str:
+    """What the grammar alone makes of `text` (the node, or the error's detail)."""
+    from gateway.scim.filter import _parse
+
+    try:
+        return _parse(text, "filter_start", "filter")
+    except ScimError as error:
+        return error.detail
+
+
+def _parsed(text: str) -> Filter | str:
+    try:
+        return parse_filter(text)
+    except ScimError as error:
+        return error.detail
+
+
+_PATH_WORDS = st.sampled_from(["userName", "emails.value", "not", "and", "or", "pr", "eq",
+                               "true", "null", "name.givenName", "x-y_1", "a.b.c", "1abc"])
+
+
+@given(_PATH_WORDS | names, st.text(max_size=40).filter(lambda v: '"' not in v and "\\" not in v))
+@settings(max_examples=400)
+def test_okta_user_name_lookup_shortcut_agrees_with_the_grammar(path: str, value: str) -> None:
+    # `userName eq "x"` with a new x each time skips the grammar (the cache never hits
+    # it); whatever the path and the value, the answer must be the grammar's own.
+    text = f'{path} eq "{value}"'
+    assert _parsed(text) == _grammar(text)
+
+
+def test_okta_user_name_lookup_shortcut_keeps_the_value_verbatim() -> None:
+    node = parse_filter('userName eq "Ünïcode.O\'Brien+tag@example.com"')
+    assert node == Compare(AttrPath(None, "userName", None), "eq",
+                           "Ünïcode.O'Brien+tag@example.com")
+    assert parse_filter('userName eq "a\\"b"') == Compare(AttrPath(None, "userName"), "eq",
+                                                           'a"b')
