@@ -371,13 +371,14 @@ async def _empty(db: StateDB) -> None:
         credentials,
         group_external_ids,
         mapping_assignments,
+        scim_unlink_values,
+        scim_unlinks,
     )
 
     async with db.begin() as conn:
-        await conn.execute(audit_events.delete())
-        await conn.execute(credentials.delete())
-        await conn.execute(group_external_ids.delete())
-        await conn.execute(mapping_assignments.delete())
+        for table in (audit_events, credentials, group_external_ids, mapping_assignments,
+                      scim_unlinks, scim_unlink_values):
+            await conn.execute(table.delete())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -5,8 +5,10 @@
     workstream-admin audit --org 17 [--user ID | --user-name EMAIL | --group ID] [--since D]
                            [--action deactivate] [--limit N] [--json]
     workstream-admin mapping list|assign|unassign|check|diff ...
+    workstream-admin reconcile --org N [--json] [--fix-index] [--rate CALLS_PER_S]
 
-Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback.
+Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback;
+`reconcile` exits 0 when clean, 1 when it found drift, 2 when it could not run.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from gateway.admin import audit, credentials, mapping
-from gateway.admin.common import add_common, open_state
+from gateway.admin import audit, credentials, mapping, reconcile
+from gateway.admin.common import add_common, open_state, section
+from gateway.backend.errors import BackendError
 from gateway.config import ConfigError
+from gateway.idstore.base import IdStoreError
+from gateway.mapping.registry import MappingRegistry
 from gateway.state import StateError
 
 
@@ -41,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     mapping_area = areas.add_parser("mapping", parents=[common],
                                     help="org mapping assignments, checks and dry runs")
     mapping.add_commands(mapping_area, common)
+    drift = areas.add_parser("reconcile", parents=[common],
+                             help="walk an org once and report drift (exit 1 when found)")
+    reconcile.add_arguments(drift)
     return parser
 
 
@@ -56,6 +64,21 @@ async def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    try:
+        backend = section(args, "backend")
+        if not backend.url:
+            raise ConfigError("backend.url is not set: reconcile reads the org from the backend")
+        mappings = section(args, "mappings")
+        return asyncio.run(reconcile.run_cli(
+            args, backend_url=backend.url, backend_token=backend.token,
+            redis_url=section(args, "redis").url,
+            mappings=MappingRegistry(mappings.default, mappings.orgs), db=open_state(args)))
+    except (ConfigError, StateError, BackendError, IdStoreError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -68,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return audit.execute(args)
     if args.area == "mapping":
         return mapping.execute(args)
+    if args.area == "reconcile":
+        return _reconcile(args)
     try:
         return asyncio.run(_migrate(args))
     except (ConfigError, StateError, OSError) as exc:

@@ -34,7 +34,7 @@ EMPLOYEE_FIELDS: dict[str, BackendField] = {
         BackendField("display_name", str),
         BackendField("title", str),
         BackendField("department", str),
-        BackendField("employee_number", str),
+        BackendField("employee_number", str, unique=True),  # when not null
         BackendField("cost_center", str),
         BackendField("manager_id", int),
         BackendField("phone", str),
@@ -47,6 +47,9 @@ EMPLOYEE_FIELDS: dict[str, BackendField] = {
         BackendField("updated_at", str, writable=False),
     )
 }
+
+# What at most one employee of an org may hold (an unlinked person still holds them).
+UNIQUE_EMPLOYEE_FIELDS = tuple(name for name, f in EMPLOYEE_FIELDS.items() if f.unique)
 
 TEAM_FIELDS: dict[str, BackendField] = {
     f.name: f

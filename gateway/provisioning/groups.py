@@ -75,6 +75,7 @@ from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present
 from gateway.scim.patch import apply_patch
 from gateway.scim.versions import Versions
 from gateway.state import StateDB
+from gateway.state.scim_unlinks import ScimUnlinks
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,10 @@ def _batches(ids: Sequence[int]) -> list[list[int]]:
 class GroupService:
     def __init__(self, backend: BackendClient, store: IdStore, state: StateDB, *,
                  max_scan: int, lock_timeout_s: float = 20.0, max_lookups: int = 50,
-                 lookup_concurrency: int = 4) -> None:
+                 lookup_concurrency: int = 4, unlinks: ScimUnlinks | None = None) -> None:
         self._backend = backend
+        # People unlinked from SCIM keep their memberships, hidden (see _hidden).
+        self.unlinks = unlinks
         self._store = store
         self._max_scan = max_scan
         self._max_lookups = max_lookups
@@ -147,14 +150,23 @@ class GroupService:
         team = await self._team(ctx, scim_id)
         return (await self._render(ctx, [team]))[0]
 
+    async def _hidden(self, ctx: OrgContext) -> frozenset[int]:
+        """People unlinked from SCIM: still team members in Workstream, never shown as
+        members, never added or removed through SCIM (they are not users to the IdP)."""
+        if self.unlinks is None:
+            return frozenset()
+        return await self.unlinks.ids(ctx.org_id)
+
     async def member_pages(
         self, ctx: OrgContext, scim_id: str
     ) -> AsyncGenerator[builtins.list[str], None]:
         """The group's member ids, one backend page at a time (never all held at once)."""
         team_id = self._team_id(scim_id)
+        hidden = await self._hidden(ctx)
         with backend_errors(ctx.mappings.group, f"Group {scim_id}"):
             async for page in self._member_pages(ctx, team_id):
-                yield [to_scim_id(m["employee_id"]) for m in page.items]
+                yield [to_scim_id(m["employee_id"]) for m in page.items
+                       if m["employee_id"] not in hidden]
 
     def _member_pages(self, ctx: OrgContext, team_id: int) -> AsyncIterator[Page]:
         return pages(lambda number: self._backend.list_members(
@@ -255,6 +267,7 @@ class GroupService:
         mapping = ctx.mappings.group
         members = member_values(body.get("members") or [], "members")
         ids = _to_add(members)
+        _refuse_hidden(ids, await self._hidden(ctx))
         fields = mapping.to_backend(body)
         audit.target("group", name=body.get("displayName"))
         audit.action("group_create", *(["member_add"] if ids else []))
@@ -371,9 +384,14 @@ class GroupService:
                 adds = [i for i in wanted if i not in current]
                 keep = set(wanted)
                 removes = [i for i in current if i not in keep]
+                named = wanted
             else:
-                adds = _to_add(list(change.add))
+                adds = named = _to_add(list(change.add))
                 removes = _to_remove(list(change.remove))
+            hidden = await self._hidden(ctx)
+            if hidden:
+                _refuse_hidden(named, hidden)
+                removes = [i for i in removes if i not in hidden]
             _note_group_write(mapping, team, attrs, adds, removes)
             renaming = attrs is not None and bool(attrs.fields)
             if renaming or len(adds) > MAX_MEMBER_IDS:
@@ -530,6 +548,13 @@ def _to_add(members: list[str]) -> list[int]:
     if bad:
         raise _unknown_members(bad)
     return list(ids)
+
+
+def _refuse_hidden(ids: list[int], hidden: frozenset[int]) -> None:
+    """An unlinked person is no user to SCIM: naming one as a member is a 400."""
+    named = [to_scim_id(i) for i in ids if i in hidden]
+    if named:
+        raise _unknown_members(named)
 
 
 def _to_remove(members: list[str]) -> list[int]:

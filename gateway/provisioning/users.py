@@ -3,7 +3,9 @@
 Each write reads the current record, computes the SCIM resource it should
 become, maps that to backend fields, and sends only the fields that differ:
 one backend PATCH (guarded by `If-Match`) plus, when `active` changed, the
-deactivate/reactivate action. Nothing is ever deleted.
+deactivate/reactivate action. Nothing is ever deleted: a DELETE deactivates
+and *unlinks* the person from SCIM (gateway.state.scim_unlinks): they answer 404
+and are left out of lists until a POST with their userName relinks them.
 """
 
 from __future__ import annotations
@@ -11,15 +13,22 @@ from __future__ import annotations
 import builtins
 import logging
 import uuid
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from gateway.audit import notes as audit
 from gateway.backend.client import BackendClient
-from gateway.backend.errors import BackendNotFound, BackendStale
-from gateway.backend.records import STATUS_ACTIVE, STATUS_DEACTIVATED, STATUS_FIELD
+from gateway.backend.errors import BackendConflict, BackendNotFound, BackendStale
+from gateway.backend.records import (
+    STATUS_ACTIVE,
+    STATUS_DEACTIVATED,
+    STATUS_FIELD,
+    UNIQUE_EMPLOYEE_FIELDS,
+)
 from gateway.idstore.base import IdStore
-from gateway.mapping.ids import from_scim_id
+from gateway.mapping.ids import from_scim_id, to_scim_id
 from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.mapping.write_plan import (
     StatusAction,
@@ -35,6 +44,7 @@ from gateway.provisioning.backend_errors import (
 )
 from gateway.provisioning.context import OrgContext
 from gateway.provisioning.listing import (
+    SCAN_PAGE_SIZE,
     ListResult,
     Window,
     backend_window,
@@ -49,8 +59,11 @@ from gateway.scim.evaluate import check_filter, compile_filter
 from gateway.scim.filter import Filter
 from gateway.scim.patch import apply_patch
 from gateway.scim.versions import Versions
+from gateway.state.scim_unlinks import ScimUnlinks, Unlinked
 
 log = logging.getLogger(__name__)
+# One line per unlink and relink, `operation` "unlink" / "relink" (what an audit trail records).
+lifecycle = logging.getLogger("gateway.provisioning.lifecycle")
 
 # A scan above max_scan is refused with this (formatted with total and limit).
 TOO_MANY_USERS = ("This filter would scan {total} users, more than the limit of {limit}; "
@@ -59,19 +72,32 @@ TOO_MANY_USERS = ("This filter would scan {total} users, more than the limit of 
 
 class UserService:
     def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int,
-                 max_lookups: int = 50, lookup_concurrency: int = 4) -> None:
+                 max_lookups: int = 50, lookup_concurrency: int = 4,
+                 unlinks: ScimUnlinks | None = None) -> None:
         self._backend = backend
         self.index = UserIndex(backend, store)
+        self.unlinks = unlinks  # None: DELETE only deactivates (nothing is hidden)
         self._max_scan = max_scan
         self._max_lookups = max_lookups
         self._lookup_concurrency = lookup_concurrency
 
     # ---- reads ----
 
-    async def _record(self, ctx: OrgContext, scim_id: str) -> dict:
+    async def _hidden(self, ctx: OrgContext) -> frozenset[int]:
+        """The org's people unlinked from SCIM (held in memory, see ScimUnlinks.ids)."""
+        if self.unlinks is None:
+            return frozenset()
+        return await self.unlinks.ids(ctx.org_id)
+
+    async def _backend_id(self, ctx: OrgContext, scim_id: str) -> int:
+        """The employee id behind `scim_id`; 404 when it can't be one or is unlinked."""
         backend_id = from_scim_id(scim_id)
-        if backend_id is None:
+        if backend_id is None or backend_id in await self._hidden(ctx):
             raise ScimError(404, f"User {scim_id} not found")
+        return backend_id
+
+    async def _record(self, ctx: OrgContext, scim_id: str) -> dict:
+        backend_id = await self._backend_id(ctx, scim_id)
         with backend_errors(ctx.mappings.user, f"User {scim_id}"):
             return await self._backend.get_employee(ctx.org_id, backend_id)
 
@@ -82,14 +108,26 @@ class UserService:
     # ---- writes ----
 
     async def create(self, ctx: OrgContext, resource: dict) -> dict:
+        """POST; a userName of a person unlinked from SCIM relinks that person (see _relink)."""
         mapping = ctx.mappings.user
+        hidden = await self._hidden(ctx)
+        user_name = resource.get("userName")
+        if hidden and isinstance(user_name, str) and self.unlinks is not None:
+            unlinked = await self.unlinks.by_user_name(ctx.org_id, user_name)
+            if unlinked is not None:
+                return await self._relink(ctx, unlinked, resource)
         plan = plan_create(mapping, resource)
         audit.target("user", name=resource.get("userName"))
         _note_plan(mapping, {}, plan, "create")
         with backend_errors(mapping, "User"):
-            record = await self._backend.create_employee(
-                ctx.org_id, plan.create or {}, idempotency_key=str(uuid.uuid4())
-            )
+            try:
+                record = await self._backend.create_employee(
+                    ctx.org_id, plan.create or {}, idempotency_key=str(uuid.uuid4())
+                )
+            except BackendConflict as exc:
+                if hidden:
+                    await self._refuse_if_held(ctx, plan.create or {}, exc)
+                raise
             audit.target("user", record["id"])
             if plan.action is not None:
                 record = await self._status_call(plan.action)(ctx.org_id, record["id"])
@@ -116,9 +154,7 @@ class UserService:
     async def _set_status(self, ctx: OrgContext, scim_id: str, action: StatusAction) -> dict:
         """The idempotent action alone: no read first (a missing user is the backend's 404)."""
         mapping = ctx.mappings.user
-        backend_id = from_scim_id(scim_id)
-        if backend_id is None:
-            raise ScimError(404, f"User {scim_id} not found")
+        backend_id = await self._backend_id(ctx, scim_id)
         audit.target("user", backend_id)
         audit.action(action)
         with backend_errors(mapping, f"User {scim_id}"):
@@ -136,22 +172,103 @@ class UserService:
         return self._backend.reactivate_employee
 
     async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: Versions | None) -> None:
-        """DELETE: the backend has no delete, and a person is never lost: deactivate.
+        """DELETE: the backend has no delete, and a person is never lost: deactivate,
+        then unlink from SCIM (404 from now on, until a POST relinks them).
 
         Without If-Match there is nothing to compare, so the idempotent action
-        is the only call (a missing user is the backend's 404).
+        is the only backend call (a missing user is the backend's 404). The
+        marker is written after the deactivation (the database is checked first,
+        so an outage is a 503 before anything changed); should it fail in
+        between, the IdP's retry of the DELETE finishes the job.
         """
-        if if_match is None:
-            await self._set_status(ctx, scim_id, "deactivate")
-            return
-        record = await self._record(ctx, scim_id)
+        what = f"User {scim_id}"
         mapping = ctx.mappings.user
-        audit.target("user", record["id"], mapping.to_scim_attributes(record).get("userName"))
-        audit.action("deactivate")
-        check_precondition(record, if_match, f"User {scim_id}")
-        audit.changes(mapping, record, {STATUS_FIELD: STATUS_DEACTIVATED})
-        with backend_errors(mapping, f"User {scim_id}"):
-            await self._backend.deactivate_employee(ctx.org_id, record["id"])
+        backend_id = await self._backend_id(ctx, scim_id)
+        audit.target("user", backend_id)
+        audit.action("deactivate", *(["unlink"] if self.unlinks is not None else []))
+        if self.unlinks is not None:
+            await self.unlinks.check_writable()
+        before: dict[str, Any] = {}
+        with backend_errors(mapping, what):
+            if if_match is not None:
+                before = await self._backend.get_employee(ctx.org_id, backend_id)
+                check_precondition(before, if_match, what)
+            record = await self._backend.deactivate_employee(ctx.org_id, backend_id)
+        audit.changes(mapping, before, {STATUS_FIELD: record.get(STATUS_FIELD)})
+        if self.unlinks is not None:
+            await self._unlink(ctx, record)
+
+    async def _unlink(self, ctx: OrgContext, record: dict) -> None:
+        assert self.unlinks is not None
+        resource = ctx.mappings.user.to_scim(record, ctx.base_url)
+        marker = await self.unlinks.unlink(
+            ctx.org_id, record["id"], user_name=str(resource.get("userName") or ""),
+            external_id=resource.get("externalId"),
+            values={field: record.get(field) for field in UNIQUE_EMPLOYEE_FIELDS})
+        audit.target("user", record["id"], marker.user_name)
+        lifecycle.info("user %s unlinked from SCIM", resource["id"], extra={
+            "operation": "unlink", "org_id": ctx.org_id, "user_id": resource["id"],
+            "user_name": marker.user_name})
+
+    async def _relink(self, ctx: OrgContext, unlinked: Unlinked, resource: dict) -> dict:
+        """POST for an unlinked person's userName: the same person again, old id and history.
+
+        The body is applied as a PUT would (`write_plan.plan_update`: only changed
+        fields are sent) and the person is reactivated unless the body says
+        `active: false`; the marker goes only once the backend took the write.
+        """
+        mapping = ctx.mappings.user
+        scim_id = to_scim_id(unlinked.employee_id)
+        what = f"User {scim_id}"
+        audit.target("user", unlinked.employee_id, unlinked.user_name)
+        for attempt in range(WRITE_ATTEMPTS):
+            with backend_errors(mapping, what):
+                record = await self._backend.get_employee(ctx.org_id, unlinked.employee_id)
+            current = mapping.to_scim(record, ctx.base_url)
+            plan = plan_update(mapping, record, current, resource)
+            if (plan.action is None and resource.get("active") is not False
+                    and record.get(STATUS_FIELD) != STATUS_ACTIVE):
+                plan = replace(plan, action="reactivate")
+            _note_plan(mapping, record, plan, "update")
+            audit.action("relink")
+            with backend_errors(mapping, what):
+                try:
+                    updated = await self._apply(ctx, record, plan, record["lock_version"])
+                except BackendStale:
+                    if attempt == WRITE_ATTEMPTS - 1:
+                        raise  # we gave up: 412
+                    continue
+                except BackendConflict as exc:
+                    await self._refuse_if_held(ctx, plan.update or {}, exc)
+                    raise
+            assert self.unlinks is not None
+            await self.unlinks.relink(ctx.org_id, unlinked.employee_id)
+            await self.index.moved(ctx.org_id, mapping, record, updated)
+            lifecycle.info("user %s relinked to SCIM", scim_id, extra={
+                "operation": "relink", "org_id": ctx.org_id, "user_id": scim_id,
+                "user_name": unlinked.user_name})
+            return mapping.to_scim(updated, ctx.base_url)
+        raise RuntimeError("unreachable: the last attempt returns or raises")
+
+    async def _refuse_if_held(self, ctx: OrgContext, sent: dict, exc: BackendConflict) -> None:
+        """409 naming the unlinked person who holds a value the backend refused, if one does."""
+        if self.unlinks is None:
+            return
+        mapping = ctx.mappings.user
+        for field in [f for f in (exc.fields or sent) if f in UNIQUE_EMPLOYEE_FIELDS]:
+            value = sent.get(field)
+            if not isinstance(value, str):
+                continue
+            holder = await self.unlinks.holder(ctx.org_id, field, value)
+            if holder is None:
+                continue
+            bound = mapping.field_for_backend(field)
+            label = bound.text if bound else "a unique attribute"
+            raise ScimError(
+                409, f"User already exists: '{label}' {value!r} is held by User "
+                f"{to_scim_id(holder.employee_id)} (userName {holder.user_name!r}), unlinked "
+                f"from SCIM at {holder.unlinked_at.isoformat()}; a POST with that userName "
+                f"relinks that person", "uniqueness")
 
     async def _write(
         self, ctx: OrgContext, scim_id: str, if_match: Versions | None,
@@ -203,23 +320,28 @@ class UserService:
         if sort_by is not None:
             checked_sort_key(sort_by, mapping.rtype)
         chosen = plan(node, mapping, INDEXED, self._max_lookups)
+        hidden = await self._hidden(ctx)
         with backend_errors(mapping, "Users"):
             if chosen.lookups is not None:
                 records = await self._lookup(ctx, chosen.lookups)
-                resources = self._matching(ctx, records, node)
-            elif chosen.exact and sort_by is None:
+                resources = self._matching(ctx, records, node, hidden)
+            elif chosen.exact and sort_by is None and (
+                    not hidden or set(chosen.params) <= {STATUS_FIELD}):
+                if hidden:
+                    return await self._visible_page(ctx, window, chosen.params, hidden)
                 return await self._backend_page(ctx, chosen.params, window)
             else:
-                resources = await self._scan(ctx, chosen.params, node)
+                resources = await self._scan(ctx, chosen.params, node, hidden)
         if sort_by is not None:
             resources = sort_resources(resources, sort_by, descending, mapping.rtype)
         return ListResult(len(resources), window.slice(resources))
 
     def _matching(
-        self, ctx: OrgContext, records: builtins.list[dict], node: Filter | None
+        self, ctx: OrgContext, records: builtins.list[dict], node: Filter | None,
+        hidden: frozenset[int],
     ) -> builtins.list[dict]:
         mapping = ctx.mappings.user
-        resources = [mapping.to_scim(r, ctx.base_url) for r in records]
+        resources = [mapping.to_scim(r, ctx.base_url) for r in records if r["id"] not in hidden]
         if node is None:
             return resources
         predicate = compile_filter(node, mapping.rtype)  # cached: compiled once per filter
@@ -256,8 +378,47 @@ class UserService:
         mapping = ctx.mappings.user
         return ListResult(total, [mapping.to_scim(r, ctx.base_url) for r in records])
 
+    async def _visible_page(self, ctx: OrgContext, window: Window, params: dict[str, Any],
+                            hidden: frozenset[int]) -> ListResult:
+        """A page of the org's people (all, or by status) with the unlinked left out.
+
+        The backend lists by id, and every unlinked person is still in it (nobody
+        is deleted) and deactivated (DELETE did that), so a record's place among
+        the visible ones is its place in the backend's list less the unlinked ids
+        below its own: the window is read from its backend offset on, at most
+        count + len(hidden) records more. An `active` list holds no unlinked
+        person, unless one was reactivated in Workstream directly (drift that
+        `workstream-admin reconcile` reports): they are still left out.
+        """
+        fetch = self._backend.list_employees
+        listed: builtins.list[int] = (
+            [] if params.get(STATUS_FIELD) == STATUS_ACTIVE else sorted(hidden))
+        if window.count == 0:
+            page = await fetch(ctx.org_id, page=1, per_page=1, **params)
+            return ListResult(max(0, page.total - len(listed)), [])
+        skip = hidden
+        number = window.offset // SCAN_PAGE_SIZE + 1
+        end = window.offset + window.count
+        records: builtins.list[dict] = []
+        while True:
+            page = await fetch(ctx.org_id, page=number, per_page=SCAN_PAGE_SIZE, **params)
+            first = (number - 1) * SCAN_PAGE_SIZE
+            for i, record in enumerate(page.items):
+                if record["id"] in skip:
+                    continue
+                place = first + i - bisect_left(listed, record["id"])
+                if window.offset <= place < end:
+                    records.append(record)
+            if len(records) >= window.count or page.is_last:
+                break
+            number += 1
+        mapping = ctx.mappings.user
+        return ListResult(max(0, page.total - len(listed)),
+                          [mapping.to_scim(r, ctx.base_url) for r in records])
+
     async def _scan(
-        self, ctx: OrgContext, params: dict[str, Any], node: Filter | None
+        self, ctx: OrgContext, params: dict[str, Any], node: Filter | None,
+        hidden: frozenset[int],
     ) -> builtins.list[dict]:
         """Evaluate `node` over every record the params select, refusing oversized scans."""
         out: builtins.list[dict] = []
@@ -265,7 +426,7 @@ class UserService:
             lambda **page: self._backend.list_employees(ctx.org_id, **page, **params),
             self._max_scan, TOO_MANY_USERS)
         async for records in pages:
-            out += self._matching(ctx, records, node)
+            out += self._matching(ctx, records, node, hidden)
         return out
 
 

@@ -106,5 +106,34 @@ mapping_assignments = Table(
     Column("assigned_at", DateTime(timezone=True), nullable=False),
 )
 
+# A person DELETEd through SCIM: deactivated in Workstream (every field kept) and
+# hidden from SCIM (404 by id, absent from lists and member lists) until a POST with
+# the same userName relinks them. Only the gateway knows it, so this is its home.
+scim_unlinks = Table(
+    "scim_unlinks",
+    metadata,
+    Column("org_id", BigInteger, primary_key=True),
+    Column("employee_id", BigInteger, primary_key=True),
+    Column("unlinked_at", DateTime(timezone=True), nullable=False),
+    Column("user_name", Text, nullable=False),  # as it was at unlink time
+    Column("user_name_key", Text, nullable=False),  # casefolded: userName is caseExact false
+    Column("external_id", Text),
+    Index("ix_scim_unlinks_user_name", "org_id", "user_name_key"),
+)
+
+# The unique backend values an unlinked person still holds (email, employee_number),
+# casefolded: a POST refused for one of them is told which unlinked person holds it.
+scim_unlink_values = Table(
+    "scim_unlink_values",
+    metadata,
+    Column("org_id", BigInteger, primary_key=True),
+    Column("employee_id", BigInteger, primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("value_key", Text, nullable=False),
+    Index("ix_scim_unlink_values_value", "org_id", "field", "value_key"),
+)
+
 CREDENTIALS_TOPIC = "credentials"
 MAPPINGS_TOPIC = "mappings"
+# Bumped with every unlink and relink: processes drop their cached unlinked ids.
+SCIM_UNLINKS_TOPIC = "scim_unlinks"

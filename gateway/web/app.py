@@ -25,6 +25,7 @@ from gateway.provisioning.users import UserService
 from gateway.state import StateDB
 from gateway.state.audit_events import AuditTrail
 from gateway.state.mapping_assignments import MappingAssignments
+from gateway.state.scim_unlinks import ScimUnlinks
 from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.client_address import TrustedProxies
@@ -134,9 +135,11 @@ def _services(id_store: IdStore | None):
         app[ORG_GATE] = OrgGate(backend, app[MAPPINGS], config.scim.org_cache_ttl_s)
         fan_out = {"max_lookups": config.limits.filter_max_lookups,
                    "lookup_concurrency": config.limits.lookup_concurrency}
-        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan, **fan_out)
+        unlinks = ScimUnlinks(state)  # one per process: its cache serves users and groups
+        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan,
+                                 unlinks=unlinks, **fan_out)
         app[GROUPS] = GroupService(backend, store, state, max_scan=config.scim.max_scan,
-                                   **fan_out)
+                                   unlinks=unlinks, **fan_out)
         readiness = app[READINESS]
         readiness.add("backend", partial(backend.ping, readiness.timeout_s))
         if not isinstance(store, MemoryIdStore):  # the in-process store has nothing to reach

@@ -47,18 +47,6 @@ class Tolerance:
 
 
 TOLERATED: tuple[Tolerance, ...] = (
-    # The tester DELETEs a user and expects 404 on the next GET. The gateway
-    # deactivates instead. DEVELOPERS.md, the mission: "push deactivation
-    # (deactivation blocks login but keeps ALL their data; nothing we do ever
-    # deletes a person)"; the backend has no DELETE for employees at all
-    # (workstream-internal-api.md). So after DELETE /Users/{id} (204) the user
-    # still answers 200 with active:false, and Okta/Entra reactivations by id
-    # keep working. test_user_delete_deactivates_and_the_user_stays below
-    # asserts exactly that behaviour.
-    Tolerance(
-        "User", "object_deletion", Status.ERROR, "still exists after deletion",
-        "DELETE deactivates: nothing we do ever deletes a person (DEVELOPERS.md)",
-    ),
     # PATCH remove of `active` leaves the person as they are. `active` is the
     # employee's `status`, which the backend always has ("active" or
     # "deactivated", changed only by the two action endpoints): it can't be
@@ -214,8 +202,9 @@ async def test_scim2_tester_passes_every_check(world: World, monkeypatch: pytest
                 f"no longer needed, remove it from TOLERATED: {tolerance}")
 
 
-async def test_user_delete_deactivates_and_the_user_stays(world: World):
-    """The behaviour the object_deletion tolerance stands for: DELETE never deletes."""
+async def test_user_delete_answers_404_and_keeps_the_person(world: World):
+    """What the tester's object_deletion check sees (404 after DELETE, RFC 7644 §3.6),
+    and what Workstream keeps: the person, deactivated, every field as it was."""
     status, user, _ = await world.a.post("/Users", {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "leaver@example.test", "name": {"givenName": "Lea", "familyName": "Ver"},
@@ -224,8 +213,8 @@ async def test_user_delete_deactivates_and_the_user_stays(world: World):
     assert status == 201, user
     status, body, _ = await world.a.delete(f"/Users/{user['id']}")
     assert status == 204 and body is None
-    status, after, _ = await world.a.get(f"/Users/{user['id']}")
-    assert status == 200 and after["active"] is False
-    assert after["userName"] == "leaver@example.test" and after["title"] == "Analyst"
+    status, _, _ = await world.a.get(f"/Users/{user['id']}")
+    assert status == 404
     record = await world.backend.employee(world.org_a, user["id"])
     assert record["status"] == "deactivated" and record["title"] == "Analyst"
+    assert record["email"] == "leaver@example.test"

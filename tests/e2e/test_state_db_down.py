@@ -108,3 +108,26 @@ async def test_state_database_down_means_503_then_recovery(
     status, _, _ = await world.a.post("/Groups", {"schemas": [GROUP], "displayName": "After",
                                                  "externalId": "after"})
     assert status == 201
+
+
+async def test_user_delete_during_a_database_outage_is_503_and_changes_nothing(
+    world: World, proxy: TcpProxy, world_state: StateDB,
+) -> None:
+    _, user, _ = await world.a.post("/Users", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "outage@example.test", "name": {"givenName": "Out", "familyName": "Age"}})
+    gone = (await world.a.post("/Users", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "gone@example.test", "name": {"givenName": "Go", "familyName": "Ne"}}))[1]
+    assert (await world.a.delete(f"/Users/{gone['id']}"))[0] == 204
+    await proxy.cut()
+    # The unlink needs the database: 503 with Retry-After, and the person still active.
+    status, body, headers = await world.a.delete(f"/Users/{user['id']}")
+    assert_scim_503(status, body, headers)
+    assert (await world.backend.employee(world.org_a, user["id"]))["status"] == "active"
+    # Reads go on from the unlinked ids already known.
+    assert (await world.a.get(f"/Users/{user['id']}"))[0] == 200
+    assert (await world.a.get(f"/Users/{gone['id']}"))[0] == 404
+    await proxy.restore()
+    assert (await world.a.delete(f"/Users/{user['id']}"))[0] == 204
+    assert (await world.a.get(f"/Users/{user['id']}"))[0] == 404

@@ -435,7 +435,7 @@ async def test_entra_clearing_a_required_attribute_is_400_and_changes_nothing(
     assert await record(world, user) == before
 
 
-async def test_entra_hard_delete_is_204_and_only_deactivates(world: World, entra: ScimClient):
+async def test_entra_hard_delete_is_204_deactivates_and_unlinks(world: World, entra: ScimClient):
     user = await create(entra)
     status, body, _ = await entra.patch(
         f"/Users/{user['id']}", patch_ops({"op": "Replace", "path": "active", "value": "False"}))
@@ -444,10 +444,12 @@ async def test_entra_hard_delete_is_204_and_only_deactivates(world: World, entra
     assert status == 204 and body is None
     rec = await record(world, user)
     assert rec["status"] == "deactivated" and rec["email"] == "grace@contoso.example"
-    # Still there to be matched and reactivated.
-    assert await ids(entra, 'userName eq "grace@contoso.example"') == [user["id"]]
+    # Gone for SCIM (RFC 7644 §3.6), kept in Workstream: a later create relinks the person.
+    assert await ids(entra, 'userName eq "grace@contoso.example"') == []
     status, body, _ = await entra.get(f"/Users/{user['id']}")
-    assert status == 200 and body["active"] is False
+    assert status == 404
+    again = await create(entra)
+    assert again["id"] == user["id"] and again["active"] is True
 
 
 async def test_entra_delete_of_active_user_deactivates(world: World, entra: ScimClient):

@@ -168,8 +168,12 @@ async def test_delete_deactivates_and_never_deletes(world: World):
 
 
 async def test_deactivated_user_is_still_found_before_recreate(world: World):
+    """Okta deactivates with PATCH active=false: still a user (a DELETE unlinks instead,
+    tests/e2e/test_user_unlink.py)."""
     user = await create_user(world)
-    await world.a.delete(f"/Users/{user['id']}")
+    status, _, _ = await world.a.patch(f"/Users/{user['id']}", {
+        "schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": False}}]})
+    assert status == 200
     status, body, _ = await world.a.get('/Users?filter=userName eq "test.user@okta.local"')
     assert status == 200
     assert body["totalResults"] == 1 and body["Resources"][0]["active"] is False

@@ -174,13 +174,16 @@ async def test_jumpcloud_connection_test_creates_then_deletes_a_test_user(world:
     assert status == 204 and body is None
     record = await world.backend.employee(world.org_a, user["id"])
     assert record["status"] == "deactivated" and record["email"] == name
-    # Deleting again (a retried connection test) is still a success, not a 404 or 500.
+    # Deleted for SCIM (RFC 7644 §3.6): a second DELETE is a 404, never a 500.
     status, _, _ = await world.a.delete(f"/Users/{user['id']}")
-    assert status == 204
-    # The test user is still findable, so a later run can match and reuse it.
+    assert status == 404
     status, body, _ = await world.a.get("/Users", params={"filter": f'userName eq "{name}"'})
-    assert status == 200 and [r["id"] for r in body["Resources"]] == [user["id"]]
-    assert body["Resources"][0]["active"] is False
+    assert status == 200 and body["totalResults"] == 0
+    # A later run's create relinks the same test user instead of a 409 on its email.
+    status, again, _ = await world.a.post("/Users", {
+        "schemas": [CORE], "userName": name,
+        "name": {"givenName": "JumpCloud", "familyName": "Test"}, "active": True})
+    assert status == 201 and again["id"] == user["id"] and again["active"] is True
 
 
 async def test_jumpcloud_connection_test_deactivating_instead(world: World):

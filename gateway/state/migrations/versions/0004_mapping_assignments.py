@@ -1,7 +1,7 @@
 """Org → mapping module assignments, and their change counter.
 
 Revision ID: 0004_mapping_assignments
-Revises: 0001
+Revises: 0003_scim_links
 Create Date: 2026-12-07
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_mapping_assignments"
-down_revision = "0002_audit_events"
+down_revision = "0003_scim_links"
 branch_labels = None
 depends_on = None
 
