@@ -119,3 +119,29 @@ async def test_okta_sequence_is_told_by_workstream_admin_audit(
     assert f"    members added: {uid}" in group_timeline
     # Another org's trail knows nothing of it.
     assert "No audit events" in admin_audit(state_url, tmp_path, "--org", world.org_b)
+
+
+async def test_scim_delete_and_the_relinking_post_are_audited_as_unlink_and_relink(
+    world: World, state_url: str, tmp_path: Path,
+) -> None:
+    status, jane, _ = await world.a.post(
+        "/Users", okta_user(email=JANE, given="Jane", family="Doe"), **okta("entra-create"))
+    assert status == 201, jane
+    uid = jane["id"]
+    assert (await world.a.delete(f"/Users/{uid}", **okta("entra-delete")))[0] == 204
+    status, again, _ = await world.a.post(
+        "/Users", okta_user(email=JANE, given="Janet", family="Doe"), **okta("entra-rehire"))
+    assert status == 201 and again["id"] == uid, again
+
+    await world.app[AUDIT].flush()
+    events = [json.loads(line) for line in admin_audit(
+        state_url, tmp_path, "--org", world.org_a, "--user", uid, "--json").splitlines()]
+    by_request = {event["request_id"]: event for event in events}
+    unlink, relink = by_request["entra-delete"], by_request["entra-rehire"]
+    assert unlink["action"].split() == ["deactivate", "unlink"]
+    assert (unlink["method"], unlink["status"]) == ("DELETE", 204)
+    assert unlink["target_name"] == JANE
+    assert unlink["changes"]["status"][1] == "deactivated"
+    assert "relink" in relink["action"].split() and "reactivate" in relink["action"].split()
+    assert (relink["method"], relink["status"], relink["target_id"]) == ("POST", 201, uid)
+    assert relink["changes"]["first_name"] == ["Jane", "Janet"]
