@@ -33,12 +33,14 @@ from gateway.mapping.ids import to_scim_id
 from gateway.mapping.registry import MappingRegistry, OrgMappings
 from gateway.provisioning.user_index import SPACE, UserIndex
 from gateway.state import StateDB
+from gateway.state.audit_events import AuditTrail
 from gateway.state.schema import group_external_ids
 from gateway.state.scim_unlinks import ScimUnlinks
 
 # Every kind a report can hold, in the order the summary lists them.
 KINDS = {
     "unlinked_but_active": "unlinked from SCIM, yet active in Workstream",
+    "status_differs_from_audit": "active or deactivated unlike the gateway's last write said",
     "unlink_marker_without_person": "an unlink marker for someone Workstream doesn't have",
     "unlinked_team_member": "an unlinked person still in a team (hidden from SCIM)",
     "duplicate_external_id": "one externalId held by several people",
@@ -138,7 +140,8 @@ class Reconciler:
         report = Report(org)
         markers = {m.employee_id: m for m in await self.unlinks.all(org)}
         report.unlinked = len(markers)
-        seen = await self._people(org, report, markers, fix)
+        audit_status = await AuditTrail(self.db).last_status_actions(org)
+        seen = await self._people(org, report, markers, audit_status, fix)
         for employee_id, marker in markers.items():
             if employee_id not in seen:
                 report.add("unlink_marker_without_person",
@@ -153,7 +156,9 @@ class Reconciler:
         report.seconds = round(time.monotonic() - started, 2)
         return report
 
-    async def _people(self, org: int, report: Report, markers: dict, fix: bool) -> set[int]:
+    async def _people(self, org: int, report: Report, markers: dict,
+                      audit_status: dict[str, str], fix: bool) -> set[int]:
+        """One walk over the org's people; `audit_status`: user id → status per the audit."""
         mapping = self.mappings.user
         seen: set[int] = set()
         by_external: dict[str, list[str]] = defaultdict(list)
@@ -173,6 +178,14 @@ class Reconciler:
                     report.add("unlinked_but_active",
                                f"User {scim_id} (userName {marker.user_name!r}) is unlinked from "
                                f"SCIM but active in Workstream", scim_id)
+                wanted = audit_status.get(scim_id)
+                status = record.get(STATUS_FIELD)
+                if marker is None and wanted is not None and status != wanted:
+                    report.add("status_differs_from_audit",
+                               f"User {scim_id} is {status} in Workstream, but the gateway's "
+                               f"last write for the IdP left them {wanted}: changed in "
+                               f"Workstream directly (see workstream-admin audit --user "
+                               f"{scim_id})", scim_id)
                 if isinstance(external, str) and external:
                     by_external[external].append(scim_id)
                 elif marker is None:

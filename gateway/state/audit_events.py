@@ -57,6 +57,28 @@ class AuditTrail:
             rows = (await conn.execute(statement)).mappings().all()
         return [{**row, "at": utc(row["at"])} for row in rows]
 
+    async def last_status_actions(self, org_id: int) -> dict[str, str]:
+        """Per user id, the status the gateway's last successful status-setting write left:
+        "active" (create, reactivate, relink) or "deactivated" (deactivate, DELETE).
+
+        For `workstream-admin reconcile`: a person whose Workstream status differs was
+        changed there directly. Reads only the org's done user events, oldest first.
+        """
+        c = table.c
+        statement = (select(c.target_id, c.action)
+                     .where(c.org_id == org_id, c.target_type == "user", c.outcome == "done",
+                            c.target_id.is_not(None))
+                     .order_by(c.at, c.id))
+        expected: dict[str, str] = {}
+        async with self.db.begin() as conn:
+            async for target_id, action in await conn.stream(statement):
+                names = set(action.split())
+                if "deactivate" in names:
+                    expected[target_id] = "deactivated"
+                elif names & {"create", "reactivate", "relink"}:
+                    expected[target_id] = "active"
+        return expected
+
     async def prune(self, before: datetime) -> int:
         """Delete events older than `before` (idempotent: any process may run it)."""
         async with self.db.begin() as conn:

@@ -153,12 +153,18 @@ class StateDB:
                                    {"key": _MIGRATION_LOCK_KEY})
             else:
                 # SQLite has no advisory lock: a write takes the database's write lock
-                # for this transaction, so a second process waits here (busy timeout).
+                # for this transaction, so a second process waits here, as long as the
+                # migrations may take (not the request path's short busy timeout).
+                await conn.execute(text("PRAGMA busy_timeout = 60000"))
                 await conn.execute(text("CREATE TABLE IF NOT EXISTS state_migration_lock "
                                         "(n INTEGER)"))
                 await conn.execute(text("DELETE FROM state_migration_lock"))
-            await conn.run_sync(_upgrade)
-            revision = await conn.run_sync(_current)
+            try:
+                await conn.run_sync(_upgrade)
+                revision = await conn.run_sync(_current)
+            finally:
+                if not self.is_postgres:  # the pooled connection goes back to the short wait
+                    await conn.execute(text(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}"))
         self._migrated = True
         return revision
 

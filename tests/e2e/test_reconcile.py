@@ -19,6 +19,7 @@ from gateway.provisioning.user_index import SPACE, UserIndex
 from gateway.state import StateDB
 from gateway.state.schema import group_external_ids
 from gateway.state.scim_unlinks import ScimUnlinks
+from gateway.web.state import AUDIT
 from tests.bodies import GROUP, create_user
 from tests.conftest import SANDBOX_TOKEN, World
 
@@ -123,3 +124,33 @@ async def test_the_installed_command_reports_in_text_and_exits_1_on_drift(
     assert "summary: " in text and "no_idp_link=2" in text and "duplicate_external_id=0" in text
     assert text.rstrip().endswith("drift found: 2 finding(s)")
     assert "people [" in err.decode() and "3/3 100%" in err.decode()
+
+
+async def test_people_whose_status_was_changed_in_workstream_differ_from_the_audit_trail(
+    world: World, state_db: StateDB,
+) -> None:
+    org = world.org_a
+    left = await create_user(world, email="left@okta.local", external_id="00u-left")
+    gone = await create_user(world, email="gone@okta.local", external_id="00u-gone")
+    steady = await create_user(world, email="steady@okta.local", external_id="00u-steady")
+    deactivate = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                  "Operations": [{"op": "replace", "value": {"active": False}}]}
+    assert (await world.a.patch(f"/Users/{gone['id']}", deactivate))[0] == 200
+    # Behind the gateway's back: the IdP's active person deactivated, its leaver reactivated.
+    for person, action in ((left, "deactivate"), (gone, "reactivate")):
+        status, _ = await world.backend.call(
+            "POST", f"/internal/v1/orgs/{org}/employees/{person['id']}/{action}")
+        assert status == 200
+    await world.app[AUDIT].flush()
+
+    code, report, _ = await run(world, state_db)
+    assert code == 1
+    assert report["counts"]["status_differs_from_audit"] == 2
+    found = {f["ids"][0]: f["detail"] for f in report["findings"]
+             if f["kind"] == "status_differs_from_audit"}
+    assert set(found) == {left["id"], gone["id"]}  # steady is as the trail says
+    assert "is deactivated in Workstream" in found[left["id"]]
+    assert "left them active" in found[left["id"]]
+    assert "is active in Workstream" in found[gone["id"]]
+    assert "left them deactivated" in found[gone["id"]]
+    assert steady["id"] not in found
