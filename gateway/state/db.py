@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -200,9 +201,23 @@ def head_revision() -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL: readers (every gateway process) don't block the writer (the CLI), nor it them.
+    # Switching a new file to WAL answers "locked" without waiting while another process
+    # is switching or migrating it (the busy timeout doesn't cover it): retry briefly.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
+    try:
+        for attempt in range(_WAL_ATTEMPTS):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                return
+            except Exception as exc:  # the driver's OperationalError, wrapped by the adapter
+                if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05)  # only when connecting, and only while another one holds it
+    finally:
+        cursor.close()
+
+
+_WAL_ATTEMPTS = 200  # 10 s at most
 
 
 def _alembic_config(connection: Connection | None = None) -> AlembicConfig:
