@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 import redis.asyncio as redis
 from aiohttp.test_utils import TestServer
+from sqlalchemy.engine import make_url
 
 from gateway.auth import CredentialStore
 from gateway.auth.hashing import ScryptParams
@@ -31,6 +32,7 @@ from gateway.state import StateDB
 from gateway.web.app import build_app
 from sandbox.app import create_app
 from tests.faultproxy import FaultProxy
+from tests.tcpproxy import TcpProxy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TESTS = Path(__file__).resolve().parent
@@ -362,6 +364,32 @@ def postgres_database() -> Iterator[str]:
         yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def state_db_proxy(postgres_database: str) -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of this run's PostgreSQL: tests cut it to take the state DB down."""
+    url = make_url(postgres_database)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
+
+
+@pytest.fixture
+async def proxied_state_db(state_db_proxy: TcpProxy,
+                           postgres_database: str) -> AsyncIterator[StateDB]:
+    """A migrated, empty state database reached through `state_db_proxy` (short timeout)."""
+    url = make_url(postgres_database).set(host="127.0.0.1", port=state_db_proxy.port)
+    db = StateDB(url.render_as_string(hide_password=False), timeout_s=1.0)
+    await db.ready()
+    await _empty(db)
+    try:
+        yield db
+    finally:
+        await db.close()
 
 
 async def _empty(db: StateDB) -> None:

@@ -5,11 +5,9 @@ waited is written once the database is back (PostgreSQL behind a TCP proxy)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from gateway.audit.events import AuditEvent
 from gateway.audit.writer import AuditWriter
@@ -18,31 +16,18 @@ from gateway.state import StateDB
 from gateway.state.audit_events import AuditQuery, AuditTrail
 from gateway.web.state import AUDIT
 from tests.bodies import okta_user
-from tests.conftest import World, _empty
+from tests.conftest import World
 from tests.tcpproxy import TcpProxy
 
 
 @pytest.fixture
-async def proxy(postgres_database: str) -> AsyncIterator[TcpProxy]:
-    url = make_url(postgres_database)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
+def proxy(state_db_proxy: TcpProxy) -> TcpProxy:
+    return state_db_proxy
 
 
 @pytest.fixture
-async def world_state(proxy: TcpProxy, postgres_database: str) -> AsyncIterator[StateDB]:
-    url = make_url(postgres_database).set(host="127.0.0.1", port=proxy.port)
-    db = StateDB(url.render_as_string(hide_password=False), timeout_s=1.0)
-    await db.ready()
-    await _empty(db)
-    try:
-        yield db
-    finally:
-        await db.close()
+def world_state(proxied_state_db: StateDB) -> StateDB:
+    return proxied_state_db
 
 
 async def test_audit_events_wait_for_a_database_that_is_down_and_overflow_is_counted(

@@ -5,39 +5,24 @@ half-written, and recovery without a restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from gateway.state import StateDB
 from tests.asserts import assert_scim_503
 from tests.bodies import GROUP
-from tests.conftest import World, _empty, basic
+from tests.conftest import World, basic
 from tests.tcpproxy import TcpProxy
 
 
 @pytest.fixture
-async def proxy(postgres_database: str) -> AsyncIterator[TcpProxy]:
-    url = make_url(postgres_database)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
-    try:
-        yield proxy
-    finally:
-        await proxy.close()
+def proxy(state_db_proxy: TcpProxy) -> TcpProxy:
+    return state_db_proxy
 
 
 @pytest.fixture
-async def world_state(proxy: TcpProxy, postgres_database: str) -> AsyncIterator[StateDB]:
-    url = make_url(postgres_database).set(host="127.0.0.1", port=proxy.port)
-    db = StateDB(url.render_as_string(hide_password=False), timeout_s=1.0)
-    await db.ready()
-    await _empty(db)
-    try:
-        yield db
-    finally:
-        await db.close()
+def world_state(proxied_state_db: StateDB) -> StateDB:
+    return proxied_state_db
 
 
 async def _until(check, attempts: int = 300) -> None:
