@@ -18,15 +18,13 @@ import pytest
 from gateway.mapping.registry import content_version
 from tests.conftest import SANDBOX_TOKEN, ScimClient, World, basic
 from tests.e2e.test_two_hosts import (  # noqa: F401 - shared_state is a fixture
-    GATEWAY_REDIS,
     ROOT,
     Host,
-    _start,
     issued,
     shared_state,
+    two_gateways,
     until,
 )
-from tests.net import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -66,25 +64,8 @@ def package(tmp_path: Path) -> Package:
 async def live_hosts(world: World, shared_state: str, tmp_path: Path, package: Package,  # noqa: F811
                      monkeypatch) -> AsyncIterator[list[Host]]:
     monkeypatch.setenv("PYTHONPATH", _env(package)["PYTHONPATH"])  # the gateways import it
-    hosts: list[Host] = []
-    try:
-        for name in ("one", "two"):
-            port = free_port()
-            config = tmp_path / f"gateway-{name}.toml"
-            config.write_text(
-                f'[server]\nport = {port}\n'
-                f'[backend]\nurl = "{world.backend.url}"\ntoken = "{SANDBOX_TOKEN}"\n'
-                f'[redis]\nurl = "{GATEWAY_REDIS}"\n'
-                f'[state]\nurl = "{shared_state}"\n'
-                f'[log]\nformat = "text"\n')
-            proc = await _start(config, port, tmp_path / f"gateway-{name}.log")
-            hosts.append(Host(config, f"http://127.0.0.1:{port}/scim/v2", proc))
+    async with two_gateways(world, shared_state, tmp_path, '[log]\nformat = "text"\n') as hosts:
         yield hosts
-    finally:
-        for host in hosts:
-            if host.proc.returncode is None:
-                host.proc.terminate()
-                await host.proc.wait()
 
 
 async def admin(package: Package, config: Path, *argv: str, expect: int = 0) -> tuple[str, str]:

@@ -5,6 +5,7 @@ state database and one Redis shared, against the sandbox. What support does thro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -98,12 +99,11 @@ async def shared_state(postgres_database: str) -> AsyncIterator[str]:
     yield postgres_database
 
 
-@pytest.fixture
-async def hosts(world: World, shared_state: str, tmp_path: Path) -> AsyncIterator[list[Host]]:
-    # A random number of filler orgs, so another run sharing this Redis database is unlikely
-    # to share this org's keys (see test_groups_concurrency).
-    for n in range(random.randint(1, 60)):
-        await world.backend.create_org(f"filler {n}")
+@contextlib.asynccontextmanager
+async def two_gateways(world: World, shared_state: str, tmp_path: Path,
+                       extra_toml: str = "") -> AsyncIterator[list[Host]]:
+    """Two gateway processes ("one", "two") on their own ports and config files, sharing the
+    sandbox, one Redis database and the state database `shared_state`; stopped after."""
     hosts: list[Host] = []
     try:
         for name in ("one", "two"):
@@ -113,8 +113,7 @@ async def hosts(world: World, shared_state: str, tmp_path: Path) -> AsyncIterato
                 f'[server]\nport = {port}\n'
                 f'[backend]\nurl = "{world.backend.url}"\ntoken = "{SANDBOX_TOKEN}"\n'
                 f'[redis]\nurl = "{GATEWAY_REDIS}"\n'
-                f'[state]\nurl = "{shared_state}"\n'
-                f'[auth]\nrotation_grace_s = {GRACE_S}\n')
+                f'[state]\nurl = "{shared_state}"\n' + extra_toml)
             proc = await _start(config, port, tmp_path / f"gateway-{name}.log")
             hosts.append(Host(config, f"http://127.0.0.1:{port}/scim/v2", proc))
         yield hosts
@@ -123,6 +122,17 @@ async def hosts(world: World, shared_state: str, tmp_path: Path) -> AsyncIterato
             if host.proc.returncode is None:
                 host.proc.terminate()
                 await host.proc.wait()
+
+
+@pytest.fixture
+async def hosts(world: World, shared_state: str, tmp_path: Path) -> AsyncIterator[list[Host]]:
+    # A random number of filler orgs, so another run sharing this Redis database is unlikely
+    # to share this org's keys (see test_groups_concurrency).
+    for n in range(random.randint(1, 60)):
+        await world.backend.create_org(f"filler {n}")
+    async with two_gateways(world, shared_state, tmp_path,
+                            f"[auth]\nrotation_grace_s = {GRACE_S}\n") as started:
+        yield started
 
 
 def clients(world: World, hosts: list[Host], auth: str) -> list[ScimClient]:
