@@ -19,23 +19,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.admin.common import open_state
+from gateway.admin.common import open_state, positive_int
 from gateway.config import ConfigError
 from gateway.state import StateError
 from gateway.state.audit_events import AuditQuery, AuditTrail
 
-ACTIONS = ("create", "update", "deactivate", "reactivate", "group_create", "group_rename",
-           "group_update", "group_delete", "member_add", "member_remove")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value}")
-    return value
+ACTIONS = ("create", "update", "deactivate", "reactivate", "unlink", "relink", "group_create",
+           "group_rename", "group_update", "group_delete", "member_add", "member_remove")
 
 
 def _since(text: str) -> datetime:
@@ -48,7 +38,7 @@ def _since(text: str) -> datetime:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--org", type=_positive_int, required=True, help="Workstream org id")
+    parser.add_argument("--org", type=positive_int, required=True, help="Workstream org id")
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--user", metavar="ID", help="one person, by employee (SCIM) id")
     target.add_argument("--user-name", metavar="EMAIL",
@@ -57,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", type=_since, metavar="WHEN",
                         help="only events at or after this date/time (ISO, UTC)")
     parser.add_argument("--action", choices=ACTIONS, help="only events that did this")
-    parser.add_argument("--limit", type=_positive_int, default=50,
+    parser.add_argument("--limit", type=positive_int, default=50,
                         help="at most this many events (default 50)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 

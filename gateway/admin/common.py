@@ -23,6 +23,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                              "the config file, else sqlite:///gateway-state.db)")
 
 
+def positive_int(text: str) -> int:
+    """argparse type for ids and counts: a whole number above zero, else a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value}")
+    return value
+
+
 def section(args: argparse.Namespace, name: str) -> Any:
     """One section of the gateway's config (env first), as the gateway itself reads it."""
     config = getattr(args, "config", None)

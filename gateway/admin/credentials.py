@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from gateway.admin.common import add_common, open_state, section
+from gateway.admin.common import add_common, open_state, positive_int, section
 from gateway.auth import CredentialError, CredentialStore, Issued
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendError, BackendNotFound
@@ -36,16 +36,6 @@ from gateway.state import StateError
 ONCE_NOTE = ("Copy it now into the identity provider's settings: it will not be shown again "
              "(only its hash is stored). If it is lost, rotate the credential.")
 _RELATIVE = re.compile(r"^(\d+)([dh])$")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value}")
-    return value
 
 
 def _expiry(text: str) -> datetime:
@@ -68,7 +58,7 @@ def add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
     for name, what in (("issue", "a Basic username and password (Okta)"),
                        ("issue-token", "a bearer token (Entra ID)")):
         issue = sub.add_parser(name, parents=[common], help=f"issue {what}")
-        issue.add_argument("--org", type=_positive_int, required=True, help="Workstream org id")
+        issue.add_argument("--org", type=positive_int, required=True, help="Workstream org id")
         issue.add_argument("--label", help="a note for support, e.g. 'okta'")
         issue.add_argument("--expires", type=_expiry, metavar="WHEN",
                            help="stop working at this date/time (ISO, UTC) or after 90d / 12h")
@@ -83,7 +73,7 @@ def add_commands(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
     revoke.add_argument("id", help="credential id (see 'list')")
 
     listing = sub.add_parser("list", parents=[common], help="list credentials (no secrets)")
-    listing.add_argument("--org", type=_positive_int, help="only this org")
+    listing.add_argument("--org", type=positive_int, help="only this org")
     listing.add_argument("--json", action="store_true", help="one JSON document, for scripts")
 
     importing = sub.add_parser("import", parents=[common],

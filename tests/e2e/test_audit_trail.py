@@ -145,3 +145,7 @@ async def test_scim_delete_and_the_relinking_post_are_audited_as_unlink_and_reli
     assert "relink" in relink["action"].split() and "reactivate" in relink["action"].split()
     assert (relink["method"], relink["status"], relink["target_id"]) == ("POST", 201, uid)
     assert relink["changes"]["first_name"] == ["Jane", "Janet"]
+    # "When was Jane removed from the IdP?" is one command too.
+    [removed] = admin_audit(state_url, tmp_path, "--org", world.org_a, "--user-name", JANE,
+                            "--action", "unlink", "--json").splitlines()
+    assert json.loads(removed)["request_id"] == "entra-delete"
