@@ -12,7 +12,7 @@ import base64
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from gateway.idstore import MemoryIdStore, RedisIdStore
 from gateway.idstore.base import IdStore
 from gateway.state import StateDB
 from gateway.web.app import build_app
+from gateway.web.state import USERS
 from sandbox.app import create_app
 from tests.faultproxy import FaultProxy
 from tests.tcpproxy import TcpProxy
@@ -101,6 +102,9 @@ class Backend:
 
     session: aiohttp.ClientSession
     url: str
+    # What `clear_log` waits for first: the gateway's background index work (a build
+    # an earlier request started), so the log then holds only what the test does next.
+    settle: Callable[[], Awaitable[None]] | None = None
 
     @property
     def headers(self) -> dict:
@@ -139,6 +143,8 @@ class Backend:
         return body
 
     async def clear_log(self) -> None:
+        if self.settle is not None:
+            await self.settle()
         await self.call("DELETE", "/_sandbox/requests")
 
     async def calls(self) -> list[str]:
@@ -206,6 +212,16 @@ class World:
 
     def client(self, auth: str) -> ScimClient:
         return ScimClient(self.session, self.gateway_url, auth)
+
+    async def settle(self) -> None:
+        """Wait for the gateway's background index work and write-behind (see Backend.settle)."""
+        await self.app[USERS].index.settle()
+
+    async def index_built(self, client: ScimClient | None = None) -> None:
+        """The org's user index built: its first user request starts the build; wait for it."""
+        status, body, _ = await (client or self.a).get("/Users", params={"count": "0"})
+        assert status == 200, body
+        await self.settle()
 
 
 @pytest.fixture
@@ -312,6 +328,7 @@ async def world(
     app = build_app(config, credentials, id_store=redis_store)
     gateway = TestServer(app, host="127.0.0.1")
     await gateway.start_server()
+    backend.settle = app[USERS].index.settle
     url = str(gateway.make_url("/scim/v2")).rstrip("/")
     w = World(
         backend=backend, gateway_url=url, org_a=org_a, org_b=org_b,
@@ -401,11 +418,13 @@ async def _empty(db: StateDB) -> None:
         mapping_assignments,
         scim_unlink_values,
         scim_unlinks,
+        user_index_entries,
+        user_index_marks,
     )
 
     async with db.begin() as conn:
         for table in (audit_events, credentials, group_external_ids, mapping_assignments,
-                      scim_unlinks, scim_unlink_values):
+                      scim_unlinks, scim_unlink_values, user_index_entries, user_index_marks):
             await conn.execute(table.delete())
 
 

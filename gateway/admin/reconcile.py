@@ -5,9 +5,10 @@ The walk reads every person and team of the org once, page by page, at no more
 than `--rate` backend calls a second (the backend is a legacy system: never a
 burst), with a progress bar on stderr. Each finding has a kind; the summary ends
 with a count per kind. Exit 0 when clean, 1 when drift was found, 2 when the
-walk could not run. `--fix-index` repairs only the gateway's own data (Redis
-index entries, SCIM-unlink markers of people who no longer exist, group
-externalIds of missing teams), never a person.
+walk could not run. `--fix-index` repairs only the gateway's own data (the user
+index, rebuilt from the walk by the same code as `workstream-admin reindex`;
+SCIM-unlink markers of people who no longer exist; group externalIds of missing
+teams), never a person.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from gateway.idstore import make_id_store
 from gateway.idstore.base import IdStore
 from gateway.mapping.ids import to_scim_id
 from gateway.mapping.registry import MappingRegistry, OrgMappings
-from gateway.provisioning.user_index import SPACE, UserIndex
+from gateway.provisioning.user_index import UserIndex
+from gateway.provisioning.user_index_rebuild import Rebuild, RebuildCounts
 from gateway.state import StateDB
 from gateway.state.audit_events import AuditTrail
 from gateway.state.schema import group_external_ids
 from gateway.state.scim_unlinks import ScimUnlinks
+from gateway.state.user_index_entries import UserIndexEntries
 
 # Every kind a report can hold, in the order the summary lists them.
 KINDS = {
@@ -44,7 +47,7 @@ KINDS = {
     "unlink_marker_without_person": "an unlink marker for someone Workstream doesn't have",
     "unlinked_team_member": "an unlinked person still in a team (hidden from SCIM)",
     "duplicate_external_id": "one externalId held by several people",
-    "index_wrong_person": "a Redis index entry pointing at the wrong person",
+    "index_wrong_person": "a user index entry (database or Redis) pointing at the wrong person",
     "group_external_id_without_team": "a group externalId for a team that doesn't exist",
     "no_idp_link": "a person with no externalId (made in Workstream directly)",
 }
@@ -71,6 +74,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     fixed: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    index: RebuildCounts | None = None  # the user index against the walk
+    index_rebuilt: bool = False  # --fix-index: rebuilt from the walk
 
     def add(self, kind: str, detail: str, *ids: str) -> None:
         self.findings.append(Finding(kind, detail, list(ids)))
@@ -130,7 +135,8 @@ class Reconciler:
         self.store = store
         self.db = db
         self.mappings = mappings
-        self.index = UserIndex(backend, store)
+        self.rows = UserIndexEntries(db)
+        self.index = UserIndex(backend, store, self.rows)
         self.unlinks = ScimUnlinks(db)
         self.pace = Pace(rate)
         self.progress = progress
@@ -162,7 +168,10 @@ class Reconciler:
         mapping = self.mappings.user
         seen: set[int] = set()
         by_external: dict[str, list[str]] = defaultdict(list)
-        wrong: dict[str, tuple[str, str]] = {}  # index key → (stored id, expected id)
+        # The user index compared with the walk, page by page; with --fix-index, rebuilt.
+        index = Rebuild(self.rows, self.store, org,
+                        lambda record: self.index.claims_of(mapping, record), apply=fix,
+                        check_hints=True)
         number = 1
         while True:
             page = await self.pace(partial(self.backend.list_employees, org, page=number,
@@ -191,11 +200,13 @@ class Reconciler:
                 elif marker is None:
                     report.add("no_idp_link", f"User {scim_id} has no externalId: made in "
                                f"Workstream directly, or never linked to the IdP", scim_id)
-            wrong.update(await self._wrong_index_entries(org, page.items))
+            await index.add(page.items)
             self.progress.show("people", min(page.page * PER_PAGE, page.total), page.total)
             if page.is_last:
                 break
             number += 1
+        report.index = await index.finish()
+        report.index_rebuilt = fix
         ambiguous = set()
         for external, holders in by_external.items():
             if len(holders) > 1:
@@ -205,27 +216,15 @@ class Reconciler:
                 ambiguous.add(self.index.key(mapping, "externalId", external))
         # An entry for a value several people hold has no right person: the duplicate is
         # the finding (and a lookup re-checks every hint anyway).
-        repairs: dict[str, str] = {}
-        for key, (stored, expected) in wrong.items():
+        wrong = 0
+        for key, (stored, expected) in index.wrong.items():
             if key not in ambiguous:
                 report.add("index_wrong_person", f"index entry {key!r} points at User "
                            f"{stored}, not User {expected}", expected, stored)
-                repairs[key] = expected
-        if fix and repairs:
-            await self.store.put(org, {SPACE: repairs})
-            report.fixed["index_wrong_person"] = len(repairs)
+                wrong += 1
+        if fix and wrong:
+            report.fixed["index_wrong_person"] = wrong
         return seen
-
-    async def _wrong_index_entries(self, org: int,
-                                   records: list[dict]) -> dict[str, tuple[str, str]]:
-        """Index entries of these people that point at someone else (one pipelined read)."""
-        expected: dict[str, str] = {}
-        for record in records:
-            expected.update(self.index.keys_of(self.mappings.user, record))
-        keys = list(expected)
-        found = await self.store.get_many(org, [(SPACE, k) for k in keys]) if keys else []
-        return {key: (stored, expected[key]) for key, stored in zip(keys, found, strict=True)
-                if stored is not None and stored != expected[key]}
 
     async def _teams(self, org: int, report: Report, unlinked: set[int], fix: bool) -> None:
         team_ids: set[int] = set()
@@ -280,6 +279,10 @@ def render_text(report: Report, out: TextIO) -> None:
           f"{report.unlinked} unlinked from SCIM; walked in {report.seconds} s", file=out)
     for finding in report.findings:
         print(f"{finding.kind}: {finding.detail}", file=out)
+    if report.index is not None:
+        done = " (rebuilt)" if report.index_rebuilt else ""
+        print(f"user index: {report.index.added} entries missing, {report.index.fixed} "
+              f"wrong, {report.index.removed} stale{done}", file=out)
     for kind, count in report.fixed.items():
         print(f"fixed {kind}: {count}", file=out)
     print("summary: " + ", ".join(f"{kind}={n}" for kind, n in report.counts().items()),

@@ -27,7 +27,6 @@ from gateway.backend.records import (
     STATUS_FIELD,
     UNIQUE_EMPLOYEE_FIELDS,
 )
-from gateway.idstore.base import IdStore
 from gateway.mapping.ids import from_scim_id, to_scim_id
 from gateway.mapping.resource_mapping import ResourceMapping
 from gateway.mapping.write_plan import (
@@ -71,11 +70,11 @@ TOO_MANY_USERS = ("This filter would scan {total} users, more than the limit of 
 
 
 class UserService:
-    def __init__(self, backend: BackendClient, store: IdStore, *, max_scan: int,
+    def __init__(self, backend: BackendClient, index: UserIndex, *, max_scan: int,
                  max_lookups: int = 50, lookup_concurrency: int = 4,
                  unlinks: ScimUnlinks | None = None) -> None:
         self._backend = backend
-        self.index = UserIndex(backend, store)
+        self.index = index
         self.unlinks = unlinks  # None: DELETE only deactivates (nothing is hidden)
         self._max_scan = max_scan
         self._max_lookups = max_lookups
@@ -84,7 +83,13 @@ class UserService:
     # ---- reads ----
 
     async def _hidden(self, ctx: OrgContext) -> frozenset[int]:
-        """The org's people unlinked from SCIM (held in memory, see ScimUnlinks.ids)."""
+        """The org's people unlinked from SCIM (held in memory, see ScimUnlinks.ids).
+
+        Every user request asks this first, so it is also where an org's user index
+        starts being built (in the background) if it never was: normally done before
+        the IdP's first lookup that needs it.
+        """
+        self.index.warm(ctx.org_id, ctx.mappings.user)
         if self.unlinks is None:
             return frozenset()
         return await self.unlinks.ids(ctx.org_id)

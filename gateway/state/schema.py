@@ -133,6 +133,30 @@ scim_unlink_values = Table(
     Index("ix_scim_unlink_values_value", "org_id", "field", "value_key"),
 )
 
+# The durable userName / externalId → person index (gateway/state/user_index_entries.py);
+# Redis caches it. `updated_at` is the claiming record's updated_at when the row was
+# written: a write never takes a key from a row made from a more recently updated record.
+user_index_entries = Table(
+    "user_index_entries",
+    metadata,
+    Column("org_id", BigInteger, primary_key=True),
+    Column("key", Text, primary_key=True),  # "userName:<casefolded>", "externalId:<as is>"
+    Column("user_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+    Index("ix_user_index_entries_user", "org_id", "user_id"),
+)
+
+# One row per org whose index has been built: catch-ups read what changed in Workstream
+# since `watermark` ("<newest updated_at read> <when that read began>", ISO UTC).
+user_index_marks = Table(
+    "user_index_marks",
+    metadata,
+    Column("org_id", BigInteger, primary_key=True),
+    Column("watermark", Text, nullable=False),
+    Column("built_at", DateTime(timezone=True), nullable=False),
+    Column("people", BigInteger, nullable=False),  # people read by the last full build
+)
+
 CREDENTIALS_TOPIC = "credentials"
 MAPPINGS_TOPIC = "mappings"
 # Bumped with every unlink and relink: processes drop their cached unlinked ids.

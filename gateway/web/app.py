@@ -21,11 +21,14 @@ from gateway.mapping.live import MappingWatcher
 from gateway.mapping.registry import MappingRegistry
 from gateway.provisioning.groups import GroupService
 from gateway.provisioning.orgs import OrgGate
+from gateway.provisioning.user_index import UserIndex
+from gateway.provisioning.user_index_writer import IndexWriter
 from gateway.provisioning.users import UserService
 from gateway.state import StateDB
 from gateway.state.audit_events import AuditTrail
 from gateway.state.mapping_assignments import MappingAssignments
 from gateway.state.scim_unlinks import ScimUnlinks
+from gateway.state.user_index_entries import UserIndexEntries
 from gateway.web import discovery, groups, health, search, users
 from gateway.web.auth import ScimAuthMiddleware
 from gateway.web.client_address import TrustedProxies
@@ -136,7 +139,11 @@ def _services(id_store: IdStore | None):
         fan_out = {"max_lookups": config.limits.filter_max_lookups,
                    "lookup_concurrency": config.limits.lookup_concurrency}
         unlinks = ScimUnlinks(state)  # one per process: its cache serves users and groups
-        app[USERS] = UserService(backend, store, max_scan=config.scim.max_scan,
+        index_rows = UserIndexEntries(state)
+        index_writer = IndexWriter(index_rows)  # the index's rows, written off the request path
+        await index_writer.start()
+        index = UserIndex(backend, store, index_rows, writer=index_writer)
+        app[USERS] = UserService(backend, index, max_scan=config.scim.max_scan,
                                  unlinks=unlinks, **fan_out)
         app[GROUPS] = GroupService(backend, store, state, max_scan=config.scim.max_scan,
                                    unlinks=unlinks, **fan_out)
@@ -153,6 +160,8 @@ def _services(id_store: IdStore | None):
         finally:
             if audit is not None:  # before the database can go: a clean stop loses nothing
                 await audit.close()
+            await index.close()  # background builds and catch-ups stop, then
+            await index_writer.close()  # the index rows still waiting are written
             hangup()
             await watcher.close()
             await app[CREDENTIALS].close()

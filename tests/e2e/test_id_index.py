@@ -1,4 +1,5 @@
-"""The Redis id index never produces a wrong answer, and misses stay cheap.
+"""The user index (Redis hints in front of the state database) never produces a wrong
+answer, and misses stay cheap.
 
 People change in Workstream directly and Redis may be flushed, stale or gone:
 every scenario reads the right person (or none) and counts the backend calls.
@@ -7,17 +8,20 @@ every scenario reads the right person (or none) and counts the backend calls.
 from __future__ import annotations
 
 from gateway.idstore import RedisIdStore
+from gateway.web.state import USERS
 from tests.bodies import okta_user
 from tests.conftest import World, drop_keys, start_gateway
 
 
 async def make(world: World, n: int) -> list[dict]:
+    """n people created through the gateway; the org's index built and its rows written."""
     users = []
     for i in range(n):
         status, user, _ = await world.a.post(
             "/Users", okta_user(email=f"p{i}@acme.example", external_id=f"ext-{i}"))
         assert status == 201, user
         users.append(user)
+    await world.settle()
     return users
 
 
@@ -42,7 +46,11 @@ async def test_external_id_found_after_redis_flush(world: World):
 async def test_external_id_miss_costs_one_backend_call_once_indexed(world: World):
     users = await make(world, 5)
     await flush(world)
-    await find(world, 'externalId eq "ext-0"')  # rebuilds the index once
+    await world.backend.clear_log()
+    assert await find(world, 'externalId eq "ext-0"') == [users[0]["id"]]
+    # The state database answered: no scan, just the record re-read.
+    assert await world.backend.calls() == [
+        f"GET /internal/v1/orgs/{world.org_a}/employees/{users[0]['id']}"]
     await world.backend.clear_log()
     assert await find(world, 'externalId eq "nobody"') == []
     calls = await world.backend.calls()
@@ -61,8 +69,9 @@ async def test_username_lookup_is_one_call_warm_and_cold(world: World):
     await flush(world)
     await world.backend.clear_log()
     assert await find(world, 'userName eq "p1@acme.example"') == [users[1]["id"]]
-    calls = await world.backend.calls()
-    assert len(calls) == 1 and "email=" in calls[0], calls  # the backend's email search
+    # From the state database, re-read: not the backend's (slow) email search.
+    assert await world.backend.calls() == [
+        f"GET /internal/v1/orgs/{world.org_a}/employees/{users[1]['id']}"]
 
 
 async def test_stale_entry_pointing_at_someone_else_is_not_trusted(world: World):
@@ -91,6 +100,10 @@ async def test_username_change_through_gateway_moves_index_entry(world: World):
     assert status == 200
     assert await find(world, 'userName eq "p0@acme.example"') == []
     assert await find(world, 'userName eq "new.name@acme.example"') == [users[0]["id"]]
+    await world.settle()  # the write-behind moved the rows too
+    await flush(world)
+    assert await find(world, 'userName eq "p0@acme.example"') == []
+    assert await find(world, 'userName eq "new.name@acme.example"') == [users[0]["id"]]
 
 
 async def test_gateway_with_redis_down_still_answers_correctly(world: World):
@@ -102,6 +115,7 @@ async def test_gateway_with_redis_down_still_answers_correctly(world: World):
         status, user, _ = await client.post("/Users", okta_user(email="solo@acme.example",
                                                                 external_id="solo"))
         assert status == 201, user
+        await server.app[USERS].index.settle()  # built without the (unreachable) lock
         assert await find(world, 'externalId eq "solo"', client) == [user["id"]]
         assert await find(world, 'userName eq "SOLO@acme.example"', client) == [user["id"]]
         assert await find(world, 'externalId eq "none"', client) == []

@@ -30,6 +30,7 @@ def world_state(state_db: StateDB) -> StateDB:
 
 
 async def run(world: World, db: StateDB, *extra: str) -> tuple[int, dict, str]:
+    await world.settle()  # the gateway's background index work done: only reconcile runs
     args = argparse.Namespace(org=world.org_a, json=True, fix_index="--fix-index" in extra,
                               rate=1000.0)
     out, err = io.StringIO(), io.StringIO()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import redis.asyncio as redis
 
-from gateway.provisioning.user_index import WATERMARK
+from gateway.state.user_index_entries import UserIndexEntries
+from gateway.web.state import STATE_DB
 from tests.bodies import create_user, okta_user, patch_ops
 from tests.conftest import REDIS_URL, World
 from tests.property.people import person, seed
@@ -28,15 +29,23 @@ async def _raw() -> redis.Redis:
 
 
 async def test_a_malformed_user_watermark_means_a_rebuild_not_a_500(world: World):
-    # Made in Workstream directly, so no index entry points at it: a lookup catches up.
+    # Made in Workstream directly, so no index entry points at it.
     [made] = await seed(world, world.org_a, [person(1, sso_id="ext-1")])
+    rows = UserIndexEntries(world.app[STATE_DB])
+    await rows.set_mark(world.org_a, "yesterday-ish", people=0)
     client = await _raw()
     try:
-        await client.hset(_key(world, world.org_a, "users"), WATERMARK, "yesterday-ish")
+        # What an older gateway kept in Redis: never read any more.
+        await client.hset(_key(world, world.org_a, "users"), "~watermark", "yesterday-ish")
+        status, body, headers = await world.a.get(
+            "/Users", params={"filter": 'externalId eq "ext-1"'})
+        assert status == 503 and "being built" in body["detail"], body  # not a 500
+        assert int(headers["Retry-After"]) >= 1
+        await world.settle()
         status, body, _ = await world.a.get("/Users", params={"filter": 'externalId eq "ext-1"'})
         assert status == 200 and [r["id"] for r in body["Resources"]] == [str(made)], body
-        mark = await client.hget(_key(world, world.org_a, "users"), WATERMARK)
-        assert mark is not None and mark != b"yesterday-ish"  # repaired by the rebuild
+        mark = await rows.mark(world.org_a)
+        assert mark is not None and mark.watermark != "yesterday-ish"  # repaired by the rebuild
     finally:
         await client.aclose()
 

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from gateway.backend.client import Page
 from gateway.idstore import MemoryIdStore
-from gateway.provisioning.user_index import SPACE, WATERMARK, UserIndex, catch_up_from
+from gateway.provisioning.user_index import SPACE, UserIndex, catch_up_from
+from gateway.state import StateDB
+from gateway.state.user_index_entries import UserIndexEntries
 from mappings.default import USER
 
 FMT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@pytest.fixture
+async def rows() -> AsyncIterator[UserIndexEntries]:
+    db = StateDB("sqlite:///:memory:")
+    await db.ready()
+    yield UserIndexEntries(db)
+    await db.close()
 
 
 def person(n: int, stamped: datetime) -> dict:
@@ -33,26 +46,26 @@ class TwoPageBackend:
         return Page(items, 400, page, per_page)
 
 
-async def test_long_multi_page_scan_steps_its_watermark_back_by_its_duration():
+async def test_long_multi_page_scan_steps_its_watermark_back_by_its_duration(rows):
     start = datetime.now(UTC).replace(microsecond=0)
     ticks = iter([0.0, 10.0])
     store = MemoryIdStore()
-    index = UserIndex(TwoPageBackend(start), store,  # type: ignore[arg-type]
+    index = UserIndex(TwoPageBackend(start), store, rows,  # type: ignore[arg-type]
                       monotonic=lambda: next(ticks))
 
-    found = await index._scan(17, USER, "externalId:s400", since=None)
+    await index.rebuild(17, USER)
 
-    assert [r["id"] for r in found] == [400]
-    [watermark] = await store.get_many(17, [(SPACE, WATERMARK)])
+    mark = await rows.mark(17)
+    assert mark is not None and mark.people == 400
     # Someone on page 1 may have changed at T+1, after page 1 was read: the next
     # catch-up must start at or before that.
-    since = catch_up_from(watermark)
+    since = catch_up_from(mark.watermark)
     assert since is not None and since <= (start + timedelta(seconds=1)).strftime(FMT)
-    [hint] = await store.get_many(17, [(SPACE, "externalId:s123")])
-    assert hint == "123"
+    assert await rows.get(17, "externalId:s400") == 400
+    assert await store.get_many(17, [(SPACE, "externalId:s123")]) == ["123"]
 
 
-async def test_single_page_catch_up_keeps_the_newest_change_as_watermark():
+async def test_single_page_build_keeps_the_newest_change_as_watermark(rows):
     start = datetime.now(UTC).replace(microsecond=0)
 
     class OnePage:
@@ -60,17 +73,17 @@ async def test_single_page_catch_up_keeps_the_newest_change_as_watermark():
             return Page([person(1, start), person(2, start + timedelta(seconds=3))], 2, 1,
                         per_page)
 
-    store = MemoryIdStore()
-    await UserIndex(OnePage(), store)._scan(17, USER, "x", since=None)  # type: ignore[arg-type]
-    [watermark] = await store.get_many(17, [(SPACE, WATERMARK)])
-    assert watermark.split(" ")[0] == (start + timedelta(seconds=3)).strftime(FMT)
+    await UserIndex(OnePage(), MemoryIdStore(), rows).rebuild(17, USER)  # type: ignore[arg-type]
+    mark = await rows.mark(17)
+    assert mark is not None
+    assert mark.watermark.split(" ")[0] == (start + timedelta(seconds=3)).strftime(FMT)
 
 
 class Traced(dict):
     """A record that can be watched for being freed (a plain dict can't be weakly referenced)."""
 
 
-async def test_index_rebuild_frees_each_page_once_indexed_so_memory_stays_flat():
+async def test_index_rebuild_frees_each_page_once_indexed_so_memory_stays_flat(rows):
     import gc
     import weakref
 
@@ -84,12 +97,12 @@ async def test_index_rebuild_frees_each_page_once_indexed_so_memory_stays_flat()
             watched[page] = [weakref.ref(item) for item in items]
             return Page(items, 20 * per_page, page, per_page)
 
-    index = UserIndex(ManyPages(), MemoryIdStore())  # type: ignore[arg-type]
+    index = UserIndex(ManyPages(), MemoryIdStore(), rows)  # type: ignore[arg-type]
     pages = index._pages(17, {})
     seen = 0
-    async for records in pages:
-        seen += len(records)
-        del records
+    async for page in pages:
+        seen += len(page.items)
+        del page
         if seen == 10 * 200:  # halfway through a 20-page rebuild
             break
     gc.collect()
