@@ -6,9 +6,11 @@
                            [--action deactivate] [--limit N] [--json]
     workstream-admin mapping list|assign|unassign|check|diff ...
     workstream-admin reconcile --org N [--json] [--fix-index] [--rate CALLS_PER_S]
+    workstream-admin reindex --org N [--json]
 
 Readable errors and a non-zero exit (1 refused, 2 usage), never a traceback;
-`reconcile` exits 0 when clean, 1 when it found drift, 2 when it could not run.
+`reconcile` exits 0 when clean, 1 when it found drift, 2 when it could not run;
+`reindex` exits 1 for an org Workstream doesn't know, 2 when it could not run.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from gateway.admin import audit, credentials, mapping, reconcile
+from gateway.admin import audit, credentials, mapping, reconcile, reindex
 from gateway.admin.common import add_common, open_state, section
 from gateway.backend.errors import BackendError
 from gateway.config import ConfigError
 from gateway.idstore.base import IdStoreError
+from gateway.mapping.fields import MappingError
 from gateway.mapping.registry import MappingRegistry
 from gateway.state import StateError
 
@@ -49,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     drift = areas.add_parser("reconcile", parents=[common],
                              help="walk an org once and report drift (exit 1 when found)")
     reconcile.add_arguments(drift)
+    rebuild = areas.add_parser("reindex", parents=[common],
+                               help="rebuild an org's userName/externalId index from Workstream")
+    reindex.add_arguments(rebuild)
     return parser
 
 
@@ -64,19 +70,33 @@ async def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reconcile(args: argparse.Namespace) -> int:
+def _walk_org(args: argparse.Namespace) -> int:
+    """`reconcile` or `reindex`: both read the whole org from the backend."""
+    command = reconcile.run_cli if args.area == "reconcile" else reindex.run_cli
     try:
         backend = section(args, "backend")
         if not backend.url:
-            raise ConfigError("backend.url is not set: reconcile reads the org from the backend")
-        mappings = section(args, "mappings")
-        return asyncio.run(reconcile.run_cli(
-            args, backend_url=backend.url, backend_token=backend.token,
-            redis_url=section(args, "redis").url,
-            mappings=MappingRegistry(mappings.default, mappings.orgs), db=open_state(args)))
-    except (ConfigError, StateError, BackendError, IdStoreError, OSError) as exc:
+            raise ConfigError(f"backend.url is not set: {args.area} reads the org from the "
+                              f"backend")
+
+        async def run() -> int:
+            return await command(
+                args, backend_url=backend.url, backend_token=backend.token,
+                redis_url=section(args, "redis").url, mappings=await _org_mappings(args),
+                db=open_state(args))
+
+        return asyncio.run(run())
+    except (ConfigError, StateError, BackendError, IdStoreError, MappingError,
+            mapping.check.CheckFailed, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+async def _org_mappings(args: argparse.Namespace) -> MappingRegistry:
+    """The mappings the gateway serves `args.org` with: its assignment in the state
+    database (else config.toml's seed, else the default), as `mapping list` shows it."""
+    module, _source = await mapping.org_module(args, args.org)
+    return MappingRegistry(section(args, "mappings").default, {str(args.org): module})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return audit.execute(args)
     if args.area == "mapping":
         return mapping.execute(args)
-    if args.area == "reconcile":
-        return _reconcile(args)
+    if args.area in ("reconcile", "reindex"):
+        return _walk_org(args)
     try:
         return asyncio.run(_migrate(args))
     except (ConfigError, StateError, OSError) as exc:

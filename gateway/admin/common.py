@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from gateway.config import ConfigError, load_section
 from gateway.state import StateDB
@@ -50,3 +50,26 @@ def open_state(args: argparse.Namespace) -> StateDB:
         return StateDB(url)
     except BadStateUrl as exc:
         raise ConfigError(f"state.url: {exc}") from None
+
+
+class Progress:
+    """One self-rewriting line on stderr: what is being walked, how far (reconcile, reindex)."""
+
+    def __init__(self, out: TextIO, title: str) -> None:
+        self.out = out
+        self.title = title
+        self.shown = False
+
+    def show(self, what: str, done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        percent = 100 * done // total if total else 100
+        bar = "#" * filled + "." * (width - filled)
+        self.out.write(f"\r{self.title}: {what} [{bar}] {done}/{total} {percent}%  ")
+        self.out.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            self.out.write("\n")
+            self.out.flush()

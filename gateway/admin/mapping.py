@@ -155,7 +155,8 @@ async def _assignments(args: argparse.Namespace) -> dict[int, tuple[str, str]]:
     return found
 
 
-async def _org_module(args: argparse.Namespace, org: int) -> tuple[str, str]:
+async def org_module(args: argparse.Namespace, org: int) -> tuple[str, str]:
+    """The module serving `org` (its assignment, else the default) and where that came from."""
     default, _ = _config_orgs(args)
     return (await _assignments(args)).get(org, (default, "default"))
 
@@ -197,7 +198,7 @@ async def _list(args: argparse.Namespace, out: TextIO) -> int:
 async def _assign(args: argparse.Namespace, out: TextIO) -> int:
     default, _ = _config_orgs(args)
     loaded = _load(args.module, default)  # a broken module never reaches the database
-    previous = await _org_module(args, args.org)
+    previous = await org_module(args, args.org)
     state = open_state(args)
     try:
         await state.ready()
@@ -238,11 +239,11 @@ async def _check(args: argparse.Namespace, out: TextIO) -> int:
         if args.org is None:
             raise check.CheckFailed("give a MODULE, or --org N to check the org's live "
                                     "assignment")
-        args.module, source = await _org_module(args, args.org)
+        args.module, source = await org_module(args, args.org)
         print(f"org {args.org} is assigned {args.module} ({source})", file=out)
     elif args.org is not None and args.module.endswith(".json"):
         # `check --org 17 sample.json`: the sample, against the org's live assignment.
-        args.sample, args.module = args.module, (await _org_module(args, args.org))[0]
+        args.sample, args.module = args.module, (await org_module(args, args.org))[0]
         print(f"org {args.org} is assigned {args.module}", file=out)
     mappings = _load(check.module_name(args.module), default)
     live = None
@@ -328,7 +329,7 @@ class Progress:
 
 async def _diff(args: argparse.Namespace, out: TextIO) -> int:
     default, _ = _config_orgs(args)
-    current_module, source = await _org_module(args, args.org)
+    current_module, source = await org_module(args, args.org)
     current = _load(current_module, default)
     candidate = _load(check.module_name(args.module), default)
     print(f"org {args.org}: {current.module} version {current.version} ({source}) -> "

@@ -26,6 +26,7 @@ from typing import Any, TextIO, TypeVar
 
 from sqlalchemy import delete, select
 
+from gateway.admin.common import Progress
 from gateway.backend.client import BackendClient
 from gateway.backend.records import STATUS_ACTIVE, STATUS_FIELD
 from gateway.idstore import make_id_store
@@ -106,26 +107,6 @@ class Pace:
         self._next = max(self._next, time.monotonic()) + self.interval
         self.calls += 1
         return await call()
-
-
-class Progress:
-    """One self-rewriting line on stderr: what is being walked, how far."""
-
-    def __init__(self, out: TextIO, org: int) -> None:
-        self.out = out
-        self.org = org
-
-    def show(self, what: str, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total if total else width
-        percent = 100 * done // total if total else 100
-        bar = "#" * filled + "." * (width - filled)
-        self.out.write(f"\rreconcile org {self.org}: {what} [{bar}] {done}/{total} {percent}%  ")
-        self.out.flush()
-
-    def end(self) -> None:
-        self.out.write("\n")
-        self.out.flush()
 
 
 class Reconciler:
@@ -313,7 +294,7 @@ async def reconcile(args: argparse.Namespace, *, backend_url: str, backend_token
                     out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Walk `args.org`, print the report; 0 clean, 1 drift (the caller owns store and db)."""
     backend = BackendClient(backend_url, backend_token)
-    progress = Progress(err, args.org)
+    progress = Progress(err, f"reconcile org {args.org}")
     await backend.start()
     try:
         await db.ready()

@@ -32,10 +32,15 @@ SETTLED = timedelta(minutes=5)
 
 
 def catch_up_from(watermark: str) -> str | None:
-    """The `updated_since` for a catch-up after `watermark` (None: read everything)."""
+    """The `updated_since` for a catch-up after `watermark` (None: read everything).
+
+    A read that found nobody (an org built empty) still says something: whoever
+    was stamped well before it began would have been seen, so the next catch-up
+    starts `SETTLED` before that read, not at the beginning of time.
+    """
     newest, _, read_at = watermark.partition(" ")
     if newest == EPOCH:
-        return None
+        return format_timestamp(parse_timestamp(read_at) - SETTLED) if read_at else None
     newest_at = parse_timestamp(newest)
     if read_at and parse_timestamp(read_at) - newest_at > SETTLED:
         return format_timestamp(newest_at + timedelta(seconds=1))

@@ -25,16 +25,18 @@ from gateway.state.user_index_entries import Change, UserIndexEntries
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+#: How often waiting changes are written (a change waits at most about this long).
+FLUSH_INTERVAL_S = 0.5
 LOG_INTERVAL_S = 60.0
 #: How long a clean shutdown waits for the database to take the last changes.
 CLOSE_TIMEOUT_S = 10.0
 
 
 class IndexWriter:
-    def __init__(self, rows: UserIndexEntries, *, flush_interval_s: float = 0.5,
+    def __init__(self, rows: UserIndexEntries, *, flush_interval_s: float | None = None,
                  buffer_size: int = 100_000) -> None:
         self.rows = rows
-        self.flush_interval_s = flush_interval_s
+        self.flush_interval_s = FLUSH_INTERVAL_S if flush_interval_s is None else flush_interval_s
         self.buffer_size = buffer_size
         self._buffer: deque[Change] = deque()
         self._wake = asyncio.Event()

@@ -4,7 +4,12 @@ from gateway.provisioning.user_index import EPOCH, catch_up_from
 
 
 def test_no_watermark_reads_everything():
-    assert catch_up_from(f"{EPOCH} 2026-11-28T12:00:00Z") is None
+    assert catch_up_from(EPOCH) is None
+
+
+def test_a_read_that_found_nobody_rereads_only_what_it_could_have_missed():
+    # An org indexed while empty: whoever was stamped long before that read was seen.
+    assert catch_up_from(f"{EPOCH} 2026-11-28T12:00:00Z") == "2026-11-28T11:55:00Z"
 
 
 def test_read_soon_after_newest_change_rereads_the_overlap_window():
