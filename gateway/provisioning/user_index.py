@@ -18,8 +18,9 @@ A lookup, cheapest first:
 4. an org never built is built in the background (one build per org per
    process, under a lock every process shares), never inside a request, and
    from its first user request on. Meanwhile a searchable attribute (userName
-   as the work email) is found by the backend's search, and any other answers
-   503 with Retry-After.
+   as the work email) is found by the backend's search, and any other waits
+   `BUILD_WAIT_S` at most (a small org's build) before answering 503 with
+   Retry-After.
 
 The gateway's own writes go to Redis at once and to the database through a
 write-behind (gateway.provisioning.user_index_writer).
@@ -67,6 +68,10 @@ BUILD_LOCK = "users-index"
 BUILD_RETRY_S = 5.0
 # Retry-After while an org's index is built, when its progress gives no estimate.
 BUILDING_RETRY_AFTER_S = 5
+# How long a lookup that needs an index being built waits for it before answering 503:
+# a small org is built in moments (an IdP's first request may well be such a lookup,
+# Entra's "Test Connection" is), a large one never inside the request.
+BUILD_WAIT_S = 1.0
 # Index scans read pages of the backend's largest size, a few in flight at once
 # (the backend client honours 429s if that is more than the org's rate limit).
 SCAN_PAGE_SIZE = 200
@@ -250,7 +255,8 @@ class UserIndex:
             return None
 
     async def _find_cold(self, org_id: int, mapping: ResourceMapping, bound: BoundField,
-                         key: str, value: Any, tried: int | None) -> list[dict]:
+                         key: str, value: Any, tried: int | None,
+                         waited: bool = False) -> list[dict]:
         """Redis had nothing (true) for `key`: the database, a catch-up, or a search."""
         backend_field = mapping.catalogue[bound.spec.backend]
         searchable = backend_field.searchable and bound.spec.translate is None
@@ -279,6 +285,11 @@ class UserIndex:
         if searchable:
             return await self._search(org_id, mapping, bound, key, value)
         build = self._builds.get(org_id)
+        if build is not None and build.task is not None and not waited:
+            await asyncio.wait({build.task}, timeout=BUILD_WAIT_S)  # (never cancels it)
+            if org_id in self._built:
+                return await self._find_cold(org_id, mapping, bound, key, value, tried, True)
+            build = self._builds.get(org_id)
         raise ScimError(503, f"The index for this org is being built; {bound.text} lookups "
                         f"answer once it is, retry shortly",
                         retry_after=build.retry_after() if build else BUILDING_RETRY_AFTER_S)

@@ -21,11 +21,12 @@ def sandbox_rate_limit() -> int:
 
 
 async def _warm(world: World) -> None:
-    """Fetch the org's flags once with the limit off, then restore it with an empty window,
-    so a burst's backend calls are only its list calls."""
+    """Fetch the org's flags (and build its user index) once with the limit off, then restore
+    it with an empty window, so a burst's backend calls are only its list calls."""
     await world.backend.set_org(world.org_a, rate_limit_per_s=0)
     status, body, _ = await world.a.get("/Users?count=1")
     assert status == 200, body
+    await world.settle()  # the org's user index, built in the background, too
     await world.backend.set_org(world.org_a, rate_limit_per_s=LIMIT)
     await world.backend.clear_log()
 

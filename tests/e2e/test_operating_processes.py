@@ -20,7 +20,9 @@ import aiohttp
 import pytest
 
 from gateway.auth import CredentialStore
+from gateway.provisioning.index_watermark import Reading
 from gateway.state import StateDB
+from gateway.state.user_index_entries import UserIndexEntries
 from tests.bodies import GROUP, okta_user, patch_ops
 from tests.conftest import SANDBOX_TOKEN, TEST_SCRYPT, ScimClient, World, basic
 from tests.net import free_port
@@ -194,6 +196,9 @@ async def test_metrics_add_up_every_worker_sharing_the_multiprocess_directory(
     state = StateDB(path)
     okta = await CredentialStore(state, params=TEST_SCRYPT).issue_basic(world.org_a,
                                                                        label="okta")
+    # The org's user index already built, so no worker builds it: every backend call
+    # below is a request's own.
+    await UserIndexEntries(state).set_mark(world.org_a, Reading().watermark(), people=0)
     await state.close()
     shared = tmp_path / "prometheus"
     shared.mkdir()

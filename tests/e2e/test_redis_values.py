@@ -37,11 +37,8 @@ async def test_a_malformed_user_watermark_means_a_rebuild_not_a_500(world: World
     try:
         # What an older gateway kept in Redis: never read any more.
         await client.hset(_key(world, world.org_a, "users"), "~watermark", "yesterday-ish")
-        status, body, headers = await world.a.get(
-            "/Users", params={"filter": 'externalId eq "ext-1"'})
-        assert status == 503 and "being built" in body["detail"], body  # not a 500
-        assert int(headers["Retry-After"]) >= 1
-        await world.settle()
+        # An unreadable mark is no mark: the index is rebuilt (the org is small, so this
+        # request waits the moment that takes).
         status, body, _ = await world.a.get("/Users", params={"filter": 'externalId eq "ext-1"'})
         assert status == 200 and [r["id"] for r in body["Resources"]] == [str(made)], body
         mark = await rows.mark(world.org_a)
