@@ -1,7 +1,7 @@
 """The gateway's state database: the one durable store the gateway owns (see `db`).
 
 Redis stays a cache and a lock service; what must survive it (credentials,
-group externalIds, and later the audit trail and durable indexes) lives here.
+group externalIds, the audit trail, the user index) lives here.
 """
 
 from gateway.state.db import StateCorrupt, StateDB, StateError, StateUnavailable

@@ -47,7 +47,7 @@ async def test_migrations_create_every_table_and_run_once(state_url: str) -> Non
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"credentials", "group_external_ids", "state_versions", "audit_events",
                 "mapping_assignments", "scim_unlinks", "scim_unlink_values",
-                "alembic_version"} <= tables
+                "user_index_entries", "user_index_marks", "alembic_version"} <= tables
         assert await db.ping() is True
     finally:
         await db.close()

@@ -1,0 +1,314 @@
+"""The durable user index at scale: its build, and a cold lookup after a Redis flush (issue 12).
+
+    python -m bench index [--people 100000] [--lookups 20] [--postgres | --state-url URL]
+                          [--no-reindex]
+
+A sandbox (own process, SQLite in memory, rate limit off) is seeded with
+`--people` people through its bulk admin API, as `bench speed` does; then a
+gateway (own process, Basic auth, Redis at 127.0.0.1:6379 under a unique
+prefix deleted afterwards, the state database a temporary SQLite file, or a
+temporary PostgreSQL database with `--postgres`) is started. Printed:
+
+- the background build: from the org's first request to the first
+  `externalId eq` lookup answered (the build starts at the first request);
+- warm lookups (the Redis hint, then one backend GET);
+- cold lookups after the org's Redis keys are deleted (a flush): one indexed
+  query of the state database, then the backend GET; each is checked to cost
+  exactly one backend call (the sandbox's request log);
+- a miss (a catch-up with `updated_since`);
+- `workstream-admin reindex` over the whole org, and its summary.
+
+Times are wall-clock on this machine, with whatever else runs on it (the load
+average is printed); nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
+
+from bench.harness import REDIS_URL, SANDBOX_TOKEN, SCIM_JSON, Sandbox, drop_prefix, free_port
+
+SEED_BATCH = 2_000
+POSTGRES_ADMIN_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL",
+                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+STARTUP_TIMEOUT_S = 60.0
+
+
+def _employee(i: int) -> dict:
+    return {"email": f"person{i}@index.example", "first_name": "Person", "last_name": str(i),
+            "sso_id": f"00u{i:08d}"}
+
+
+# ------------------------------------------------------------------ the gateway's process
+
+
+def _serve_gateway(args: argparse.Namespace) -> None:
+    """The gateway as production builds it, on args.port; prints its Basic auth when up."""
+    import logging
+    from dataclasses import replace
+
+    from aiohttp import web
+
+    from gateway.auth import CredentialStore
+    from gateway.config import Config
+    from gateway.eventloop import new_event_loop
+    from gateway.idstore import RedisIdStore
+    from gateway.state import StateDB
+    from gateway.web.app import build_app
+
+    logging.basicConfig(level=logging.WARNING)
+    loop = new_event_loop(prefer_uvloop=True)
+    asyncio.set_event_loop(loop)
+
+    async def run() -> None:
+        config = Config()
+        config = replace(config, backend=replace(config.backend, url=args.backend,
+                                                 token=SANDBOX_TOKEN))
+        credentials = CredentialStore(StateDB(args.state_url))
+        issued = await credentials.issue_basic(args.org, label="bench")
+        app = build_app(config, credentials, id_store=RedisIdStore(REDIS_URL, prefix=args.prefix))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", args.port).start()
+        auth = aiohttp.BasicAuth(issued.username, issued.password).encode()
+        print(json.dumps({"auth": auth, "loop": type(loop).__module__}), flush=True)
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+
+    loop.run_until_complete(run())
+    loop.close()
+
+
+def _start(argv: list[str], lines: int) -> tuple[subprocess.Popen, list[str], str]:
+    """A child process and the first `lines` lines of its stdout (its announcement)."""
+    fd, log_path = tempfile.mkstemp(prefix="bench-index-", suffix=".log")
+    proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=fd,
+                            stdin=subprocess.DEVNULL, text=True)
+    os.close(fd)
+    got: list[str] = []
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    assert proc.stdout is not None
+    while len(got) < lines and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        got.append(line.strip())
+    if len(got) < lines:
+        _stop(proc)
+        raise RuntimeError(f"{argv} did not start; its log: {log_path}")
+    return proc, got, log_path
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ------------------------------------------------------------------ the state database
+
+
+@contextlib.asynccontextmanager
+async def _state_url(args: argparse.Namespace):
+    if args.state_url:
+        yield args.state_url, "given"
+        return
+    if not args.postgres:
+        with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'gateway-state.db'}", "SQLite file"
+        return
+    import asyncpg
+
+    name = f"bench_index_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, "PostgreSQL"
+    finally:
+        conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+# ------------------------------------------------------------------ the run
+
+
+def _ms(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    return (f"median {statistics.median(ordered) * 1000:6.1f} ms, "
+            f"max {ordered[-1] * 1000:6.1f} ms ({len(ordered)} lookups)")
+
+
+async def _bench(args: argparse.Namespace) -> int:
+    prefix = f"bench-index-{uuid.uuid4().hex[:8]}"
+    sandbox_port, gateway_port = free_port(), free_port()
+    sandbox, lines, _ = _start(["-m", "sandbox", "--db", ":memory:", "--port", str(sandbox_port),
+                                "--token", SANDBOX_TOKEN, "--rate-limit", "0",
+                                "--org", "Index Org"], lines=2)
+    gateway = None
+    org = int(lines[0].rsplit("id=", 1)[1])
+    backend = f"http://127.0.0.1:{sandbox_port}"
+    try:
+        async with _state_url(args) as (state_url, state_name), aiohttp.ClientSession() as session:
+            log = Sandbox(session, backend)
+            started = time.perf_counter()
+            ids: list[int] = []
+            for first in range(0, args.people, SEED_BATCH):
+                rows = [_employee(i) for i in range(first, min(args.people, first + SEED_BATCH))]
+                ids += (await log.call("POST", f"/_sandbox/orgs/{org}/employees/bulk",
+                                       {"employees": rows}))["ids"]
+            print(f"{args.people:,} people seeded in {time.perf_counter() - started:.1f} s",
+                  file=sys.stderr, flush=True)
+
+            gateway, lines, _ = _start(
+                ["-m", "bench.bench_index", "serve-gateway", "--port", str(gateway_port),
+                 "--backend", backend, "--org", str(org), "--prefix", prefix,
+                 "--state-url", state_url], lines=1)
+            announce = json.loads(lines[0])
+            base = f"http://127.0.0.1:{gateway_port}/scim/v2"
+            headers = {"Authorization": announce["auth"], "Accept": SCIM_JSON}
+
+            async def lookup(flt: str) -> tuple[int, dict, float]:
+                begun = time.perf_counter()
+                async with session.get(f"{base}/Users?filter={quote(flt)}",
+                                       headers=headers) as resp:
+                    body = await resp.json(content_type=None)
+                    return resp.status, body, time.perf_counter() - begun
+
+            # The build: started by the org's first request, in the background.
+            begun = time.perf_counter()
+            status, body, _ = await lookup('userName eq "person0@index.example"')
+            if status != 200:
+                raise RuntimeError(f"first request: {status} {body}")
+            first_s = time.perf_counter() - begun
+            answered_503 = 0
+            while True:
+                status, body, _ = await lookup('externalId eq "00u00000001"')
+                if status == 200:
+                    break
+                if status != 503:
+                    raise RuntimeError(f"lookup while building: {status} {body}")
+                answered_503 += 1
+                await asyncio.sleep(0.25)  # (an IdP would wait Retry-After seconds)
+            build_s = time.perf_counter() - begun
+
+            picks = random.Random(args.people).sample(range(args.people), args.lookups)
+            warm = []
+            for i in picks:
+                status, body, took = await lookup(f'externalId eq "00u{i:08d}"')
+                assert status == 200 and body["totalResults"] == 1, body
+                warm.append(took)
+
+            await drop_prefix(prefix)  # a Redis flush, as far as this gateway can tell
+            cold_ext, cold_name, calls_seen = [], [], set()
+            for n, i in enumerate(picks):
+                await log.clear()
+                flt = (f'externalId eq "00u{i:08d}"' if n % 2 == 0
+                       else f'userName eq "PERSON{i}@index.example"')
+                status, body, took = await lookup(flt)
+                if status != 200 or body["totalResults"] != 1:
+                    raise RuntimeError(f"cold lookup {flt}: {status} {body}")
+                calls = await log.calls()
+                calls_seen.add(len(calls))
+                (cold_ext if n % 2 == 0 else cold_name).append(took)
+                if calls != [f"GET /internal/v1/orgs/{org}/employees/{ids[i]}"]:
+                    raise RuntimeError(f"cold lookup {flt} cost {calls}")
+            await log.clear()
+            status, body, miss_s = await lookup(f'externalId eq "{uuid.uuid4()}"')
+            miss_calls = await log.calls()
+
+            reindex = None
+            if not args.no_reindex:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("WS_")}
+                env.update(WS_BACKEND_URL=backend, WS_BACKEND_TOKEN=SANDBOX_TOKEN,
+                           WS_REDIS_URL="")
+                begun = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "gateway.admin", "--state-url", state_url,
+                     "reindex", "--org", str(org), "--json"], env=env, capture_output=True,
+                    text=True, check=False, cwd=Path(__file__).resolve().parents[1])
+                if done.returncode != 0:
+                    raise RuntimeError(f"reindex failed: {done.stderr}")
+                reindex = (time.perf_counter() - begun, json.loads(done.stdout))
+
+        load = os.getloadavg()
+        print(f"user index benchmark: {args.people:,} people in one org; state database: "
+              f"{state_name}; gateway on {announce['loop']}; load average "
+              f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+        print(f"  first request (starts the build)        {first_s * 1000:8.1f} ms")
+        print(f"  build, first request → externalId 200   {build_s:8.1f} s "
+              f"({answered_503} lookups answered 503 meanwhile)")
+        print(f"  warm externalId lookup (Redis hint)     {_ms(warm)}")
+        print(f"  cold externalId lookup (Redis flushed)  {_ms(cold_ext)}")
+        print(f"  cold userName lookup (Redis flushed)    {_ms(cold_name)}")
+        print(f"  backend calls per cold lookup           {sorted(calls_seen)} (the GET only)")
+        print(f"  miss: catch-up with updated_since       {miss_s * 1000:8.1f} ms, "
+              f"{len(miss_calls)} backend call(s)")
+        if reindex is not None:
+            took, summary = reindex
+            print(f"  workstream-admin reindex                {took:8.1f} s (process included): "
+                  f"{summary['people']:,} people, added {summary['added']}, fixed "
+                  f"{summary['fixed']}, removed {summary['removed']}, "
+                  f"{summary['entries']:,} entries")
+        return 0
+    finally:
+        if gateway is not None:
+            _stop(gateway)
+        _stop(sandbox)
+        await drop_prefix(prefix)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench index", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "serve-gateway"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--lookups", type=int, default=20, help="warm and cold lookups timed")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a temporary PostgreSQL database (at 127.0.0.1:5432) as the state "
+                             "database, instead of a temporary SQLite file")
+    parser.add_argument("--state-url", help="the state database to use (it is written to)")
+    parser.add_argument("--no-reindex", action="store_true", help="skip workstream-admin reindex")
+    # serve-gateway (the child process)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--backend", help=argparse.SUPPRESS)
+    parser.add_argument("--org", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--prefix", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.command == "serve-gateway":
+        _serve_gateway(args)
+        return 0
+    return asyncio.run(_bench(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
