@@ -79,6 +79,7 @@ class Rebuild:
                 claims.setdefault(key, claim)
         held = await self._rows.rows(self._org, claims.keys(), ids)
         write: dict[str, Claim] = {}
+        duplicates = set()
         for key, claim in claims.items():
             named = held.get(key, _ABSENT)
             if named == claim.user_id:
@@ -86,7 +87,8 @@ class Rebuild:
             if named is _ABSENT:
                 self.counts.added += 1
             elif key not in self._stale and named in self._seen:
-                continue  # someone read earlier carries it too: a duplicate, not a fix
+                duplicates.add(key)  # someone read earlier carries it too: not a fix
+                continue
             else:
                 self._stale.pop(key, None)
                 self._fixed.add(key)
@@ -94,10 +96,12 @@ class Rebuild:
                 self.wrong[key] = (str(named), to_scim_id(claim.user_id))
             write[key] = claim
         for key, named in held.items():
-            if isinstance(named, int) and named in ids and key not in claims:
+            if (isinstance(named, int) and named in ids and key not in claims
+                    and key not in self._fixed):  # (a dry run leaves a fixed row as it was)
                 self._stale[key] = named  # dropped at the end, unless someone read carries it
         self._seen.update(ids)
-        hints = {key: to_scim_id(claim.user_id) for key, claim in claims.items()}
+        hints = {key: to_scim_id(claim.user_id) for key, claim in claims.items()
+                 if key not in duplicates}
         if self._check_hints and hints:
             await self._compare_hints(hints)
         if self.apply:

@@ -219,3 +219,35 @@ async def test_a_rotated_credential_works_old_and_new_through_the_grace_window_t
     took = await until(old_refused, "the old token refused after the grace window", 60)
     print(f"old token refused {took:.2f} s after the new one was seen (grace {GRACE_S} s)")
     assert await statuses(new_both) == [200, 200]
+
+
+async def test_an_orgs_user_index_is_built_once_by_two_hosts_and_outlives_redis(
+    world: World, hosts: list[Host],
+) -> None:
+    org = await world.backend.create_org("Index Co")
+    people = await world.backend.seed_employees(org, 450)  # three backend pages
+    for person in (people[7], people[300]):
+        await world.backend.update_employee(org, person, {"sso_id": f"00u-{person}"})
+    credential = issued(await admin(hosts[0].config, "credentials", "issue", "--org", str(org)))
+    one, two = clients(world, hosts, basic(credential["username"], credential["password"]))
+    await world.backend.clear_log()
+
+    async def accepted() -> bool:  # each host's first request for the org starts a build
+        return await statuses([one, two]) == [200, 200]
+
+    await until(accepted, "a new credential accepted by both hosts")
+
+    async def built() -> bool:
+        found = [await c.get(f'/Users?filter=externalId eq "00u-{people[7]}"') for c in (one, two)]
+        return [status for status, _, _ in found] == [200, 200]
+
+    await until(built, "the org's user index built")
+    scans = [c for c in await world.backend.calls()
+             if f"/orgs/{org}/employees?" in c and "per_page=200" in c
+             and "updated_since" not in c]
+    assert len(scans) == 3, scans  # one build, its three pages read once, by one host
+    await drop_keys(f"wsg:{{org:{org}}}:*", GATEWAY_REDIS)
+    await world.backend.clear_log()
+    status, found, _ = await two.get(f'/Users?filter=externalId eq "00u-{people[300]}"')
+    assert status == 200 and [u["id"] for u in found["Resources"]] == [people[300]]
+    assert await world.backend.calls() == [f"GET /internal/v1/orgs/{org}/employees/{people[300]}"]
