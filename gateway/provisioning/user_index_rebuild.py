@@ -15,6 +15,8 @@ Applied (the default), each page's rows are forced (a walk reads everyone
 afresh), the Redis hints refreshed, and at the end the stale rows dropped and
 the org's mark set to the walk's watermark; a dry run only counts. Several
 people carrying one key is drift `reconcile` reports: the first read keeps it.
+An org with no rows at all when the walk begins (its first build) has nothing
+to compare: its pages are only written, every key counted as added.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Rebuild:
         self._fixed: set[str] = set()  # (a dry run leaves those rows as they were)
         self._reading = Reading(monotonic=monotonic)
         self._started = time.monotonic()
+        self._fresh: bool | None = None  # no rows at all when the walk began
 
     async def add(self, records: list[dict]) -> None:
         """Compare one page of people with the rows (and hints) for them."""
@@ -77,7 +80,9 @@ class Rebuild:
         for record in records:
             for key, claim in self._claims_of(record).items():
                 claims.setdefault(key, claim)
-        held = await self._rows.rows(self._org, claims.keys(), ids)
+        if self._fresh is None:
+            self._fresh = self.apply and await self._rows.count(self._org) == 0
+        held = {} if self._fresh else await self._rows.rows(self._org, claims.keys(), ids)
         write: dict[str, Claim] = {}
         duplicates = set()
         for key, claim in claims.items():
@@ -132,6 +137,7 @@ class Rebuild:
             for key, user in gone:
                 await self._store.delete_if_equal(self._org, SPACE, key, to_scim_id(user))
             await self._rows.set_mark(self._org, self.counts.watermark, self.counts.people)
+            await self._rows.analyze()
         self.counts.entries = await self._rows.count(self._org)
         self.counts.seconds = round(time.monotonic() - self._started, 2)
         return self.counts

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -134,6 +134,15 @@ class UserIndexEntries:
             rows = await conn.execute(query.order_by(entries.c.key).limit(limit))
             return [(key, _user_id(user)) for key, user in rows]
 
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics of the rows (after a build changed many of them).
+
+        Without them PostgreSQL may read a grown index through the wrong index (the
+        whole org through (org, person) where (org, key) finds each row at once).
+        """
+        async with self.db.begin() as conn:
+            await conn.execute(text(f"ANALYZE {entries.name}"))
+
     async def count(self, org_id: int) -> int:
         async with self.db.begin() as conn:
             return int((await conn.execute(select(func.count()).select_from(entries).where(
@@ -180,7 +189,10 @@ class UserIndexEntries:
             gone = [(key, user) for key, user in held.items()
                     if user is not None and (key not in claims or claims[key].user_id != user)]
             await self._drop(conn, org_id, gone)
-            await self._put(conn, org_id, claims, force=False)
+            # Rows already naming their claimant stay as they are: a catch-up mostly re-reads
+            # people it has seen (the overlap), and writes nothing for them.
+            await self._put(conn, org_id, {key: claim for key, claim in claims.items()
+                                           if held.get(key) != claim.user_id}, force=False)
         return gone
 
     async def apply(self, changes: Sequence[Change]) -> None:

@@ -79,9 +79,22 @@ async def test_a_dry_run_counts_the_same_and_changes_nothing(rows: UserIndexEntr
 async def test_one_value_carried_by_two_people_is_a_duplicate_not_a_fix(
     rows: UserIndexEntries,
 ) -> None:
+    await rows.put(17, {"userName:gone@x.example": Claim(50, None)})  # not a first build
     walk = rebuild(rows, MemoryIdStore())
     await walk.add([person(1, sso="same")])
     await walk.add([person(2, sso="same")])
     counts = await walk.finish()
-    assert counts.fixed == 0 and walk.wrong == {}
+    assert (counts.fixed, counts.removed) == (0, 1) and walk.wrong == {}
     assert await rows.get(17, "externalId:same") == 1  # the first read keeps it
+
+
+async def test_a_first_build_only_writes(rows: UserIndexEntries) -> None:
+    store = MemoryIdStore()
+    walk = rebuild(rows, store)
+    await walk.add([person(1), person(2)])
+    await walk.add([person(3)])
+    counts = await walk.finish()
+    assert (counts.people, counts.added, counts.fixed, counts.removed, counts.entries) == (
+        3, 6, 0, 0, 6)
+    assert await rows.get(17, "externalId:s3") == 3
+    assert await store.get_many(17, [(SPACE, "userName:u2@x.example")]) == ["2"]
