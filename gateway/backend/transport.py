@@ -123,7 +123,7 @@ class _Connection(asyncio.Protocol):
         self.lost = True
         self.reusable = False
         if self.waiter is not None:
-            if self._to_eof:  # the body was "until the server closes", and it has
+            if self._to_eof and exc is None:  # the body ran "until the server closes": done
                 self._answer()
             elif exc is not None:
                 self.fail(NoAnswer(f"connection lost ({type(exc).__name__})"))
