@@ -101,10 +101,13 @@ def reply(status: int = 200, payload: Any = None, *, body: bytes | str | None = 
     return step
 
 
-def reset() -> Step:
-    """Reset the connection (RST) without a byte of answer."""
+def reset(after: bytes = b"") -> Step:
+    """Reset the connection (RST), after sending `after` (by default no byte of answer)."""
 
-    def step(seen: Seen, writer: asyncio.StreamWriter) -> None:
+    async def step(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        if after:
+            writer.write(after)
+            await writer.drain()
         sock = writer.get_extra_info("socket")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()

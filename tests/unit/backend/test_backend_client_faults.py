@@ -117,6 +117,8 @@ FAULTS: dict[str, Callable[[], Step]] = {
     "dropped": drop,
     "reset": reset,
     "truncated": cut_mid_body,
+    # A body that runs until the server closes is whole only if it closes, not resets.
+    "reset-mid-body-until-close": lambda: reset(after=b"HTTP/1.1 200 OK\r\n\r\n{\"id\": 7"),
     "invalid-http": garbage,
     "502-no-body": lambda: reply(502),
     "500-html": lambda: reply(500, body="<html>Internal Server Error</html>"),
