@@ -539,16 +539,17 @@ def parse_filter(text: str, budget: FilterBudget = _DEFAULT_BUDGET) -> Filter:
     if not isinstance(text, str):
         raise invalid_filter("Invalid filter: expected a string")
     check_filter_text(text, budget)
-    simple = _SIMPLE_EQ.fullmatch(text)
-    if simple is not None and simple["value"].isprintable():
-        # Okta's lookup (`userName eq "x"`) carries a new value every time: skip the grammar,
-        # and the cache (each text is seen once; keeping it would only evict others).
-        template = _equality_on(simple["path"])
-        if isinstance(template, Compare) and template.op == "eq" and template.value == "":
-            return Compare(template.path, "eq", simple["value"])
     cached: Filter | None = FILTER_CACHE.get(text)
     if cached is not None:
         return cached
+    simple = _SIMPLE_EQ.fullmatch(text)
+    if simple is not None and simple["value"].isprintable():
+        # Okta's lookup (`userName eq "x"`) carries a new value every time: skip the grammar.
+        template = _equality_on(simple["path"])
+        if isinstance(template, Compare) and template.op == "eq" and template.value == "":
+            shortcut = Compare(template.path, "eq", simple["value"])
+            FILTER_CACHE.put(text, shortcut)
+            return shortcut
     node: Filter = _parse(text, "filter_start", "filter")
     if _depth(node) > MAX_DEPTH:
         raise invalid_filter(f"Invalid filter: nested more than {MAX_DEPTH} levels deep")
