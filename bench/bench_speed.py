@@ -485,7 +485,9 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
             rss_after = gateway.rss_mb()
             profile = None
             if args.profile:
-                profile = await _profile(args, gateway, loader, gw_base, auth, lookups, people)
+                profiled = {"lookup": lookups, "PUT": puts, "PATCH": patches, "POST": posts}
+                profile = await _profile(args, gateway, loader, gw_base, auth,
+                                         profiled[args.profile_of], people)
 
             started = time.perf_counter()
             seen, start_index = 0, 1
@@ -514,7 +516,7 @@ async def _profile(args: argparse.Namespace, gateway: Child, loader: Loader, bas
     from bench.speed_profile import summarise
 
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    out = Path(args.profile) / f"lookup-{people}.txt"
+    out = Path(args.profile) / f"{args.profile_of.lower()}-{people}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(gateway.proc.pid), "--format", "raw", "--rate", "250",
@@ -574,7 +576,8 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
     out.append("cpu ms/req: CPU time (user + system) of the server process (gateway, or floor) "
                "per request, the figure least moved by other load on the machine; user ms/req: "
                "its user part (Python), system time being mostly the kernel's loopback TCP.")
-    out.extend(f"\n{r.people:,} people, lookup {r.profile}" for r in results if r.profile)
+    out.extend(f"\n{r.people:,} people, {args.profile_of} {r.profile}"
+               for r in results if r.profile)
     out.append("Gateway: 1 process, Basic auth, Redis index, every request over HTTP to the "
                "sandbox (own process, SQLite in memory). Floor: bench/speed_floor.py.")
     return "\n".join(out)
@@ -613,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="use the Python load generator even if wrk is installed")
     parser.add_argument("--no-import", action="store_true",
                         help="skip timing the full import (quicker runs)")
+    parser.add_argument("--profile-of", choices=("lookup", "PUT", "PATCH", "POST"),
+                        default="lookup", help="the scenario --profile records (default lookup)")
     parser.add_argument("--profile", metavar="DIR",
                         help="after the figures, record the gateway under the lookup load with "
                              "py-spy into DIR and print where the time goes")
