@@ -4,6 +4,7 @@ Concurrent reads share one socket, so the one thing that must never happen is
 an answer reaching the wrong caller: every test here mixes callers and checks
 each got its own. Faults (a paused or killed Redis, a dropped connection) must
 fail what is pending and leave the store answering misses, as redis-py did.
+Every test runs on asyncio's loop and on uvloop, the gateway's (conftest.py).
 """
 
 from __future__ import annotations
@@ -56,6 +57,16 @@ def _no_redis_py_reads(store: RedisIdStore, monkeypatch: pytest.MonkeyPatch) -> 
         raise AssertionError(f"redis-py was used for {args[:1]}")
 
     monkeypatch.setattr(store._redis, "execute_command", refuse)
+
+
+async def _written(pipe: RedisPipe, *commands: asyncio.Task[Any]) -> None:
+    """Wait until these commands are on the wire, waiting for replies; fail if one ended."""
+    async with asyncio.timeout(HANG):
+        while pipe._conn is None or len(pipe._conn._pending) < len(commands):
+            for task in commands:
+                if task.done():
+                    raise AssertionError(f"a command ended before its reply was due: {task}")
+            await asyncio.sleep(0)
 
 
 # ------------------------------------------------------------------ which URLs
@@ -119,8 +130,7 @@ async def test_a_cancelled_caller_does_not_shift_the_answers_of_the_others(
         blocked = asyncio.create_task(pipe.execute("BLPOP", gate, 0))
         key = f"{prefix}:{{org:1}}:idx:{SPACE}"
         reads = {name: asyncio.create_task(pipe.execute("HMGET", key, name)) for name in "abc"}
-        while pipe._conn is None or len(pipe._conn._pending) < 4:
-            await asyncio.sleep(0)
+        await _written(pipe, blocked, *reads.values())
         reads["b"].cancel()
         await raw.rpush(gate, "open")
         assert await asyncio.wait_for(blocked, HANG) == [gate, "open"]
@@ -262,8 +272,7 @@ async def test_a_restarted_redis_fails_the_pending_reads_and_the_next_read_recon
             await store.put(1, {SPACE: {"ada": "1"}})
             gate = f"{prefix}:gate"
             pending = asyncio.create_task(pipe.execute("BLPOP", gate, 0))
-            while pipe._conn is None or not pipe._conn._pending:
-                await asyncio.sleep(0)
+            await _written(pipe, pending)
             await server.kill()
             with pytest.raises(RedisConnectionError):
                 await asyncio.wait_for(pending, HANG)
@@ -288,8 +297,7 @@ async def test_a_connection_killed_under_pending_reads_fails_them_and_the_next_r
     gate = f"{prefix}:gate"
     pending = [asyncio.create_task(pipe.execute("BLPOP", gate, 0)),
                asyncio.create_task(pipe.execute("HMGET", f"{prefix}:{{org:1}}:idx:{SPACE}", "ada"))]
-    while pipe._conn is None or len(pipe._conn._pending) < 2:
-        await asyncio.sleep(0)
+    await _written(pipe, *pending)
     assert await raw.client_kill_filter(_id=first) == 1
     outcomes = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), HANG)
     assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
@@ -306,8 +314,7 @@ async def test_close_fails_what_is_pending_and_a_later_read_connects_again(
     assert pipe is not None
     gate = f"{prefix}:gate"
     blocked = asyncio.create_task(pipe.execute("BLPOP", gate, 0))
-    while pipe._conn is None or not pipe._conn._pending:
-        await asyncio.sleep(0)
+    await _written(pipe, blocked)
     await store.close()
     with pytest.raises(RedisConnectionError):
         await asyncio.wait_for(blocked, HANG)
