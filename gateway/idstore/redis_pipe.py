@@ -2,10 +2,11 @@
 
 Why not redis-py for these: its asyncio client spends more CPU per command on
 bookkeeping (pool checkout, health check, the retry wrapper, a `wait_for` per
-send) than on the command itself. Here each command is packed and written to
-one socket at once, and the replies, which Redis sends in order, resolve a
-FIFO of futures (parsed by hiredis). Concurrent requests are thereby pipelined
-on one connection: no pool, no per-command timer, fewer system calls.
+send) than on the command itself. Here each command is packed as it comes and
+the commands of one turn of the event loop leave in one write on one socket;
+the replies, which Redis sends in order, resolve a FIFO of futures (parsed by
+hiredis). Concurrent requests are thereby pipelined on one connection: no
+pool, no per-command timer, one system call per batch instead of per command.
 
 Failures are reported as the exceptions redis-py raises (`ResponseError`,
 `ConnectionError`, `TimeoutError` from `redis.exceptions`), so the store
@@ -54,6 +55,7 @@ class _Connection(asyncio.Protocol):
         self._reader = hiredis.Reader(encoding="utf-8", errors="strict", replyError=ResponseError)
         self._pending: deque[tuple[asyncio.Future[Any], float]] = deque()
         self._transport: asyncio.Transport | None = None
+        self._out: list[bytes] = []  # packed commands waiting for this turn's write
         self._watchdog: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------ asyncio calls us
@@ -92,16 +94,28 @@ class _Connection(asyncio.Protocol):
     # ------------------------------------------------------------ the pipe calls us
 
     def send(self, packed: bytes) -> asyncio.Future[Any]:
-        """Write one packed command now; the future gets its reply."""
+        """Queue one packed command for this loop turn's write; the future gets its reply.
+
+        The commands of one turn of the loop (the callers woken by one batch of
+        replies) leave in one write: one system call instead of one each.
+        """
         if self.closed or self._transport is None:
             raise RedisConnectionError("connection to Redis is closed")
         future = self.loop.create_future()
         now = self.loop.time()
         self._pending.append((future, now))
-        self._transport.write(packed)
+        out = self._out
+        out.append(packed)
+        if len(out) == 1:
+            self.loop.call_soon(self._flush)
         if self._watchdog is None:
             self._watchdog = self.loop.call_at(now + self._timeout_s, self._check)
         return future
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and not self.closed and self._transport is not None:
+            self._transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def close(self) -> None:
         self._fail(RedisConnectionError, "connection to Redis closed")
@@ -130,6 +144,7 @@ class _Connection(asyncio.Protocol):
             self._watchdog.cancel()
             self._watchdog = None
         pending, self._pending = self._pending, deque()
+        self._out = []
         if self._transport is not None:
             self._transport.abort()
         for future, _sent in pending:

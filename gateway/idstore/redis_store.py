@@ -120,7 +120,9 @@ class RedisIdStore:
         lock_lease_s: float = 30.0,
         socket_timeout_s: float = 1.0,
         cooldown_s: float = 1.0,
+        read_pipe: bool = True,
     ) -> None:
+        """`read_pipe=False` keeps the lookups on redis-py too (the bench compares the two)."""
         clean_url, cluster = _split_cluster_flag(url)
         options: dict[str, Any] = {
             "decode_responses": True,
@@ -135,7 +137,7 @@ class RedisIdStore:
             if cluster
             else Redis.from_url(clean_url, **options)
         )
-        self._pipe: RedisPipe | None = None if cluster else RedisPipe.from_url(
+        self._pipe: RedisPipe | None = None if cluster or not read_pipe else RedisPipe.from_url(
             clean_url, timeout_s=socket_timeout_s, connect_timeout_s=socket_timeout_s)
         self.prefix = prefix
         self.lock_lease_s = lock_lease_s
