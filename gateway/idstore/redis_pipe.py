@@ -152,6 +152,17 @@ class _Connection(asyncio.Protocol):
                 future.set_exception(error(message))
 
 
+def _drop(conn: _Connection) -> None:
+    """Close a connection if this thread may: one of the running loop, or of a loop not running
+    (a store used on a later loop); one of a loop running elsewhere is left to that loop."""
+    if conn.loop.is_closed():
+        return
+    if conn.loop.is_running() and conn.loop is not asyncio.get_running_loop():
+        return
+    with contextlib.suppress(RuntimeError):
+        conn.close()
+
+
 class RedisPipe:
     """Commands over one lazily opened, multiplexed connection (per event loop).
 
@@ -220,8 +231,8 @@ class RedisPipe:
         self._closes += 1
         self._connecting = None  # a connect under way finishes, then closes what it made
         conn, self._conn = self._conn, None
-        if conn is not None and not conn.loop.is_closed():
-            conn.close()
+        if conn is not None:
+            _drop(conn)
 
     # ------------------------------------------------------------ connecting
 
@@ -240,9 +251,8 @@ class RedisPipe:
         closes = self._closes
         try:
             old, self._conn = self._conn, None
-            if old is not None and not old.loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # a loop of another thread, stopped
-                    old.close()
+            if old is not None:
+                _drop(old)
             conn = await self._dial(loop)
             try:
                 await self._introduce(conn)

@@ -333,3 +333,28 @@ async def test_concurrent_first_reads_open_one_connection(store: RedisIdStore, r
     assert got == [["1"]] * 50
     clients = await raw.client_list()
     assert sum(1 for c in clients if c.get("name") == name) == 1
+
+
+@pytest.mark.e2e  # a real Redis
+def test_a_store_used_on_a_later_event_loop_connects_again_on_it(prefix: str):
+    """A connection belongs to the loop that made it; a store used on a later loop (a test's,
+    a forked worker's) must not hand that loop a socket of the old one."""
+    store = RedisIdStore(REDIS_URL, prefix=prefix)
+
+    async def first() -> list[str | None]:
+        await store.put(1, {SPACE: {"ada": "1"}})
+        return await store.get_many(1, [(SPACE, "ada")])
+
+    async def later() -> list[str | None]:
+        try:
+            got = await store.get_many(1, [(SPACE, "ada")])
+            assert store.answering  # no failure on the way
+            return got
+        finally:
+            await store._pipe.close()  # type: ignore[union-attr]
+
+    try:
+        assert asyncio.run(first()) == ["1"]
+        assert asyncio.run(later()) == ["1"]
+    finally:
+        asyncio.run(drop_keys(f"{prefix}:*"))
