@@ -140,7 +140,8 @@ def _start_gateway(args: argparse.Namespace, port: int, backend: str, state_url:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WS_")},
            "WS_BACKEND_URL": backend, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
            "WS_REDIS_URL": redis_url, "WS_STATE_URL": state_url,
-           "WS_SERVER_WORKERS": str(args.workers), "PORT": str(port)}
+           "WS_SERVER_WORKERS": str(args.workers), "PORT": str(port),
+           **dict(kv.split("=", 1) for kv in args.gateway_env)}
     fd, log_path = tempfile.mkstemp(prefix="bench-speed-gateway-", suffix=".log")
     proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config)],
                             stdout=fd, stderr=fd, stdin=subprocess.DEVNULL, env=env)
@@ -470,6 +471,8 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                                         ("PUT", gateway, puts),
                                         ("PATCH active", gateway, patches),
                                         ("POST", gateway, posts)):
+                if args.only and name.split()[0] not in args.only:
+                    continue
                 base = floor_base if server is floor else gw_base
                 cpu_before = server.cpu_s()
                 loads[name] = load = await loader.run(base, auth, lines, args.duration)
@@ -613,9 +616,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="DIR",
                         help="after the figures, record the gateway under the lookup load with "
                              "py-spy into DIR and print where the time goes")
+    parser.add_argument("--only", type=lambda text: text.split(","), default=None,
+                        help="measure only these scenarios, e.g. lookup,floor (quicker runs; "
+                             "lookup and floor are always both kept for the ratio)")
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="WS_KEY=VALUE",
+                        help="extra configuration for the gateway (repeatable), e.g. "
+                             "WS_LOG_LEVEL=warning to see what the access log costs")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the children's stderr logs (paths under /tmp)")
     args = parser.parse_args(argv)
+    if getattr(args, "only", None):
+        args.only = {"lookup", "floor", *args.only}
     if args.role == "serve-floor":
         _serve_floor(args)
         return 0
