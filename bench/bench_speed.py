@@ -150,11 +150,12 @@ def _start_gateway(args: argparse.Namespace, port: int, backend: str, state_url:
 
 
 def _serve_floor(args: argparse.Namespace) -> None:
-    from bench.speed_floor import build_floor
+    from bench.speed_floor import build_floor, build_lean_floor
 
     index_key = f"{GATEWAY_PREFIX}:{{org:{args.org}}}:idx:users"
-    _serve(lambda: build_floor(backend=args.backend, token=SANDBOX_TOKEN,
-                               redis_url=args.redis_url, index_key=index_key, org_id=args.org),
+    build = build_lean_floor if args.lean else build_floor
+    _serve(lambda: build(backend=args.backend, token=SANDBOX_TOKEN,
+                         redis_url=args.redis_url, index_key=index_key, org_id=args.org),
            args, {})
 
 
@@ -394,10 +395,14 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
         auth = await _issue_credential(state_url, org)
         gateway = _start_gateway(args, gateway_port, backend, state_url, redis_url, workdir)
         children.append(gateway)
-        floor = _start("floor", ["-m", module, "serve-floor", "--port", str(floor_port),
-                                 "--backend", backend, "--org", str(org),
-                                 "--redis-url", redis_url, *loop_flag])
+        floor_args = ["-m", module, "serve-floor", "--backend", backend, "--org", str(org),
+                      "--redis-url", redis_url, *loop_flag]
+        floor = _start("floor", [*floor_args, "--port", str(floor_port)])
         children.append(floor)
+        lean_port = free_port()
+        lean = _start("lean-floor", [*floor_args, "--lean", "--port", str(lean_port)])
+        children.append(lean)
+        lean_base = f"http://127.0.0.1:{lean_port}"
         gw_base = f"http://127.0.0.1:{gateway_port}"
         floor_base = f"http://127.0.0.1:{floor_port}"
         headers = {"Authorization": auth, "Accept": SCIM_JSON}
@@ -464,16 +469,19 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
             warm = min(3.0, args.duration)
             await loader.run(gw_base, auth, lookups, warm)
             await loader.run(floor_base, auth, lookups, warm)
+            await loader.run(lean_base, auth, lookups, warm)
 
             loads: dict[str, Load] = {}
             for name, server, lines in (("lookup", gateway, lookups),
                                         ("floor", floor, lookups),
+                                        ("lean floor", lean, lookups),
                                         ("PUT", gateway, puts),
                                         ("PATCH active", gateway, patches),
                                         ("POST", gateway, posts)):
                 if args.only and name.split()[0] not in args.only:
                     continue
-                base = floor_base if server is floor else gw_base
+                base = (floor_base if server is floor else lean_base if server is lean
+                        else gw_base)
                 cpu_before = server.cpu_s()
                 loads[name] = load = await loader.run(base, auth, lines, args.duration)
                 if load.requests:
@@ -545,6 +553,10 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
         for name, load in r.loads.items():
             if name == "floor":
                 ratio = ""
+            elif name == "lean floor":
+                ratio = (f"lookup at {lookup.rate / load.rate:.2f}x its rate, "
+                         f"{lookup.cpu_ms_per_request / load.cpu_ms_per_request:.1f}x its cpu"
+                         if load.rate and load.cpu_ms_per_request else "")
             elif name == "lookup":
                 ratio = (f"{lookup.rate / floor.rate:.2f}x floor's rate, "
                          f"{lookup.cpu_ms_per_request / floor.cpu_ms_per_request:.1f}x its cpu, "
@@ -552,7 +564,7 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
                          if floor.rate and floor.user_ms_per_request else "")
             else:
                 ratio = f"{load.rate / lookup.rate:.2f}x lookup" if lookup.rate else ""
-            label = "floor lookup" if name == "floor" else name
+            label = {"floor": "floor lookup", "lean floor": "lean floor"}.get(name, name)
             out.append(f"{r.people:>8,}  {label:<13} {load.rate:>7,.0f} {load.p50_ms:>7.1f} "
                        f"{load.p99_ms:>7.1f} {load.errors:>6} "
                        f"{load.cpu_ms_per_request:>10.2f} {load.user_ms_per_request:>11.2f}  "
@@ -579,7 +591,9 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
     out.extend(f"\n{r.people:,} people, {args.profile_of} {r.profile}"
                for r in results if r.profile)
     out.append("Gateway: 1 process, Basic auth, Redis index, every request over HTTP to the "
-               "sandbox (own process, SQLite in memory). Floor: bench/speed_floor.py.")
+               "sandbox (own process, SQLite in memory). Floor: bench/speed_floor.py (redis-py "
+               "and aiohttp's client); lean floor: the same with the gateway's own Redis pipe "
+               "and backend transport.")
     return "\n".join(out)
 
 
@@ -602,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     child.add_argument("--backend", required=True)
     child.add_argument("--org", type=int, required=True)
     child.add_argument("--redis-url", required=True)
+    child.add_argument("--lean", action="store_true",
+                       help="use the gateway's own Redis pipe and backend transport")
     child.add_argument("--no-uvloop", action="store_true")
     parser.add_argument("--people", default="1000,100000",
                         type=lambda text: [int(x) for x in text.split(",")],
@@ -631,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the children's stderr logs (paths under /tmp)")
     args = parser.parse_args(argv)
     if getattr(args, "only", None):
-        args.only = {"lookup", "floor", *args.only}
+        args.only = {"lookup", "floor", "lean", *args.only}
     if args.role == "serve-floor":
         _serve_floor(args)
         return 0
