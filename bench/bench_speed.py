@@ -1,13 +1,14 @@
 """Speed of the requests an IdP makes most, against the floor, in one run (issue 12).
 
     python -m bench speed [--people 1000,100000] [--duration 10] [--connections 32]
-                          [--threads 2] [--no-uvloop] [--python-load] [--profile DIR]
+                          [--threads 2] [--python-load] [--profile DIR]
                           [--no-import] [--workers N] [--keep-logs]
 
 For each org size: a fresh sandbox (own process, SQLite in memory, rate limit
-off) seeded through its admin bulk API, the gateway (own process, as
-production starts it, Basic auth, Redis at 127.0.0.1:6379 under a unique
-prefix deleted afterwards) and the floor (`bench/speed_floor.py`: one Redis
+off) seeded through its admin bulk API, the gateway (`python -m gateway`
+started as production starts it: WS_* environment, an SQLite state database
+holding a Basic credential, Redis at 127.0.0.1:6379 in database 14, emptied
+before and after) and the floor (`bench/speed_floor.py`: one Redis
 HGET, one pooled backend GET, a hand-built ListResponse; own process). The
 index is built once (`externalId eq` lookups until one is answered) before anything is timed.
 
@@ -46,13 +47,16 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bench.harness import PATCH_OP, REDIS_URL, SANDBOX_TOKEN, SCIM_JSON, drop_prefix, free_port
+from bench.harness import PATCH_OP, REDIS_URL, SANDBOX_TOKEN, SCIM_JSON, free_port
 
 STARTUP_TIMEOUT_S = 60.0
 SEED_BATCH = 2_000
 SAMPLE = 2_000  # people PUT and PATCH cycle through (spread over the whole org)
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 BASE = "/scim/v2"
+# The Redis database the bench's gateway and floor use (emptied before and after a size).
+BENCH_REDIS_DB = 14
+GATEWAY_PREFIX = "wsg"  # RedisIdStore's default: the gateway runs as in production
 
 # One request per line of the request file: METHOD \t PATH [\t BODY]; "{n}" in a body
 # becomes a number unique to the request (so every POST creates a new person).
@@ -114,44 +118,55 @@ def _serve(make_app, args: argparse.Namespace, announce: dict) -> None:
     loop.close()
 
 
-def _serve_gateway(args: argparse.Namespace) -> None:
-    import logging
-    from dataclasses import replace
-
+async def _issue_credential(state_url: str, org: int) -> str:
+    """A Basic credential for `org` in the gateway's state database (as support issues it)."""
     from gateway.auth import CredentialStore
-    from gateway.config import Config
-    from gateway.idstore import RedisIdStore
-    from gateway.web.app import build_app
+    from gateway.state import StateDB
 
-    logging.basicConfig(level=logging.WARNING)
-    config = Config()
-    config = replace(config,
-                     backend=replace(config.backend, url=args.backend, token=SANDBOX_TOKEN),
-                     redis=replace(config.redis, url=REDIS_URL))
-    credentials = CredentialStore(None)
-    issued = credentials.issue_basic(args.org, label="bench")
-    auth = base64.b64encode(f"{issued.username}:{issued.password}".encode()).decode()
-    if args.workers > 1:
-        from gateway.workers import serve_workers, shared_metrics_dir
+    state = StateDB(state_url)
+    try:
+        await state.migrate()
+        issued = await CredentialStore(state).issue_basic(org, label="bench")
+    finally:
+        await state.close()
+    return "Basic " + base64.b64encode(f"{issued.username}:{issued.password}".encode()).decode()
 
-        with shared_metrics_dir():  # as production: before the app and its metrics exist
-            app = build_app(config, credentials,
-                            id_store=RedisIdStore(REDIS_URL, prefix=args.prefix))
-            print(json.dumps({"auth": f"Basic {auth}", "loop": f"{args.workers} workers"}),
-                  flush=True)
-            serve_workers(app, "127.0.0.1", args.port, args.workers, access_log=None)
-        return
-    _serve(lambda: build_app(config, credentials,
-                             id_store=RedisIdStore(REDIS_URL, prefix=args.prefix)),
-           args, {"auth": f"Basic {auth}"})
+
+def _start_gateway(args: argparse.Namespace, port: int, backend: str, state_url: str,
+                   redis_url: str, workdir: Path) -> Child:
+    """`python -m gateway` as production starts it: config file + WS_* environment."""
+    config = workdir / "gateway.toml"
+    config.write_text("")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("WS_")},
+           "WS_BACKEND_URL": backend, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
+           "WS_REDIS_URL": redis_url, "WS_STATE_URL": state_url,
+           "WS_SERVER_WORKERS": str(args.workers), "PORT": str(port),
+           **dict(kv.split("=", 1) for kv in args.gateway_env)}
+    fd, log_path = tempfile.mkstemp(prefix="bench-speed-gateway-", suffix=".log")
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config)],
+                            stdout=fd, stderr=fd, stdin=subprocess.DEVNULL, env=env)
+    os.close(fd)
+    return Child("gateway", proc, log_path)
 
 
 def _serve_floor(args: argparse.Namespace) -> None:
-    from bench.speed_floor import build_floor
+    from bench.speed_floor import build_floor, build_lean_floor
 
-    index_key = f"{args.prefix}:{{org:{args.org}}}:idx:users"
-    _serve(lambda: build_floor(backend=args.backend, token=SANDBOX_TOKEN, redis_url=REDIS_URL,
-                               index_key=index_key, org_id=args.org), args, {})
+    index_key = f"{GATEWAY_PREFIX}:{{org:{args.org}}}:idx:users"
+    build = build_lean_floor if args.lean else build_floor
+    _serve(lambda: build(backend=args.backend, token=SANDBOX_TOKEN,
+                         redis_url=args.redis_url, index_key=index_key, org_id=args.org),
+           args, {})
+
+
+async def _flush_redis(url: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
 
 
 @dataclass
@@ -359,10 +374,14 @@ class SizeResult:
 async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                     workdir: Path) -> SizeResult:
     run = uuid.uuid4().hex[:8]
-    prefix = f"bench-speed-{run}"
+    # The gateway keeps its production key prefix, so the bench has a Redis database of
+    # its own (emptied before and after): a fresh sandbox reuses org ids.
+    redis_url = f"{REDIS_URL.rstrip('/').rsplit('/', 1)[0]}/{BENCH_REDIS_DB}"
+    await _flush_redis(redis_url)
     module = "bench.bench_speed"
     children: list[Child] = []
-    loop_flag = ["--no-uvloop"] if args.no_uvloop else []
+    # The floor runs on the loop the gateway's serving processes run on.
+    loop_flag = ["--no-uvloop"] if args.workers > 1 else []
     try:
         sandbox_port = free_port()
         sandbox = _start("sandbox", ["-m", "sandbox", "--db", ":memory:", "--port",
@@ -371,17 +390,21 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
         children.append(sandbox)
         org = int(sandbox.announce["line"][0].rsplit("id=", 1)[1])
         backend = f"http://127.0.0.1:{sandbox_port}"
-        common = ["--backend", backend, "--org", str(org), "--prefix", prefix, *loop_flag]
         gateway_port, floor_port = free_port(), free_port()
-        gateway = _start("gateway", ["-m", module, "serve-gateway", "--port", str(gateway_port),
-                                     "--workers", str(args.workers), *common])
+        state_url = f"sqlite:///{workdir / f'state-{run}.db'}"
+        auth = await _issue_credential(state_url, org)
+        gateway = _start_gateway(args, gateway_port, backend, state_url, redis_url, workdir)
         children.append(gateway)
-        floor = _start("floor", ["-m", module, "serve-floor", "--port", str(floor_port),
-                                 *common])
+        floor_args = ["-m", module, "serve-floor", "--backend", backend, "--org", str(org),
+                      "--redis-url", redis_url, *loop_flag]
+        floor = _start("floor", [*floor_args, "--port", str(floor_port)])
         children.append(floor)
+        lean_port = free_port()
+        lean = _start("lean-floor", [*floor_args, "--lean", "--port", str(lean_port)])
+        children.append(lean)
+        lean_base = f"http://127.0.0.1:{lean_port}"
         gw_base = f"http://127.0.0.1:{gateway_port}"
         floor_base = f"http://127.0.0.1:{floor_port}"
-        auth = gateway.announce["auth"]
         headers = {"Authorization": auth, "Accept": SCIM_JSON}
         sandbox_headers = {"Authorization": f"Token {SANDBOX_TOKEN}"}
 
@@ -393,12 +416,18 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                         raise RuntimeError(f"GET {path}: {resp.status} {body}")
                     return body
 
-            for _ in range(200):
+            for _ in range(int(STARTUP_TIMEOUT_S / 0.05)):
+                if gateway.proc.poll() is not None:
+                    break
                 with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(gw_base + "/healthz") as resp:
+                    async with session.get(gw_base + "/readyz") as resp:
                         if resp.status == 200:
                             break
                 await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError(f"gateway not ready; its log: {gateway.log_path}")
+            if gateway.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited; its log: {gateway.log_path}")
 
             started = time.perf_counter()
             ids: list[int] = []
@@ -448,14 +477,19 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
             warm = min(3.0, args.duration)
             await loader.run(gw_base, auth, lookups, warm)
             await loader.run(floor_base, auth, lookups, warm)
+            await loader.run(lean_base, auth, lookups, warm)
 
             loads: dict[str, Load] = {}
             for name, server, lines in (("lookup", gateway, lookups),
                                         ("floor", floor, lookups),
+                                        ("lean floor", lean, lookups),
                                         ("PUT", gateway, puts),
                                         ("PATCH active", gateway, patches),
                                         ("POST", gateway, posts)):
-                base = floor_base if server is floor else gw_base
+                if args.only and name.split()[0] not in args.only:
+                    continue
+                base = (floor_base if server is floor else lean_base if server is lean
+                        else gw_base)
                 cpu_before = server.cpu_s()
                 loads[name] = load = await loader.run(base, auth, lines, args.duration)
                 if load.requests:
@@ -467,7 +501,9 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
             rss_after = gateway.rss_mb()
             profile = None
             if args.profile:
-                profile = await _profile(args, gateway, loader, gw_base, auth, lookups, people)
+                profiled = {"lookup": lookups, "PUT": puts, "PATCH": patches, "POST": posts}
+                profile = await _profile(args, gateway, loader, gw_base, auth,
+                                         profiled[args.profile_of], people)
 
             started = time.perf_counter()
             seen, start_index = 0, 1
@@ -480,12 +516,14 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
             import_s = time.perf_counter() - started
             if seen < people and not args.no_import:
                 raise RuntimeError(f"the import saw {seen} of {people} people")
+        loop = ("uvloop (gateway.web.serve)" if args.workers == 1
+                else f"asyncio, {args.workers} pre-forked workers")
         return SizeResult(people, loads, rss_idle, rss_after, seed_s, index_s, import_s,
-                          gateway.announce["loop"], profile)
+                          loop, profile)
     finally:
         for child in reversed(children):
             child.stop(args.keep_logs)
-        await drop_prefix(prefix)
+        await _flush_redis(redis_url)
 
 
 async def _profile(args: argparse.Namespace, gateway: Child, loader: Loader, base: str,
@@ -494,7 +532,7 @@ async def _profile(args: argparse.Namespace, gateway: Child, loader: Loader, bas
     from bench.speed_profile import summarise
 
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    out = Path(args.profile) / f"lookup-{people}.txt"
+    out = Path(args.profile) / f"{args.profile_of.lower()}-{people}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(gateway.proc.pid), "--format", "raw", "--rate", "250",
@@ -523,6 +561,10 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
         for name, load in r.loads.items():
             if name == "floor":
                 ratio = ""
+            elif name == "lean floor":
+                ratio = (f"lookup at {lookup.rate / load.rate:.2f}x its rate, "
+                         f"{lookup.cpu_ms_per_request / load.cpu_ms_per_request:.1f}x its cpu"
+                         if load.rate and load.cpu_ms_per_request else "")
             elif name == "lookup":
                 ratio = (f"{lookup.rate / floor.rate:.2f}x floor's rate, "
                          f"{lookup.cpu_ms_per_request / floor.cpu_ms_per_request:.1f}x its cpu, "
@@ -530,7 +572,7 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
                          if floor.rate and floor.user_ms_per_request else "")
             else:
                 ratio = f"{load.rate / lookup.rate:.2f}x lookup" if lookup.rate else ""
-            label = "floor lookup" if name == "floor" else name
+            label = {"floor": "floor lookup", "lean floor": "lean floor"}.get(name, name)
             out.append(f"{r.people:>8,}  {label:<13} {load.rate:>7,.0f} {load.p50_ms:>7.1f} "
                        f"{load.p99_ms:>7.1f} {load.errors:>6} "
                        f"{load.cpu_ms_per_request:>10.2f} {load.user_ms_per_request:>11.2f}  "
@@ -554,9 +596,12 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
     out.append("cpu ms/req: CPU time (user + system) of the server process (gateway, or floor) "
                "per request, the figure least moved by other load on the machine; user ms/req: "
                "its user part (Python), system time being mostly the kernel's loopback TCP.")
-    out.extend(f"\n{r.people:,} people, lookup {r.profile}" for r in results if r.profile)
+    out.extend(f"\n{r.people:,} people, {args.profile_of} {r.profile}"
+               for r in results if r.profile)
     out.append("Gateway: 1 process, Basic auth, Redis index, every request over HTTP to the "
-               "sandbox (own process, SQLite in memory). Floor: bench/speed_floor.py.")
+               "sandbox (own process, SQLite in memory). Floor: bench/speed_floor.py (redis-py "
+               "and aiohttp's client); lean floor: the same with the gateway's own Redis pipe "
+               "and backend transport.")
     return "\n".join(out)
 
 
@@ -574,14 +619,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench speed",
                                      description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="role")
-    for role in ("serve-gateway", "serve-floor"):
-        child = sub.add_parser(role)
-        child.add_argument("--port", type=int, required=True)
-        child.add_argument("--backend", required=True)
-        child.add_argument("--org", type=int, required=True)
-        child.add_argument("--prefix", required=True)
-        child.add_argument("--no-uvloop", action="store_true")
-        child.add_argument("--workers", type=int, default=1)
+    child = sub.add_parser("serve-floor")
+    child.add_argument("--port", type=int, required=True)
+    child.add_argument("--backend", required=True)
+    child.add_argument("--org", type=int, required=True)
+    child.add_argument("--redis-url", required=True)
+    child.add_argument("--lean", action="store_true",
+                       help="use the gateway's own Redis pipe and backend transport")
+    child.add_argument("--no-uvloop", action="store_true")
     parser.add_argument("--people", default="1000,100000",
                         type=lambda text: [int(x) for x in text.split(",")],
                         help="org sizes, comma-separated (default 1000,100000)")
@@ -591,21 +636,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1,
                         help="gateway worker processes (server.workers; CPU and RSS summed)")
-    parser.add_argument("--no-uvloop", action="store_true",
-                        help="run the gateway and the floor on the standard asyncio loop")
     parser.add_argument("--python-load", action="store_true",
                         help="use the Python load generator even if wrk is installed")
     parser.add_argument("--no-import", action="store_true",
                         help="skip timing the full import (quicker runs)")
+    parser.add_argument("--profile-of", choices=("lookup", "PUT", "PATCH", "POST"),
+                        default="lookup", help="the scenario --profile records (default lookup)")
     parser.add_argument("--profile", metavar="DIR",
                         help="after the figures, record the gateway under the lookup load with "
                              "py-spy into DIR and print where the time goes")
+    parser.add_argument("--only", type=lambda text: text.split(","), default=None,
+                        help="measure only these scenarios, e.g. lookup,floor (quicker runs; "
+                             "lookup and floor are always both kept for the ratio)")
+    parser.add_argument("--gateway-env", action="append", default=[], metavar="WS_KEY=VALUE",
+                        help="extra configuration for the gateway (repeatable), e.g. "
+                             "WS_LOG_LEVEL=warning to see what the access log costs")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the children's stderr logs (paths under /tmp)")
     args = parser.parse_args(argv)
-    if args.role == "serve-gateway":
-        _serve_gateway(args)
-        return 0
+    if getattr(args, "only", None):
+        args.only = {"lookup", "floor", "lean", *args.only}
     if args.role == "serve-floor":
         _serve_floor(args)
         return 0

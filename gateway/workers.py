@@ -45,6 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.eventloop import new_event_loop
 from gateway.web.serve import ConnectionLimits, GuardedSite
 
 log = logging.getLogger(__name__)
@@ -215,7 +216,8 @@ def _work(app: web.Application, sock: socket.socket, limits: ConnectionLimits,
     if sys.platform == "linux":
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    asyncio.run(serve_until_stopped(app, sock, limits, **runner_options))
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:  # uvloop when installed
+        runner.run(serve_until_stopped(app, sock, limits, **runner_options))
     return 0
 
 

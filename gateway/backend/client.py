@@ -1,7 +1,8 @@
 """Client of Workstream's internal API (`shared/workstream-internal-api.md`).
 
-One pooled `aiohttp` session per process; one method per contract call. The
-backend is legacy and fragile, so this is where "treat it gently" lives:
+One pool of keep-alive connections per process (`gateway/backend/transport.py`);
+one method per contract call. The backend is legacy and fragile, so this is
+where "treat it gently" lives:
 
 - only calls the contract calls safe are retried (GET, PATCH with If-Match,
   deactivate/reactivate, membership add/remove, creates carrying an
@@ -29,13 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
-
-import aiohttp
+from urllib.parse import quote, urlencode
 
 from gateway import jsonio
 from gateway.backend.errors import BackendUnavailable, error_for
 from gateway.backend.records import format_timestamp
+from gateway.backend.transport import CannotConnect, HttpTransport, NoAnswer, path_prefix
 from gateway.observability import backend as observe
 from gateway.request_context import request_id
 
@@ -48,6 +48,9 @@ MAX_MEMBER_IDS = 100
 #: A connect that takes longer than this is a dead host; failing it fast is safe to retry.
 CONNECT_TIMEOUT_S = 3.0
 API_PREFIX = "/internal/v1"
+#: Query characters sent as they are, as aiohttp (yarl) did; the rest is percent-encoded,
+#: `+` too (an email's `+` would otherwise arrive as a space), and a space as `+`.
+_QUERY_SAFE = "?/:@!$'()*,"
 
 # Waits between attempts go through this name so tests can observe them.
 _sleep = asyncio.sleep
@@ -72,7 +75,10 @@ class Page:
 
 def _seg(value: RecordId) -> str:
     """Quote one path segment so an id can never change the route."""
-    return quote(str(value), safe="")
+    text = str(value)
+    if text.isascii() and text.isalnum():  # the usual id: nothing to quote (hot path)
+        return text
+    return quote(text, safe="")
 
 
 def _iso(value: str | datetime | None) -> str | None:
@@ -138,7 +144,7 @@ class BackendClient:
         backoff_max_s: float = 2.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._root = self.base_url + API_PREFIX
+        self._root = path_prefix(self.base_url) + API_PREFIX  # request targets start so
         self._token = token
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
@@ -147,7 +153,7 @@ class BackendClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.stats: Counter[str] = Counter()
-        self._session: aiohttp.ClientSession | None = None
+        self._transport: HttpTransport | None = None
 
     def __repr__(self) -> str:  # never show the token
         return f"BackendClient({self.base_url!r})"
@@ -155,34 +161,25 @@ class BackendClient:
     # ---------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Open the one pooled keep-alive session every call shares."""
-        if self._session is not None:
+        """Open the one pool of keep-alive connections every call shares.
+
+        The transport never replays a request on its own (not even on a reused
+        connection the server closed): a hidden replay would hide an unknown
+        outcome from the retry rules here, e.g. a DELETE that landed would come
+        back as a bare 404. This client owns its retries.
+        """
+        if self._transport is not None:
             return
-        connector = aiohttp.TCPConnector(
-            limit=self.pool_size, limit_per_host=self.pool_size, ttl_dns_cache=300
+        self._transport = HttpTransport(
+            self.base_url,
+            {"Authorization": f"Token {self._token}", "Accept": "application/json"},
+            pool_size=self.pool_size,
         )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers={
-                "Authorization": f"Token {self._token}",
-                "Accept": "application/json",
-            },
-            raise_for_status=False,
-        )
-        # aiohttp silently replays GET/PUT/DELETE once when a reused connection
-        # drops; that would hide an unknown outcome from the retry rules here
-        # (a DELETE that landed would come back as a bare 404). This client
-        # owns its retries, so turn that off.
-        if hasattr(self._session, "_retry_connection"):
-            self._session._retry_connection = False
-        else:  # a newer aiohttp renamed it: its hidden replays would be back
-            log.error("aiohttp has no _retry_connection switch; it may replay requests after "
-                      "a dropped connection, and a lost DELETE could come back as a 404")
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        if self._transport is not None:
+            transport, self._transport = self._transport, None
+            await transport.close()
 
     async def __aenter__(self) -> BackendClient:
         await self.start()
@@ -204,17 +201,17 @@ class BackendClient:
         refused connection mean SCIM calls would fail too. No answer within
         `timeout_s` raises TimeoutError, so a caller can tell a hang from a refusal.
         """
-        if self._session is None:
+        if self._transport is None:
             return False
         try:
-            async with self._session.get(
-                self._root + "/orgs/0", timeout=aiohttp.ClientTimeout(total=timeout_s)
-            ) as resp:
-                return resp.status in (200, 404)
-        except TimeoutError:  # aiohttp's timeouts are ClientErrors too: a hang stays a hang
-            raise
-        except aiohttp.ClientError:
+            resp = await self._transport.request(
+                "GET", self._root + "/orgs/0", timeout_s=timeout_s, connect_timeout_s=timeout_s
+            )
+        except (CannotConnect, NoAnswer) as exc:
+            if exc.timed_out:  # a hang stays a hang
+                raise TimeoutError(str(exc)) from exc
             return False
+        return resp.status in (200, 404)
 
     # ------------------------------------------------------------------- orgs
 
@@ -448,14 +445,17 @@ class BackendClient:
         recover: _Recovery | None = None,
     ) -> Any:
         """Send one contract call, retrying as the contract allows, within one deadline."""
-        session = self._session
-        if session is None:
+        transport = self._transport
+        if transport is None:
             raise RuntimeError("BackendClient.start() was not awaited")
         loop = asyncio.get_running_loop()
         if deadline is None:
             deadline = loop.time() + self.deadline_s
-        url = self._root + path
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        target = self._root + path
+        if params:
+            query = {k: str(v) for k, v in params.items() if v is not None}
+            if query:
+                target += "?" + urlencode(query, safe=_QUERY_SAFE)
         hdrs: dict[str, str] = dict(headers or {})
         data: bytes | None = None
         if body is not None:
@@ -481,29 +481,26 @@ class BackendClient:
             retry_after: int | None = None
             started = loop.time()
             try:
-                async with session.request(
+                resp = await transport.request(
                     method,
-                    url,
-                    params=query,
-                    data=data,
-                    headers=hdrs,
-                    timeout=aiohttp.ClientTimeout(
-                        total=min(self.timeout_s, remaining),
-                        sock_connect=min(self.timeout_s, remaining, CONNECT_TIMEOUT_S),
-                    ),
-                ) as resp:
-                    status = resp.status
-                    raw = await resp.read()
-                    retry_after_header = resp.headers.get("Retry-After")
+                    target,
+                    hdrs,
+                    data,
+                    timeout_s=min(self.timeout_s, remaining),
+                    connect_timeout_s=min(self.timeout_s, remaining, CONNECT_TIMEOUT_S),
+                )
+                status = resp.status
+                raw = resp.body
+                retry_after_header = resp.headers.get("retry-after")
                 observe.attempt(stat, status, loop.time() - started)
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            except CannotConnect as exc:
                 observe.attempt(stat, 0, loop.time() - started)
                 # Never reached the backend: repeating it is harmless for any call.
-                fault, may_retry = f"cannot connect ({type(exc).__name__})", True
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                fault, may_retry = f"cannot connect ({exc})", True
+            except NoAnswer as exc:
                 observe.attempt(stat, 0, loop.time() - started)
                 uncertain = True
-                fault, may_retry = f"no answer ({type(exc).__name__ or 'timeout'})", retry
+                fault, may_retry = f"no answer ({exc})", retry
             else:
                 if 200 <= status < 300:
                     return self._parse_ok(raw, stat, status)

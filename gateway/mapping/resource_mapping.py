@@ -67,6 +67,9 @@ class ResourceMapping:
     # The schemas cut down to what this mapping carries: /Schemas and filters use them.
     schemas: tuple[Schema, ...] = field(repr=False, compare=False)
     advertised: ResourceType = field(repr=False, compare=False)
+    # Each bound field as (backend field, its to_scim translation or None, a writer of the
+    # SCIM value into a resource), so reads don't walk paths per record (conversion.py).
+    readers: tuple[conversion.Reader, ...] = field(repr=False, compare=False, default=())
 
     @classmethod
     def build(
@@ -93,6 +96,7 @@ class ResourceMapping:
             writers=writers, references=references,
             reference_parents=tuple((_endpoint(b), _parent(b)) for b in references),
             schemas=tuple(schemas), advertised=advertised.advertised_type(rtype, schemas),
+            readers=tuple(conversion.reader(b) for b in bound),
         )
 
     # ---- derivation (what per-org modules use) ----

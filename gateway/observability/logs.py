@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -65,6 +66,37 @@ def _dumps(obj: Any, **_kw: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
+#: The access line's fields (gateway/web/observe.py), in the order they are written.
+ACCESS_LOGGER = "gateway.access"
+ACCESS_FIELDS = ("request_id", "org", "credential_id", "idp", "method", "route", "status",
+                 "duration_ms", "backend_calls", "retries")
+
+
+class _JsonFormatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's JSON lines, with the access line (one per request) rendered directly.
+
+    The access line's fields are fixed and hold no secret, so running it through
+    the processor chain (copying the record, walking its attributes for extras,
+    masking) cost a twentieth of a lookup's time for the same output.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name != ACCESS_LOGGER or record.exc_info or record.stack_info:
+            return super().format(record)
+        fields = record.__dict__
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat()
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        for name in ACCESS_FIELDS:
+            if name in fields:
+                line[name] = fields[name]
+        line["message"] = record.getMessage()
+        return orjson.dumps(line, default=str).decode()
+
+
 def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> None:
     """Route every log record to `stream` (stderr) as JSON lines or text; call once at start."""
     shared: list[Any] = [
@@ -85,12 +117,15 @@ def configure(fmt: str = "json", level: str = "info", stream: Any = None) -> Non
         ]
     else:
         render = [structlog.dev.ConsoleRenderer(colors=False)]
-    formatter = structlog.stdlib.ProcessorFormatter(
+    formatter = (_JsonFormatter if fmt == "json" else structlog.stdlib.ProcessorFormatter)(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render],
     )
     # Record attributes nothing renders: not worth a system call per record.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    # Nor is the caller's file and line: finding them walks the stack on every record
+    # (the logging HOWTO's "Optimization" section; a quarter of an access line's cost).
+    logging._srcfile = None
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

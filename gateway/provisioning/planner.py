@@ -201,6 +201,8 @@ async def union_by_id(
     would add fifty round trips to the answer; all at once, a burst the
     backend's per-org rate limit would answer with 429s. A failure cancels the rest.
     """
+    if len(lookups) == 1:  # Okta's lookup before every create: no task, no semaphore
+        return _by_id([await one(lookups[0])])
     limit = asyncio.Semaphore(concurrency)
 
     async def run(lookup: Lookup) -> list[dict]:
@@ -214,6 +216,11 @@ async def union_by_id(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    return _by_id(found)
+
+
+def _by_id(found: list[list[dict]]) -> list[dict]:
+    """Each record once, in id order."""
     by_id: dict[int, dict] = {}
     for records in found:
         for record in records:

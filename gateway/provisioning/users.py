@@ -11,15 +11,16 @@ and are left out of lists until a POST with their userName relinks them.
 from __future__ import annotations
 
 import builtins
+import functools
 import logging
 import uuid
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.audit import notes as audit
-from gateway.backend.client import BackendClient
+from gateway.backend.client import BackendClient, Page
 from gateway.backend.errors import BackendConflict, BackendNotFound, BackendStale
 from gateway.backend.records import (
     STATUS_ACTIVE,
@@ -52,6 +53,7 @@ from gateway.provisioning.listing import (
     sort_resources,
 )
 from gateway.provisioning.planner import Lookup, plan, union_by_id
+from gateway.provisioning.read_ahead import ReadAhead
 from gateway.provisioning.user_index import INDEXED, UserIndex
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, compile_filter
@@ -69,6 +71,23 @@ TOO_MANY_USERS = ("This filter would scan {total} users, more than the limit of 
                   "filter by userName, externalId, id or email instead")
 
 
+R = TypeVar("R")
+
+
+def _writes(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """A write use case: when it ends (even failed: it may have landed), pages read
+    ahead for its org are stale."""
+
+    @functools.wraps(method)
+    async def write(self: UserService, ctx: OrgContext, *args: Any, **kwargs: Any) -> R:
+        try:
+            return await method(self, ctx, *args, **kwargs)
+        finally:
+            self.read_ahead.wrote(ctx.org_id)
+
+    return write
+
+
 class UserService:
     def __init__(self, backend: BackendClient, index: UserIndex, *, max_scan: int,
                  max_lookups: int = 50, lookup_concurrency: int = 4,
@@ -79,6 +98,7 @@ class UserService:
         self._max_scan = max_scan
         self._max_lookups = max_lookups
         self._lookup_concurrency = lookup_concurrency
+        self.read_ahead = ReadAhead()  # an IdP's import: the next page fetched meanwhile
 
     # ---- reads ----
 
@@ -112,6 +132,7 @@ class UserService:
 
     # ---- writes ----
 
+    @_writes
     async def create(self, ctx: OrgContext, resource: dict) -> dict:
         """POST; a userName of a person unlinked from SCIM relinks that person (see _relink)."""
         mapping = ctx.mappings.user
@@ -139,11 +160,13 @@ class UserService:
         await self.index.remember(ctx.org_id, mapping, [record])
         return mapping.to_scim(record, ctx.base_url)
 
+    @_writes
     async def replace(
         self, ctx: OrgContext, scim_id: str, resource: dict, if_match: Versions | None
     ) -> dict:
         return await self._write(ctx, scim_id, if_match, lambda current: resource)
 
+    @_writes
     async def patch(
         self, ctx: OrgContext, scim_id: str, operations: builtins.list[dict],
         if_match: Versions | None,
@@ -176,6 +199,7 @@ class UserService:
             return self._backend.deactivate_employee
         return self._backend.reactivate_employee
 
+    @_writes
     async def deactivate(self, ctx: OrgContext, scim_id: str, if_match: Versions | None) -> None:
         """DELETE: the backend has no delete, and a person is never lost: deactivate,
         then unlink from SCIM (404 from now on, until a POST relinks them).
@@ -378,8 +402,13 @@ class UserService:
         self, ctx: OrgContext, params: dict[str, Any], window: Window
     ) -> ListResult:
         """The backend pages for us: one call (two at most) whatever the org's size."""
+        async def fetch(number: int, per_page: int) -> Page:
+            return await self._backend.list_employees(
+                ctx.org_id, page=number, per_page=per_page, **params)
+
         total, records = await backend_window(
-            lambda **page: self._backend.list_employees(ctx.org_id, **page, **params), window)
+            lambda page, per_page: self.read_ahead.page(ctx.org_id, params, page, per_page,
+                                                        fetch), window)
         mapping = ctx.mappings.user
         return ListResult(total, [mapping.to_scim(r, ctx.base_url) for r in records])
 

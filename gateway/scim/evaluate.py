@@ -96,9 +96,34 @@ def matches_element(node: Filter, element: dict[str, Any], parent: Attribute) ->
 
 
 def _compile_for_type(node: Filter, rtype: ResourceType) -> Matcher:
+    if type(node) is Compare:
+        # One comparison (Okta's `userName eq "x"`): its value differs on every request, so
+        # caching by text would only churn the cache. The costly part, resolving the path,
+        # is cached per path; binding the value is a few closures.
+        return _compare(node, *_resource_leaf_cached(node.path, rtype))
     return _cached(
         "type", node, rtype, lambda: _compile(node, lambda p: _resource_leaf(p, rtype), rtype)
     )
+
+
+_leaf_cache: dict[tuple[int, int], tuple[AttrPath, ResourceType, Leaf]] = {}
+
+
+def _resource_leaf_cached(path: AttrPath, rtype: ResourceType) -> Leaf:
+    """`_resource_leaf`, remembered per (path object, resource type).
+
+    Keyed by identity (the parser hands out one path object per distinct path
+    text it has cached), holding both objects so the ids stay theirs.
+    """
+    key = (id(path), id(rtype))
+    hit = _leaf_cache.get(key)
+    if hit is not None and hit[0] is path and hit[1] is rtype:
+        return hit[2]
+    leaf = _resource_leaf(path, rtype)
+    if len(_leaf_cache) >= _CACHE_SIZE:
+        _leaf_cache.clear()
+    _leaf_cache[key] = (path, rtype, leaf)
+    return leaf
 
 
 def _compile_for_element(node: Filter, parent: Attribute) -> Matcher:

@@ -59,16 +59,17 @@ class Projection:
     __slots__ = ("_project_one", "_rtype")
 
     def __init__(
-        self, rtype: ResourceType, attributes: list[str] | None, excluded: list[str] | None
+        self, rtype: ResourceType, attributes: list[str] | None, excluded: list[str] | None,
+        owned: bool = False,
     ) -> None:
         self._rtype = rtype
         if attributes is None and not excluded:
             # The common case (every GET, every page of a list): what to do with each
             # attribute is decided once per resource type, not per value.
-            plan = _default_plan(rtype)
+            plan = _default_plan(rtype, owned)
 
             def project_one(urn: str | None, name: str, value: Any) -> Any:
-                return _default_copier(plan, rtype, urn, name)(value)
+                return _default_copier(plan, rtype, urn, name, owned)(value)
         else:
             include = _select(attributes, rtype) if attributes is not None else None
             exclude = _select(excluded or [], rtype)
@@ -118,24 +119,28 @@ class _TypeKey:
 
 
 def projection_for(
-    rtype: ResourceType, attributes: list[str] | None, excluded: list[str] | None
+    rtype: ResourceType, attributes: list[str] | None, excluded: list[str] | None,
+    owned: bool = False,
 ) -> Projection:
     """The `Projection` for these names, shared by every call that asks for the same ones."""
     return _cached_projection(
         _TypeKey(rtype),
         None if attributes is None else tuple(attributes),
         tuple(excluded) if excluded else None,
+        owned,
     )
 
 
 @lru_cache(maxsize=256)
 def _cached_projection(
-    key: _TypeKey, attributes: tuple[str, ...] | None, excluded: tuple[str, ...] | None
+    key: _TypeKey, attributes: tuple[str, ...] | None, excluded: tuple[str, ...] | None,
+    owned: bool,
 ) -> Projection:
     return Projection(
         key.rtype,
         None if attributes is None else list(attributes),
         None if excluded is None else list(excluded),
+        owned,
     )
 
 
@@ -144,6 +149,8 @@ def project(
     rtype: ResourceType,
     attributes: list[str] | None,
     excluded: list[str] | None,
+    *,
+    owned: bool = False,
 ) -> dict[str, Any]:
     """A new dict holding what the request asked to see of `resource`.
 
@@ -152,33 +159,42 @@ def project(
     returned always. `meta` is an ordinary default attribute: present
     unless `attributes` leaves it out or `excluded` names it. The names are
     resolved once per distinct request (`projection_for`), not per resource.
+
+    `owned`: the caller built `resource` for this answer and lets go of it, so
+    with no names given the values it keeps are shared, not deep-copied (a list
+    page copied every value of a hundred resources only to serialise them).
     """
-    return projection_for(rtype, attributes, excluded).apply(resource)
+    return projection_for(rtype, attributes, excluded, owned).apply(resource)
 
 
 Copier = Callable[[Any], Any]
-# Per resource type (by identity, so no schema is hashed): attribute -> default copier.
-_plans: dict[int, tuple[ResourceType, dict[tuple[str | None, str], Copier]]] = {}
+# Per resource type (by identity, so no schema is hashed) and ownership: attribute ->
+# default copier.
+_plans: dict[tuple[int, bool], tuple[ResourceType, dict[tuple[str | None, str], Copier]]] = {}
 _MAX_TYPES = 64
 _MAX_NAMES = 1024
 
 
-def _default_plan(rtype: ResourceType) -> dict[tuple[str | None, str], Copier]:
-    entry = _plans.get(id(rtype))
+def _default_plan(rtype: ResourceType, owned: bool) -> dict[tuple[str | None, str], Copier]:
+    entry = _plans.get((id(rtype), owned))
     if entry is None or entry[0] is not rtype:
         if len(_plans) >= _MAX_TYPES:
             _plans.clear()
-        entry = _plans[id(rtype)] = (rtype, {})  # holds the type, so its id stays unique
+        # holds the type, so its id stays unique
+        entry = _plans[(id(rtype), owned)] = (rtype, {})
     return entry[1]
 
 
 def _default_copier(
-    plan: dict[tuple[str | None, str], Copier], rtype: ResourceType, urn: str | None, name: str
+    plan: dict[tuple[str | None, str], Copier], rtype: ResourceType, urn: str | None, name: str,
+    owned: bool,
 ) -> Copier:
     copier = plan.get((urn, name))
     if copier is None:
         resolved = rtype.resolve(urn, name)
         copier = _copier_for(resolved)
+        if owned:
+            copier = _SHARING.get(copier, copier)
         if resolved is not None and len(plan) < _MAX_NAMES:  # only known names are kept
             plan[(urn, name)] = copier
     return copier
@@ -206,6 +222,19 @@ def _copier_for(resolved: ResolvedPath | None) -> Copier:
 
 def _nothing(value: Any) -> None:
     return None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _share_complex(value: Any) -> Any:
+    """`_copy_complex` keeping the elements themselves (an owned resource's)."""
+    if isinstance(value, list):
+        items = [element for element in value
+                 if (element if isinstance(element, dict) else element is not None)]
+        return items or None
+    return None if isinstance(value, dict) and not value else value
 
 
 def _copy_complex(value: Any) -> Any:
@@ -313,3 +342,7 @@ def _resolve_name(name: str, rtype: ResourceType) -> ResolvedPath | None:
     found = [r for schema, _ in rtype.extensions
              if (r := rtype.resolve(schema.id, attr, sub or None)) is not None]
     return found[0] if len(found) == 1 else None
+
+
+# The copiers an owned resource's projection uses instead (same values kept, none copied).
+_SHARING: dict[Copier, Copier] = {json_copy: _same, _copy_complex: _share_complex}

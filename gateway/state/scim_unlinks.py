@@ -14,6 +14,7 @@ own at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -63,6 +64,9 @@ class ScimUnlinks:
         self._ids: dict[int, frozenset[int]] = {}
         self._version: int | None = None
         self._checked = float("-inf")
+        # The change counter's read in flight: requests arriving meanwhile wait for it
+        # instead of each reading it (32 concurrent lookups made 32 queries every second).
+        self._checking: asyncio.Future[None] | None = None
 
     # ---- the hot path: which ids are unlinked ----
 
@@ -70,7 +74,7 @@ class ScimUnlinks:
         """The org's unlinked employee ids: from memory, at most one query a second."""
         if time.monotonic() - self._checked >= self.refresh_s:
             try:
-                await self._check_version()
+                await self._check_shared()
             except StateUnavailable:
                 self._checked = time.monotonic()  # not every request waits for a dead database
                 if org_id not in self._ids:
@@ -84,6 +88,19 @@ class ScimUnlinks:
                 found = frozenset(int(r[0]) for r in rows)
             self._ids[org_id] = found
         return found
+
+    async def _check_shared(self) -> None:
+        """`_check_version`, one at a time: callers meanwhile share its outcome."""
+        checking = self._checking
+        if checking is None:
+            checking = self._checking = asyncio.ensure_future(self._check_version())
+            checking.add_done_callback(self._checked_done)
+        await asyncio.shield(checking)
+
+    def _checked_done(self, checking: asyncio.Future[None]) -> None:
+        self._checking = None
+        if not checking.cancelled():
+            checking.exception()  # retrieved: every waiter got it already
 
     async def _check_version(self) -> None:
         async with self.db.begin() as conn:

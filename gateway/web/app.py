@@ -165,6 +165,7 @@ def _services(id_store: IdStore | None):
             hangup()
             await watcher.close()
             await app[CREDENTIALS].close()
+            await app[USERS].read_ahead.close()  # before the backend session it reads with
             await backend.close()
             if id_store is None:
                 await store.close()

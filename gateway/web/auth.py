@@ -79,6 +79,7 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
         super().__init__(force=True, realm=realm)
         self.store = store
         self.prefix = "/" + prefix.strip("/")
+        self.below = self.prefix + "/"
         self.proxies = proxies or TrustedProxies()
         self.failures = FailureSummary(store.guard.settings.summary_interval_s)
 
@@ -88,12 +89,14 @@ class ScimAuthMiddleware(BasicAuthMiddleware):
         Looks at the decoded path, the raw path and the matched route, so an
         oddly encoded path that still reaches a SCIM handler is guarded too.
         """
-        paths = [request.path, request.rel_url.raw_path]
+        prefix, below = self.prefix, self.below
         resource = request.match_info.route.resource
         if resource is not None:
-            paths.append(resource.canonical)
-        prefix = self.prefix
-        return any(p == prefix or p.startswith(prefix + "/") for p in paths)
+            route = resource.canonical
+            if route.startswith(below) or route == prefix:
+                return True
+        return any(p.startswith(below) or p == prefix
+                   for p in (request.path, request.rel_url.raw_path))
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         # Overridden: the stock one guards every path and has only one kind of failure.

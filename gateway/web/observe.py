@@ -40,6 +40,7 @@ def observe_requests(
 ) -> Middleware:
     """The middleware, for SCIM requests under `base_path`; writes go to `audit` too."""
     prefix = "/" + base_path.strip("/")
+    below = prefix + "/"
     operations: dict[tuple[str, str], str] = {}
     writes = audit_events.WriteRoutes(base_path)
 
@@ -57,8 +58,9 @@ def observe_requests(
     async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else UNMATCHED
-        # As the auth middleware decides what it guards: by path, or by the route matched.
-        if not any(p == prefix or p.startswith(prefix + "/") for p in (request.path, route)):
+        # As the auth middleware decides what it guards: by the route matched, or by path.
+        if not (route.startswith(below) or route == prefix
+                or (path := request.path).startswith(below) or path == prefix):
             return await handler(request)
         ctx = RequestContext(
             request_id=request_id.get() or "",

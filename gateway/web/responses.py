@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
 from gateway import jsonio
 from gateway.scim.errors import ScimError
 from gateway.scim.schema import LIST_RESPONSE
 
 SCIM_JSON = "application/scim+json"
+_SCIM_CONTENT_TYPE = f"{SCIM_JSON}; charset=utf-8"
 
 
 def scim_response(
@@ -16,10 +18,11 @@ def scim_response(
 ) -> web.Response:
     if body is None:
         return web.Response(status=status, headers=headers)
-    return web.Response(
-        body=jsonio.dumps(body), status=status, headers=headers,
-        content_type=SCIM_JSON, charset="utf-8",
-    )
+    # The header as one ready string: aiohttp builds it from content_type= and charset=
+    # anew for every response otherwise.
+    head = CIMultiDict(headers) if headers else CIMultiDict()
+    head[hdrs.CONTENT_TYPE] = _SCIM_CONTENT_TYPE
+    return web.Response(body=jsonio.dumps(body), status=status, headers=head)
 
 
 def resource_response(resource: dict, status: int = 200, *, location: bool = False,

@@ -25,7 +25,7 @@ from gateway.web.state import CONFIG, USERS
 
 def _projected(request: web.Request, resource: dict, rtype: ResourceType) -> dict:
     attributes, excluded = projection_params(request)
-    return project(resource, rtype, attributes, excluded)
+    return project(resource, rtype, attributes, excluded, owned=True)
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -46,7 +46,8 @@ async def _search(request: web.Request, ctx: OrgContext, source: dict) -> web.Re
         ctx, params.filter, params.window, params.sort_by, params.descending
     )
     rtype = ctx.mappings.user.rtype
-    resources = [project(r, rtype, params.attributes, params.excluded) for r in result.resources]
+    resources = [project(r, rtype, params.attributes, params.excluded, owned=True)
+                 for r in result.resources]
     return list_response(result.total, params.window.start_index, resources)
 
 

@@ -9,7 +9,8 @@ and every success must be whole, read back from the backend (a failure may
 leave a change half done only when the IdP was told 503, so it retries).
 
 The failures are injected in process, at the backend client's one request
-method and at the Redis client's command and pipeline calls: the sandbox
+method, at the Redis client's command and pipeline calls and at the id
+store's read pipe (`RedisPipe.execute`, its per-request lookups): the sandbox
 can't fail one chosen call of a request (it retries them), and Redis can't
 fail one chosen command.
 """
@@ -93,6 +94,17 @@ async def faults(world: World, monkeypatch: pytest.MonkeyPatch) -> Faults:
 
     monkeypatch.setattr(redis_client, "execute_command", command)
     monkeypatch.setattr(Pipeline, "execute", pipeline)
+
+    read_pipe = world.store._pipe  # type: ignore[attr-defined]
+    if read_pipe is not None:
+        real_read = read_pipe.execute
+
+        async def read(*args: Any) -> Any:
+            if redis_due():
+                raise RedisConnectionError("injected")
+            return await real_read(*args)
+
+        monkeypatch.setattr(read_pipe, "execute", read)
     return state
 
 

@@ -95,13 +95,21 @@ async def test_active_eq_is_paged_by_the_backend(world: World, people: list[str]
 
 
 async def test_import_pages_cost_one_call_each(world: World, people: list[str]):
+    """One backend call per page. From the third page on, a page is read ahead while the
+    one before is answered (gateway/provisioning/read_ahead.py), so a call lands in the
+    previous request's time: counted over the whole import, each page once, none past
+    the end."""
     seen: list[str] = []
+    await world.backend.clear_log()
     for start in range(1, SIZE + 1, 100):
-        status, body, calls = await cost(world, {"startIndex": str(start), "count": "100"})
+        status, body, _ = await world.a.get(
+            "/Users", params={"startIndex": str(start), "count": "100"})
         assert status == 200 and body["totalResults"] == SIZE
-        assert len(calls) == 1, (start, calls)
         seen += [r["id"] for r in body["Resources"]]
     assert seen == people
+    calls = await world.backend.calls()
+    pages = sorted(int(c.split("page=")[1].split("&")[0]) for c in calls)
+    assert pages == list(range(1, -(-SIZE // 100) + 1)), calls
 
 
 async def test_scan_above_max_scan_is_400_too_many_after_one_call(
