@@ -20,7 +20,7 @@ import sys
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from gateway.admin.common import Progress
+from gateway.admin.common import Progress, positive_int
 from gateway.backend.client import BackendClient
 from gateway.backend.errors import BackendError, BackendNotFound
 from gateway.idstore import MemoryIdStore, RedisIdStore
@@ -40,7 +40,8 @@ class Refused(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--org", type=int, required=True, help="the org whose index to rebuild")
+    parser.add_argument("--org", type=positive_int, required=True,
+                        help="the org whose index to rebuild")
     parser.add_argument("--json", action="store_true", help="the summary as one JSON object")
 
 
