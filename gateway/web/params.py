@@ -65,7 +65,17 @@ async def off_loop_if_large(size: int, work: Callable[..., T], *args: Any,
 
 
 def filter_budget(limits: LimitsConfig) -> FilterBudget:
-    return FilterBudget(limits.filter_max_length, limits.filter_max_nodes)
+    """The filter budget of `limits` (a config's limits are fixed: built once per config)."""
+    cached = _FILTER_BUDGETS.get(id(limits))
+    if cached is None or cached[0] is not limits:
+        if len(_FILTER_BUDGETS) > 64:
+            _FILTER_BUDGETS.clear()
+        cached = _FILTER_BUDGETS[id(limits)] = (
+            limits, FilterBudget(limits.filter_max_length, limits.filter_max_nodes))
+    return cached[1]
+
+
+_FILTER_BUDGETS: dict[int, tuple[LimitsConfig, FilterBudget]] = {}
 
 
 def body_budget(limits: LimitsConfig) -> BodyBudget:
@@ -226,13 +236,17 @@ def projection_params(request: web.Request) -> tuple[list[str] | None, list[str]
             parse_attribute_list(request.query.get("excludedAttributes")))
 
 
+# The list parameters by their folded names (RFC 7644 §3.4.2 spells them in camelCase).
+_LIST_PARAMETERS = {n.lower(): n for n in ("filter", "startIndex", "count", "sortBy",
+                                           "sortOrder", "attributes", "excludedAttributes")}
+
+
 def query_dict(request: web.Request) -> dict[str, str]:
     """Query parameters as a dict, case-insensitive names folded to RFC spelling.
 
     A repeated parameter is a 400: which of two filters was meant can't be guessed.
     """
-    canonical = {n.lower(): n for n in ("filter", "startIndex", "count", "sortBy", "sortOrder",
-                                        "attributes", "excludedAttributes")}
+    canonical = _LIST_PARAMETERS
     out: dict[str, str] = {}
     for key, value in request.query.items():
         if not key:
