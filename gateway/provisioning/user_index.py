@@ -97,6 +97,36 @@ def indexed_fields(mapping: ResourceMapping) -> tuple[tuple[str, BoundField, boo
     return cached[1]
 
 
+# (attr, caseExact, backend field, its to_scim translation or None) per indexed attribute.
+DirectReader = tuple[str, bool, str, Callable[[Any], Any] | None]
+_DIRECT: dict[int, tuple[ResourceMapping, tuple[DirectReader, ...] | None]] = {}
+
+
+def direct_readers(mapping: ResourceMapping) -> tuple[DirectReader, ...] | None:
+    """How to read each indexed value straight from a record, or None when one can't be.
+
+    Checking a hint (every lookup) needs only the record's userName and externalId,
+    not the whole resource: when each is one plain field of its own (no element of
+    a multi-valued attribute, no other field or computed value writing the same
+    path), its value is the backend field's, translated. Worked out once per mapping.
+    """
+    cached = _DIRECT.get(id(mapping))
+    if cached is None or cached[0] is not mapping:
+        readers: list[DirectReader] | None = []
+        for attr, bound, case_exact in indexed_fields(mapping):
+            path = bound.path.text()
+            writers = [b for b in mapping.bound if b.path.text() == path]
+            computed = [c for c in mapping.computed if c.path.text() == path]
+            if bound.element is not None or len(writers) != 1 or computed or readers is None:
+                readers = None
+                continue
+            backend, translate, _ = mapping.readers[mapping.bound.index(bound)]
+            readers.append((attr, case_exact, backend, translate))
+        cached = (mapping, None if readers is None else tuple(readers))
+        _DIRECT[id(mapping)] = cached
+    return cached[1]
+
+
 class _Flight:
     """One catch-up of an org, and the keys the requests waiting on it look for."""
 
@@ -170,8 +200,18 @@ class UserIndex:
 
     def keys_of(self, mapping: ResourceMapping, record: dict) -> dict[str, str]:
         """Every index entry a backend record should have."""
-        scim = mapping.to_scim_attributes(record)
+        direct = direct_readers(mapping)
         out = {}
+        if direct is not None:  # each indexed value read from its one backend field
+            for attr, case_exact, backend, translate in direct:
+                value = record.get(backend)
+                if translate is not None and value is not None:
+                    value = translate(value)
+                key = self._key(attr, case_exact, value)
+                if key:
+                    out[key] = to_scim_id(record["id"])
+            return out
+        scim = mapping.to_scim_attributes(record)
         for attr, bound, case_exact in indexed_fields(mapping):
             key = self._key(attr, case_exact, read_scim(scim, bound))
             if key:
