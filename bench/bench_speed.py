@@ -380,8 +380,7 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
     await _flush_redis(redis_url)
     module = "bench.bench_speed"
     children: list[Child] = []
-    # The floor runs on the loop the gateway's serving processes run on.
-    loop_flag = ["--no-uvloop"] if args.workers > 1 else []
+    loop_flag: list[str] = []  # the floor runs on uvloop, as every gateway process does
     try:
         sandbox_port = free_port()
         sandbox = _start("sandbox", ["-m", "sandbox", "--db", ":memory:", "--port",
@@ -517,7 +516,7 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
             if seen < people and not args.no_import:
                 raise RuntimeError(f"the import saw {seen} of {people} people")
         loop = ("uvloop (gateway.web.serve)" if args.workers == 1
-                else f"asyncio, {args.workers} pre-forked workers")
+                else f"uvloop, {args.workers} pre-forked workers")
         return SizeResult(people, loads, rss_idle, rss_after, seed_s, index_s, import_s,
                           loop, profile)
     finally:
