@@ -72,6 +72,13 @@ BUILDING_RETRY_AFTER_S = 5
 # a small org is built in moments (an IdP's first request may well be such a lookup,
 # Entra's "Test Connection" is), a large one never inside the request.
 BUILD_WAIT_S = 1.0
+# How long a lookup waits for a catch-up before answering without it: one is normally a
+# single backend call, but in the minutes after a mass change made in Workstream within
+# one second it re-reads everyone changed then (100,000 people: 12 s). It goes on in the
+# background; the request searches by email, or answers 503 for what can't be searched.
+CATCH_UP_WAIT_S = 3.0
+# Retry-After of a lookup that could not wait for its catch-up.
+CATCHING_UP_RETRY_AFTER_S = 5
 # Index scans read pages of the backend's largest size, a few in flight at once
 # (the backend client honours 429s if that is more than the org's rate limit).
 SCAN_PAGE_SIZE = 200
@@ -125,6 +132,10 @@ def direct_readers(mapping: ResourceMapping) -> tuple[DirectReader, ...] | None:
         cached = (mapping, None if readers is None else tuple(readers))
         _DIRECT[id(mapping)] = cached
     return cached[1]
+
+
+class _CatchUpTooLong(Exception):
+    """The catch-up a lookup needs did not end within CATCH_UP_WAIT_S (it goes on)."""
 
 
 class _Flight:
@@ -319,7 +330,17 @@ class UserIndex:
         watermark = index_watermark.valid(org_id, watermark)
         if watermark is not None:
             self._built.add(org_id)
-            return await self._catch_up(org_id, mapping, key, watermark)
+            try:
+                return await self._catch_up(org_id, mapping, key, watermark)
+            except _CatchUpTooLong:
+                if searchable:
+                    log.info("catch-up of org %s still running after %.0f s: userName lookup "
+                             "searched in Workstream", org_id, CATCH_UP_WAIT_S)
+                    return await self._search(org_id, mapping, bound, key, value)
+                raise ScimError(503, f"The index for this org is catching up with changes made "
+                                     f"in Workstream; {bound.text} lookups answer once it has, "
+                                     f"retry shortly",
+                                retry_after=CATCHING_UP_RETRY_AFTER_S) from None
         self._built.discard(org_id)  # (its mark went, or can't be read)
         self.build_soon(org_id, mapping)
         if searchable:
@@ -365,7 +386,10 @@ class UserIndex:
                 queue.append(_Flight(mapping))
             flight = queue[1]
         flight.wanted.add(key)
-        found = await asyncio.shield(flight.done)
+        try:  # (a timeout cancels only the shield: the catch-up goes on for the others)
+            found = await asyncio.wait_for(asyncio.shield(flight.done), CATCH_UP_WAIT_S)
+        except TimeoutError:
+            raise _CatchUpTooLong from None
         return [r for r in found.get(key, ()) if self._holds(mapping, r, key)]
 
     def _launch(self, org_id: int, flight: _Flight, watermark: str | None) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from gateway.idstore import RedisIdStore
-from gateway.provisioning import user_index_writer
+from gateway.provisioning import user_index, user_index_writer
 from gateway.provisioning.user_index import BUILD_LOCK
 from gateway.state import StateDB
 from gateway.state.user_index_entries import UserIndexEntries
@@ -148,7 +148,10 @@ async def test_two_gateways_build_an_org_once(world: World) -> None:
         await other_store.close()
 
 
-async def test_concurrent_catch_ups_share_one_backend_read(world: World) -> None:
+async def test_concurrent_catch_ups_share_one_backend_read(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(user_index, "CATCH_UP_WAIT_S", 60.0)  # the held read is waited for
     await world.index_built()
     faults = world.extra["proxy"].faults
     faults.hold = lambda request: "updated_since" in request.query
@@ -186,3 +189,32 @@ async def test_write_behind_rows_are_written_at_shutdown(
         await server.close()  # the app's cleanup writes what waits
     assert await rows.get(world.org_a, "externalId:ext-late") == int(user["id"])
     assert await rows.get(world.org_a, "userName:late@acme.example") == int(user["id"])
+
+
+async def test_a_catch_up_too_long_for_the_request_goes_on_in_the_background(
+    world: World, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A catch-up the request can't wait for (after a mass change in Workstream it re-reads
+    everyone changed then) is not run inside the IdP's request: a userName lookup is
+    searched by email, an externalId lookup answers 503 with Retry-After, and the catch-up
+    finishes in the background for the next lookup."""
+    monkeypatch.setattr(user_index, "CATCH_UP_WAIT_S", 0.2)
+    await seed(world, world.org_a, [person(i, sso_id=f"ext-{i}") for i in range(3)])
+    await world.index_built()
+    [made] = await seed(world, world.org_a, [person(77, sso_id="ext-77")])
+    faults = world.extra["proxy"].faults
+    faults.hold = lambda request: "updated_since" in request.query
+    status, body, headers = await world.a.get(
+        "/Users", params={"filter": 'externalId eq "ext-77"'})
+    assert status == 503, body
+    assert body["status"] == "503" and "catching up" in body["detail"]
+    assert int(headers["Retry-After"]) > 0
+    # userName is searchable in Workstream: answered at once while the catch-up is held.
+    assert await find(world.a, 'userName eq "person77@acme.example"') == [str(made)]
+    faults.release.set()
+    for _ in range(200):  # the held catch-up ends in the background, then the next one answers
+        status, body, _ = await world.a.get("/Users", params={"filter": 'externalId eq "ext-77"'})
+        if status == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert status == 200 and [r["id"] for r in body["Resources"]] == [str(made)]
