@@ -273,9 +273,10 @@ async def _bench(args: argparse.Namespace) -> int:
         print(f"  cold externalId lookup (Redis flushed)  {_ms(cold_ext)}")
         print(f"  cold userName lookup (Redis flushed)    {_ms(cold_name)}")
         print(f"  backend calls per cold lookup           {sorted(calls_seen)} (the GET only)")
-        print(f"  miss: catch-up with updated_since       {miss_s * 1000:8.1f} ms, "
-              f"{len(miss_calls)} backend call(s) (everyone was changed within the last "
-              f"5 minutes here: all re-read; in an org loaded earlier, one call)")
+        print(f"  miss: catch-up with updated_since       {miss_s * 1000:8.1f} ms, answer "
+              f"{status}, {len(miss_calls)} backend call(s) by then (everyone was changed "
+              f"within the last 5 minutes here: all re-read, in the background past "
+              f"CATCH_UP_WAIT_S; in an org loaded earlier, one call)")
         if reindex is not None:
             took, summary = reindex
             print(f"  workstream-admin reindex                {took:8.1f} s (process included): "
