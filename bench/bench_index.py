@@ -5,9 +5,10 @@
 
 A sandbox (own process, SQLite in memory, rate limit off) is seeded with
 `--people` people through its bulk admin API, as `bench speed` does; then a
-gateway (own process, Basic auth, Redis at 127.0.0.1:6379 under a unique
-prefix deleted afterwards, the state database a temporary SQLite file, or a
-temporary PostgreSQL database with `--postgres`) is started. Printed:
+gateway (`python -m gateway` as production starts it, Basic auth, Redis at
+127.0.0.1:6379 in database 13, emptied before and after, the state database
+a temporary SQLite file, or a temporary PostgreSQL database with `--postgres`)
+is started. Printed:
 
 - the background build: from the org's first request until the org's mark is
   in the state database (and what an `externalId eq` lookup answers meanwhile);
@@ -30,7 +31,6 @@ import contextlib
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,90 +42,25 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bench.harness import REDIS_URL, SANDBOX_TOKEN, SCIM_JSON, Sandbox, drop_prefix, free_port
+from bench.children import (
+    flush_redis,
+    issue_credential,
+    redis_db_url,
+    start_child,
+    start_gateway,
+    wait_ready,
+)
+from bench.harness import SANDBOX_TOKEN, SCIM_JSON, Sandbox, free_port
 
 SEED_BATCH = 2_000
 POSTGRES_ADMIN_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL",
                                     "postgresql://postgres@127.0.0.1:5432/postgres")
-STARTUP_TIMEOUT_S = 60.0
+BENCH_REDIS_DB = 13  # the gateway keeps its production key prefix: a database of its own
 
 
 def _employee(i: int) -> dict:
     return {"email": f"person{i}@index.example", "first_name": "Person", "last_name": str(i),
             "sso_id": f"00u{i:08d}"}
-
-
-# ------------------------------------------------------------------ the gateway's process
-
-
-def _serve_gateway(args: argparse.Namespace) -> None:
-    """The gateway as production builds it, on args.port; prints its Basic auth when up."""
-    import logging
-    from dataclasses import replace
-
-    from aiohttp import web
-
-    from gateway.auth import CredentialStore
-    from gateway.config import Config
-    from gateway.eventloop import new_event_loop
-    from gateway.idstore import RedisIdStore
-    from gateway.state import StateDB
-    from gateway.web.app import build_app
-
-    logging.basicConfig(level=logging.WARNING)
-    loop = new_event_loop(prefer_uvloop=True)
-    asyncio.set_event_loop(loop)
-
-    async def run() -> None:
-        config = Config()
-        config = replace(config, backend=replace(config.backend, url=args.backend,
-                                                 token=SANDBOX_TOKEN))
-        credentials = CredentialStore(StateDB(args.state_url))
-        issued = await credentials.issue_basic(args.org, label="bench")
-        app = build_app(config, credentials, id_store=RedisIdStore(REDIS_URL, prefix=args.prefix))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", args.port).start()
-        auth = aiohttp.encode_basic_auth(issued.username, issued.password)
-        print(json.dumps({"auth": auth, "loop": type(loop).__module__}), flush=True)
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await runner.cleanup()
-
-    loop.run_until_complete(run())
-    loop.close()
-
-
-def _start(argv: list[str], lines: int) -> tuple[subprocess.Popen, list[str], str]:
-    """A child process and the first `lines` lines of its stdout (its announcement)."""
-    fd, log_path = tempfile.mkstemp(prefix="bench-index-", suffix=".log")
-    proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=fd,
-                            stdin=subprocess.DEVNULL, text=True)
-    os.close(fd)
-    got: list[str] = []
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    assert proc.stdout is not None
-    while len(got) < lines and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        got.append(line.strip())
-    if len(got) < lines:
-        _stop(proc)
-        raise RuntimeError(f"{argv} did not start; its log: {log_path}")
-    return proc, got, log_path
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # ------------------------------------------------------------------ the state database
@@ -168,14 +103,16 @@ def _ms(seconds: list[float]) -> str:
 
 
 async def _bench(args: argparse.Namespace) -> int:
-    prefix = f"bench-index-{uuid.uuid4().hex[:8]}"
+    redis_url = redis_db_url(BENCH_REDIS_DB)
+    await flush_redis(redis_url)
     sandbox_port, gateway_port = free_port(), free_port()
-    sandbox, lines, _ = _start(["-m", "sandbox", "--db", ":memory:", "--port", str(sandbox_port),
-                                "--token", SANDBOX_TOKEN, "--rate-limit", "0",
-                                "--org", "Index Org"], lines=2)
+    sandbox = start_child("sandbox", ["-m", "sandbox", "--db", ":memory:", "--port",
+                                      str(sandbox_port), "--token", SANDBOX_TOKEN,
+                                      "--rate-limit", "0", "--org", "Index Org"], lines=2)
     gateway = None
-    org = int(lines[0].rsplit("id=", 1)[1])
+    org = int(sandbox.announce["line"][0].rsplit("id=", 1)[1])
     backend = f"http://127.0.0.1:{sandbox_port}"
+    workdir = tempfile.TemporaryDirectory(prefix="bench-index-")
     try:
         async with _state_url(args) as (state_url, state_name), aiohttp.ClientSession() as session:
             log = Sandbox(session, backend)
@@ -188,13 +125,12 @@ async def _bench(args: argparse.Namespace) -> int:
             print(f"{args.people:,} people seeded in {time.perf_counter() - started:.1f} s",
                   file=sys.stderr, flush=True)
 
-            gateway, lines, _ = _start(
-                ["-m", "bench.bench_index", "serve-gateway", "--port", str(gateway_port),
-                 "--backend", backend, "--org", str(org), "--prefix", prefix,
-                 "--state-url", state_url], lines=1)
-            announce = json.loads(lines[0])
+            auth = await issue_credential(state_url, org)
+            gateway = start_gateway(gateway_port, backend, state_url, redis_url,
+                                    Path(workdir.name))
+            await wait_ready(session, f"http://127.0.0.1:{gateway_port}", gateway)
             base = f"http://127.0.0.1:{gateway_port}/scim/v2"
-            headers = {"Authorization": announce["auth"], "Accept": SCIM_JSON}
+            headers = {"Authorization": auth, "Accept": SCIM_JSON}
 
             async def lookup(flt: str) -> tuple[int, dict, float]:
                 begun = time.perf_counter()
@@ -230,7 +166,7 @@ async def _bench(args: argparse.Namespace) -> int:
                 assert status == 200 and body["totalResults"] == 1, body
                 warm.append(took)
 
-            await drop_prefix(prefix)  # a Redis flush, as far as this gateway can tell
+            await flush_redis(redis_url)  # a Redis flush
             cold_ext, cold_name, calls_seen = [], [], set()
             for n, i in enumerate(picks):
                 await log.clear()
@@ -264,7 +200,7 @@ async def _bench(args: argparse.Namespace) -> int:
 
         load = os.getloadavg()
         print(f"user index benchmark: {args.people:,} people in one org; state database: "
-              f"{state_name}; gateway on {announce['loop']}; load average "
+              f"{state_name}; gateway as production starts it (uvloop); load average "
               f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
         print(f"  first request (starts the build)        {first_s * 1000:8.1f} ms")
         print(f"  build (in the background)               {build_s:8.1f} s from the org's "
@@ -286,16 +222,15 @@ async def _bench(args: argparse.Namespace) -> int:
         return 0
     finally:
         if gateway is not None:
-            _stop(gateway)
-        _stop(sandbox)
-        await drop_prefix(prefix)
+            gateway.stop(keep_log=False)
+        sandbox.stop(keep_log=False)
+        workdir.cleanup()
+        await flush_redis(redis_url)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench index", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "serve-gateway"],
-                        help=argparse.SUPPRESS)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=20, help="warm and cold lookups timed")
     parser.add_argument("--postgres", action="store_true",
@@ -303,15 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                              "database, instead of a temporary SQLite file")
     parser.add_argument("--state-url", help="the state database to use (it is written to)")
     parser.add_argument("--no-reindex", action="store_true", help="skip workstream-admin reindex")
-    # serve-gateway (the child process)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--backend", help=argparse.SUPPRESS)
-    parser.add_argument("--org", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.command == "serve-gateway":
-        _serve_gateway(args)
-        return 0
     return asyncio.run(_bench(args))
 
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import contextlib
 import json
 import os
 import random
@@ -41,15 +39,23 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
 
-from bench.harness import PATCH_OP, REDIS_URL, SANDBOX_TOKEN, SCIM_JSON, free_port
+from bench.children import (
+    Child,
+    flush_redis,
+    issue_credential,
+    redis_db_url,
+    start_child,
+    start_gateway,
+    wait_ready,
+)
+from bench.harness import PATCH_OP, SANDBOX_TOKEN, SCIM_JSON, free_port
 
-STARTUP_TIMEOUT_S = 60.0
 SEED_BATCH = 2_000
 SAMPLE = 2_000  # people PUT and PATCH cycle through (spread over the whole org)
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -94,20 +100,25 @@ end
 # ------------------------------------------------------------------ child processes
 
 
-def _serve(make_app, args: argparse.Namespace, announce: dict) -> None:
-    """Serve `make_app()` on args.port with the loop the gateway would pick; print `announce`."""
+def _serve_floor(args: argparse.Namespace) -> None:
+    """A floor on args.port, on uvloop as every gateway process; announces itself when up."""
     from aiohttp import web
 
+    from bench.speed_floor import build_floor, build_lean_floor
     from gateway.eventloop import new_event_loop
 
-    loop = new_event_loop(prefer_uvloop=not args.no_uvloop)
+    index_key = f"{GATEWAY_PREFIX}:{{org:{args.org}}}:idx:users"
+    build = build_lean_floor if args.lean else build_floor
+    loop = new_event_loop()
     asyncio.set_event_loop(loop)
 
     async def run() -> None:
-        runner = web.AppRunner(make_app(), access_log=None)
+        app = build(backend=args.backend, token=SANDBOX_TOKEN, redis_url=args.redis_url,
+                    index_key=index_key, org_id=args.org)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", args.port, backlog=1024).start()
-        print(json.dumps({**announce, "loop": type(loop).__module__}), flush=True)
+        print(json.dumps({"loop": type(loop).__module__}), flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
@@ -116,130 +127,6 @@ def _serve(make_app, args: argparse.Namespace, announce: dict) -> None:
 
     loop.run_until_complete(run())
     loop.close()
-
-
-async def _issue_credential(state_url: str, org: int) -> str:
-    """A Basic credential for `org` in the gateway's state database (as support issues it)."""
-    from gateway.auth import CredentialStore
-    from gateway.state import StateDB
-
-    state = StateDB(state_url)
-    try:
-        await state.migrate()
-        issued = await CredentialStore(state).issue_basic(org, label="bench")
-    finally:
-        await state.close()
-    return "Basic " + base64.b64encode(f"{issued.username}:{issued.password}".encode()).decode()
-
-
-def _start_gateway(args: argparse.Namespace, port: int, backend: str, state_url: str,
-                   redis_url: str, workdir: Path) -> Child:
-    """`python -m gateway` as production starts it: config file + WS_* environment."""
-    config = workdir / "gateway.toml"
-    config.write_text("")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("WS_")},
-           "WS_BACKEND_URL": backend, "WS_BACKEND_TOKEN": SANDBOX_TOKEN,
-           "WS_REDIS_URL": redis_url, "WS_STATE_URL": state_url,
-           "WS_SERVER_WORKERS": str(args.workers), "PORT": str(port),
-           **dict(kv.split("=", 1) for kv in args.gateway_env)}
-    fd, log_path = tempfile.mkstemp(prefix="bench-speed-gateway-", suffix=".log")
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config)],
-                            stdout=fd, stderr=fd, stdin=subprocess.DEVNULL, env=env)
-    os.close(fd)
-    return Child("gateway", proc, log_path)
-
-
-def _serve_floor(args: argparse.Namespace) -> None:
-    from bench.speed_floor import build_floor, build_lean_floor
-
-    index_key = f"{GATEWAY_PREFIX}:{{org:{args.org}}}:idx:users"
-    build = build_lean_floor if args.lean else build_floor
-    _serve(lambda: build(backend=args.backend, token=SANDBOX_TOKEN,
-                         redis_url=args.redis_url, index_key=index_key, org_id=args.org),
-           args, {})
-
-
-async def _flush_redis(url: str) -> None:
-    import redis.asyncio as redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        await client.flushdb()
-    finally:
-        await client.aclose()
-
-
-@dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen
-    log_path: str
-    announce: dict = field(default_factory=dict)
-
-    def pids(self) -> list[int]:
-        """This process and its children (the workers, with --workers)."""
-        pid = self.proc.pid
-        with contextlib.suppress(OSError):
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            return [pid, *map(int, children)]
-        return [pid]
-
-    def cpu_s(self) -> tuple[float, float]:
-        """(user, system) CPU seconds used so far, workers included (robust on a busy
-        machine)."""
-        tick = os.sysconf("SC_CLK_TCK")
-        user = system = 0.0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-                user += int(fields[11]) / tick
-                system += int(fields[12]) / tick
-        return user, system
-
-    def rss_mb(self) -> float:
-        """Resident memory, workers included."""
-        total = 0.0
-        for pid in self.pids():
-            with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) / 1024
-        return total
-
-    def stop(self, keep_log: bool) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not keep_log:
-            with contextlib.suppress(OSError):
-                os.unlink(self.log_path)
-
-
-def _start(name: str, argv: list[str], lines: int = 1) -> Child:
-    """A child process; the last of its first `lines` stdout lines is its JSON announcement."""
-    fd, log_path = tempfile.mkstemp(prefix=f"bench-speed-{name}-", suffix=".log")
-    proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=fd,
-                            stdin=subprocess.DEVNULL, text=True)
-    os.close(fd)
-    child = Child(name, proc, log_path)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    got = []
-    assert proc.stdout is not None
-    while len(got) < lines and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        got.append(line.strip())
-    if len(got) < lines:
-        child.stop(keep_log=True)
-        raise RuntimeError(f"{name} did not start; its log: {log_path}")
-    last = got[-1]
-    child.announce = json.loads(last) if last.startswith("{") else {"line": got}
-    return child
 
 
 # ------------------------------------------------------------------ the load
@@ -376,14 +263,13 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
     run = uuid.uuid4().hex[:8]
     # The gateway keeps its production key prefix, so the bench has a Redis database of
     # its own (emptied before and after): a fresh sandbox reuses org ids.
-    redis_url = f"{REDIS_URL.rstrip('/').rsplit('/', 1)[0]}/{BENCH_REDIS_DB}"
-    await _flush_redis(redis_url)
+    redis_url = redis_db_url(BENCH_REDIS_DB)
+    await flush_redis(redis_url)
     module = "bench.bench_speed"
     children: list[Child] = []
-    loop_flag: list[str] = []  # the floor runs on uvloop, as every gateway process does
     try:
         sandbox_port = free_port()
-        sandbox = _start("sandbox", ["-m", "sandbox", "--db", ":memory:", "--port",
+        sandbox = start_child("sandbox", ["-m", "sandbox", "--db", ":memory:", "--port",
                                      str(sandbox_port), "--token", SANDBOX_TOKEN,
                                      "--rate-limit", "0", "--org", "Speed Org"], lines=2)
         children.append(sandbox)
@@ -391,15 +277,17 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
         backend = f"http://127.0.0.1:{sandbox_port}"
         gateway_port, floor_port = free_port(), free_port()
         state_url = f"sqlite:///{workdir / f'state-{run}.db'}"
-        auth = await _issue_credential(state_url, org)
-        gateway = _start_gateway(args, gateway_port, backend, state_url, redis_url, workdir)
+        auth = await issue_credential(state_url, org)
+        gateway = start_gateway(gateway_port, backend, state_url, redis_url, workdir,
+                                workers=args.workers,
+                                env=dict(kv.split("=", 1) for kv in args.gateway_env))
         children.append(gateway)
         floor_args = ["-m", module, "serve-floor", "--backend", backend, "--org", str(org),
-                      "--redis-url", redis_url, *loop_flag]
-        floor = _start("floor", [*floor_args, "--port", str(floor_port)])
+                      "--redis-url", redis_url]
+        floor = start_child("floor", [*floor_args, "--port", str(floor_port)])
         children.append(floor)
         lean_port = free_port()
-        lean = _start("lean-floor", [*floor_args, "--lean", "--port", str(lean_port)])
+        lean = start_child("lean-floor", [*floor_args, "--lean", "--port", str(lean_port)])
         children.append(lean)
         lean_base = f"http://127.0.0.1:{lean_port}"
         gw_base = f"http://127.0.0.1:{gateway_port}"
@@ -415,18 +303,7 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                         raise RuntimeError(f"GET {path}: {resp.status} {body}")
                     return body
 
-            for _ in range(int(STARTUP_TIMEOUT_S / 0.05)):
-                if gateway.proc.poll() is not None:
-                    break
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(gw_base + "/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                await asyncio.sleep(0.05)
-            else:
-                raise RuntimeError(f"gateway not ready; its log: {gateway.log_path}")
-            if gateway.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited; its log: {gateway.log_path}")
+            await wait_ready(session, gw_base, gateway)
 
             started = time.perf_counter()
             ids: list[int] = []
@@ -522,7 +399,7 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
     finally:
         for child in reversed(children):
             child.stop(args.keep_logs)
-        await _flush_redis(redis_url)
+        await flush_redis(redis_url)
 
 
 async def _profile(args: argparse.Namespace, gateway: Child, loader: Loader, base: str,
@@ -625,7 +502,6 @@ def main(argv: list[str] | None = None) -> int:
     child.add_argument("--redis-url", required=True)
     child.add_argument("--lean", action="store_true",
                        help="use the gateway's own Redis pipe and backend transport")
-    child.add_argument("--no-uvloop", action="store_true")
     parser.add_argument("--people", default="1000,100000",
                         type=lambda text: [int(x) for x in text.split(",")],
                         help="org sizes, comma-separated (default 1000,100000)")
