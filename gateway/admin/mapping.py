@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from gateway.admin.common import open_state, section
+from gateway.admin.common import open_state, positive_int, section
 from gateway.backend.client import BackendClient, pages
 from gateway.backend.errors import BackendError, BackendNotFound
 from gateway.config import ConfigError
@@ -54,16 +54,6 @@ def org_id(text: str) -> int:
     return int(text)
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {value}")
-    return value
-
-
 def add_commands(mapping: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     sub = mapping.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", parents=[common],
@@ -85,14 +75,14 @@ def add_commands(mapping: argparse.ArgumentParser, common: argparse.ArgumentPars
     check_parser.add_argument("--current", help="the backend employee record to update")
     check_parser.add_argument("--org", type=org_id,
                               help="check the org's live assignment (and read --live from it)")
-    check_parser.add_argument("--live", type=_limit, metavar="EMPLOYEE_ID",
+    check_parser.add_argument("--live", type=positive_int, metavar="EMPLOYEE_ID",
                               help="read this employee from the backend (needs --org) and "
                                    "run the sample or --patch over it, writing nothing")
     diff = sub.add_parser("diff", parents=[common],
                           help="what the org's SCIM reads would become under another module")
     diff.add_argument("--org", type=org_id, required=True)
     diff.add_argument("module", help="the module the org would be assigned")
-    diff.add_argument("--limit", type=_limit, default=DEFAULT_DIFF_LIMIT,
+    diff.add_argument("--limit", type=positive_int, default=DEFAULT_DIFF_LIMIT,
                       help=f"how many of the org's people to read (default "
                            f"{DEFAULT_DIFF_LIMIT})")
 
