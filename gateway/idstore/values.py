@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 
-from gateway.backend.records import parse_timestamp
 from gateway.mapping.ids import from_scim_id
 
 log = logging.getLogger(__name__)
@@ -42,29 +41,3 @@ def record_id(org_id: object, key: str, value: str | None) -> int | None:
         _bad(org_id, key, value, "a record id")
     return parsed
 
-
-def timestamp(org_id: object, key: str, value: str | None) -> str | None:
-    """A backend timestamp (`2024-05-01T12:00:00Z`), or None (missing or malformed)."""
-    if value is None:
-        return None
-    try:
-        parse_timestamp(value)
-    except (ValueError, TypeError, OverflowError):
-        _bad(org_id, key, value, "a timestamp")
-        return None
-    return value
-
-
-def watermark(org_id: object, key: str, value: str | None) -> str | None:
-    """`"<newest updated_at> <read began at>"` (the second part optional), or None."""
-    if value is None:
-        return None
-    newest, _, read_at = value.partition(" ")
-    try:
-        parse_timestamp(newest)
-        if read_at:
-            parse_timestamp(read_at)
-    except (ValueError, TypeError, OverflowError):
-        _bad(org_id, key, value, "a watermark")
-        return None
-    return value
