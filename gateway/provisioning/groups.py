@@ -71,7 +71,7 @@ from gateway.provisioning.member_check import MemberCheck
 from gateway.provisioning.planner import Lookup, plan, union_by_id
 from gateway.scim.errors import ScimError
 from gateway.scim.evaluate import check_filter, matches
-from gateway.scim.filter import And, AttrPath, Compare, Filter, Not, Or, Present
+from gateway.scim.filter import And, AttrPath, Filter, Not, Or
 from gateway.scim.patch import apply_patch
 from gateway.scim.versions import Versions
 from gateway.state import StateDB
@@ -578,9 +578,4 @@ def _names_members(node: Filter) -> bool:
     path: AttrPath = node.path
     return path.attr.casefold() == "members"
 
-
-def _is_external_id(node: Compare | Present, mapping: ResourceMapping) -> bool:
-    resolved = mapping.rtype.resolve(node.path.urn, node.path.attr, node.path.sub)
-    return resolved is not None and resolved.schema == "" and \
-        resolved.attribute.name == EXTERNAL_ID
 
