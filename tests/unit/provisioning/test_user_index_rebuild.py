@@ -3,24 +3,11 @@ removed, page by page, whether applied or only counted (reconcile's dry run)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from gateway.idstore import MemoryIdStore
 from gateway.provisioning.user_index import UserIndex
 from gateway.provisioning.user_index_rebuild import SPACE, Rebuild
-from gateway.state import StateDB
 from gateway.state.user_index_entries import Claim, UserIndexEntries
 from mappings.default import USER
-
-
-@pytest.fixture
-async def rows() -> AsyncIterator[UserIndexEntries]:
-    db = StateDB("sqlite:///:memory:")
-    await db.ready()
-    yield UserIndexEntries(db)
-    await db.close()
 
 
 def person(n: int, sso: str | None = None) -> dict:

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from gateway.backend.client import Page
 from gateway.idstore import MemoryIdStore
 from gateway.provisioning.user_index import SPACE, UserIndex, catch_up_from
-from gateway.state import StateDB
-from gateway.state.user_index_entries import UserIndexEntries
 from mappings.default import USER
 
 FMT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-@pytest.fixture
-async def rows() -> AsyncIterator[UserIndexEntries]:
-    db = StateDB("sqlite:///:memory:")
-    await db.ready()
-    yield UserIndexEntries(db)
-    await db.close()
 
 
 def person(n: int, stamped: datetime) -> dict:

@@ -3,24 +3,14 @@ lost on a clean shutdown, and a database outage only delays the rows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import pytest
-
 from gateway.provisioning.user_index_writer import IndexWriter
-from gateway.state import StateDB, StateUnavailable
+from gateway.state import StateUnavailable
 from gateway.state.user_index_entries import Change, Claim, UserIndexEntries
 
 NOW = datetime(2026, 12, 8, tzinfo=UTC)
-
-
-@pytest.fixture
-async def rows() -> AsyncIterator[UserIndexEntries]:
-    db = StateDB("sqlite:///:memory:")
-    await db.ready()
-    yield UserIndexEntries(db)
-    await db.close()
 
 
 async def test_close_writes_what_waits(rows: UserIndexEntries) -> None:
