@@ -132,5 +132,6 @@ async def test_close_cancels_what_is_in_flight() -> None:
     await ahead.page(1, {}, 2, 100, slow)
     await settle()
     assert calls == [1, 2, 3]
+    [in_flight] = [ahead_page.task for ahead_page in ahead._ahead.values()]
     await ahead.close()
-    assert ahead._ahead == {}
+    assert in_flight.cancelled() and ahead._ahead == {}
