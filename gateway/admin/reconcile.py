@@ -27,7 +27,7 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy import delete, select
 
 from gateway.admin.common import Progress
-from gateway.backend.client import BackendClient
+from gateway.backend.client import BackendClient, pages
 from gateway.backend.records import STATUS_ACTIVE, STATUS_FIELD
 from gateway.idstore import make_id_store
 from gateway.idstore.base import IdStore
@@ -153,10 +153,8 @@ class Reconciler:
         index = Rebuild(self.rows, self.store, org,
                         lambda record: self.index.claims_of(mapping, record), apply=fix,
                         check_hints=True)
-        number = 1
-        while True:
-            page = await self.pace(partial(self.backend.list_employees, org, page=number,
-                                           per_page=PER_PAGE))
+        async for page in pages(lambda number: self.pace(partial(
+                self.backend.list_employees, org, page=number, per_page=PER_PAGE))):
             report.people = page.total
             for record in page.items:
                 seen.add(record["id"])
@@ -183,9 +181,6 @@ class Reconciler:
                                f"Workstream directly, or never linked to the IdP", scim_id)
             await index.add(page.items)
             self.progress.show("people", min(page.page * PER_PAGE, page.total), page.total)
-            if page.is_last:
-                break
-            number += 1
         report.index = await index.finish()
         report.index_rebuilt = fix
         ambiguous = set()
@@ -209,19 +204,14 @@ class Reconciler:
 
     async def _teams(self, org: int, report: Report, unlinked: set[int], fix: bool) -> None:
         team_ids: set[int] = set()
-        number = 1
-        while True:
-            page = await self.pace(partial(self.backend.list_teams, org, page=number,
-                                           per_page=PER_PAGE))
+        async for page in pages(lambda number: self.pace(partial(
+                self.backend.list_teams, org, page=number, per_page=PER_PAGE))):
             report.teams = page.total
             for team in page.items:
                 team_ids.add(team["id"])
                 if unlinked:
                     await self._members(org, team, unlinked, report)
             self.progress.show("teams", min(page.page * PER_PAGE, page.total), page.total)
-            if page.is_last:
-                break
-            number += 1
         async with self.db.begin() as conn:
             rows = (await conn.execute(
                 select(group_external_ids.c.team_id, group_external_ids.c.external_id)
@@ -239,10 +229,8 @@ class Reconciler:
             report.fixed["group_external_id_without_team"] = len(missing)
 
     async def _members(self, org: int, team: dict, unlinked: set[int], report: Report) -> None:
-        number = 1
-        while True:
-            page = await self.pace(partial(self.backend.list_members, org, team["id"],
-                                           page=number, per_page=PER_PAGE))
+        async for page in pages(lambda number: self.pace(partial(
+                self.backend.list_members, org, team["id"], page=number, per_page=PER_PAGE))):
             for member in page.items:
                 if member["employee_id"] in unlinked:
                     scim_id = to_scim_id(member["employee_id"])
@@ -250,9 +238,6 @@ class Reconciler:
                                f"User {scim_id} is unlinked but still a member of Group "
                                f"{to_scim_id(team['id'])} ({team.get('name')!r})",
                                scim_id, to_scim_id(team["id"]))
-            if page.is_last:
-                return
-            number += 1
 
 
 def render_text(report: Report, out: TextIO) -> None:
