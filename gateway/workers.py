@@ -45,6 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import heap
 from gateway.eventloop import new_event_loop
 from gateway.web.serve import ConnectionLimits, GuardedSite
 
@@ -233,6 +234,7 @@ async def serve_until_stopped(app: web.Application, sock: socket.socket,
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await GuardedSite(runner, limits or ConnectionLimits(), sock=sock).start()
+        heap.settle()
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -29,7 +29,7 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from gateway import jsonio
+from gateway import heap, jsonio
 from gateway.config import Config, ServerConfig
 from gateway.eventloop import new_event_loop
 from gateway.scim.errors import ScimError
@@ -236,6 +236,7 @@ def run(app: web.Application, config: Config, **runner_options: Any) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         runner, _ = await start_site(app, config, **runner_options)
+        heap.settle()
         try:
             await stop.wait()
         finally:
