@@ -10,6 +10,15 @@ Two annotations in the documents steer the error: `x-scimType` (inherited by
 everything below the node carrying it; otherwise `required` failures are
 `invalidSyntax` and the rest `invalidValue`) and `x-scimDetail` (message
 templates for the failing node, by keyword, `{path}` being the SCIM path).
+
+Every body first goes through a compiled validator of the same documents
+(jsonschema-rs: about a microsecond where jsonschema takes 130-160 µs, a sixth
+of a PUT's or PATCH's CPU). A body it accepts is accepted; anything else is
+judged by jsonschema, which alone words the error, so a body is refused only
+when jsonschema refuses it. The two differ in their regex dialect (ECMA 262
+there, Python's `re` here): `_FAST_PATTERNS` respells each pattern so that the
+compiled validator never accepts what `re` refuses, and a property test
+(tests/property/test_validation_agreement.py) holds them to it.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -40,6 +50,12 @@ _ARTICLE = {
     "object": "an object",
     "array": "an array",
 }
+
+
+# Patterns whose ECMA 262 reading is looser than Python's: `\\S` there matches U+001C-U+001F
+# and U+0085, which Python's `re` counts as white space. The spelled-out class means the
+# same in both dialects.
+_FAST_PATTERNS = {r"\S": r"[^\s\x1c-\x1f\x85]"}
 
 
 def _load() -> dict[str, Draft202012Validator]:
@@ -83,7 +99,28 @@ def _inline_refs(node: Any, resolver: Any, depth: int = 0) -> Any:
             for key, value in node.items()}
 
 
+def _fast_schema(node: Any) -> Any:
+    """The inlined schema with each pattern in `_FAST_PATTERNS` respelled for jsonschema-rs."""
+    if isinstance(node, list):
+        return [_fast_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {key: (_FAST_PATTERNS.get(value, value) if key == "pattern" and isinstance(value, str)
+                  else value if key in _DATA_KEYWORDS else _fast_schema(value))
+            for key, value in node.items()}
+
+
 _VALIDATORS = _load()
+_FAST = {kind: jsonschema_rs.Draft202012Validator(_fast_schema(validator.schema))
+         for kind, validator in _VALIDATORS.items()}
+
+
+def _fast_accepts(kind: str, body: dict[str, Any]) -> bool:
+    """The compiled validator's verdict; a body it cannot take is left to jsonschema."""
+    try:
+        return bool(_FAST[kind].is_valid(body))
+    except (ValueError, TypeError, OverflowError):
+        return False
 
 
 def validate(kind: str, body: object) -> None:
@@ -96,6 +133,8 @@ def validate(kind: str, body: object) -> None:
     validator = _VALIDATORS[kind]  # an unknown kind is a programming error: KeyError
     if not isinstance(body, dict):
         raise ScimError(400, f"A {kind} request body must be a JSON object", "invalidSyntax")
+    if _fast_accepts(kind, body):
+        return
     error = best_match(islice(validator.iter_errors(body), MAX_ERRORS))
     if error is None:
         return
