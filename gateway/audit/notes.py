@@ -59,6 +59,15 @@ def action(*names: str) -> None:
         note.actions += [n for n in names if n not in note.actions]
 
 
+def withdraw_changes() -> None:
+    """Forget the actions and field changes noted so far: the backend refused the write they
+    planned as stale (nothing landed), and it is planned again from a fresh read."""
+    note = _note()
+    if note is not None:
+        note.actions.clear()
+        note.changes.clear()
+
+
 def changes(mapping: ResourceMapping, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
     """Backend fields `after` sets, with their values in `before` (masked when sensitive)."""
     note = _note()

@@ -1,9 +1,10 @@
 """User use cases: create, read, replace, patch, deactivate, list.
 
-Each write reads the current record, computes the SCIM resource it should
-become, maps that to backend fields, and sends only the fields that differ:
-one backend PATCH (guarded by `If-Match`) plus, when `active` changed, the
-deactivate/reactivate action. Nothing is ever deleted: a DELETE deactivates
+Each write takes the current record (the one this process last saw, see
+gateway.provisioning.known_records, else a fresh read), computes the SCIM
+resource it should become, maps that to backend fields, and sends only the
+fields that differ: one backend PATCH (guarded by `If-Match`) plus, when
+`active` changed, the deactivate/reactivate action. Nothing is ever deleted: a DELETE deactivates
 and *unlinks* the person from SCIM (gateway.state.scim_unlinks): they answer 404
 and are left out of lists until a POST with their userName relinks them.
 """
@@ -43,6 +44,7 @@ from gateway.provisioning.backend_errors import (
     check_precondition,
 )
 from gateway.provisioning.context import OrgContext
+from gateway.provisioning.known_records import KnownRecords
 from gateway.provisioning.listing import (
     SCAN_PAGE_SIZE,
     ListResult,
@@ -99,6 +101,7 @@ class UserService:
         self._max_lookups = max_lookups
         self._lookup_concurrency = lookup_concurrency
         self.read_ahead = ReadAhead()  # an IdP's import: the next page fetched meanwhile
+        self.known = KnownRecords()  # records last seen: an update needs no read first
 
     # ---- reads ----
 
@@ -124,7 +127,9 @@ class UserService:
     async def _record(self, ctx: OrgContext, scim_id: str) -> dict:
         backend_id = await self._backend_id(ctx, scim_id)
         with backend_errors(ctx.mappings.user, f"User {scim_id}"):
-            return await self._backend.get_employee(ctx.org_id, backend_id)
+            record = await self._backend.get_employee(ctx.org_id, backend_id)
+        self.known.remember(ctx.org_id, record)
+        return record
 
     async def get(self, ctx: OrgContext, scim_id: str) -> dict:
         record = await self._record(ctx, scim_id)
@@ -157,6 +162,7 @@ class UserService:
             audit.target("user", record["id"])
             if plan.action is not None:
                 record = await self._status_call(plan.action)(ctx.org_id, record["id"])
+        self.known.remember(ctx.org_id, record)
         await self.index.remember(ctx.org_id, mapping, [record])
         return mapping.to_scim(record, ctx.base_url)
 
@@ -186,7 +192,12 @@ class UserService:
         audit.target("user", backend_id)
         audit.action(action)
         with backend_errors(mapping, f"User {scim_id}"):
-            record = await self._status_call(action)(ctx.org_id, backend_id)
+            try:
+                record = await self._status_call(action)(ctx.org_id, backend_id)
+            except BaseException:
+                self.known.forget(ctx.org_id, backend_id)
+                raise
+        self.known.remember(ctx.org_id, record)
         # The action answers with the record as it now is: the status before is unknown.
         audit.changes(mapping, {}, {STATUS_FIELD: record.get(STATUS_FIELD)})
         resource = mapping.to_scim(record, ctx.base_url)
@@ -222,7 +233,12 @@ class UserService:
             if if_match is not None:
                 before = await self._backend.get_employee(ctx.org_id, backend_id)
                 check_precondition(before, if_match, what)
-            record = await self._backend.deactivate_employee(ctx.org_id, backend_id)
+            try:
+                record = await self._backend.deactivate_employee(ctx.org_id, backend_id)
+            except BaseException:
+                self.known.forget(ctx.org_id, backend_id)
+                raise
+        self.known.remember(ctx.org_id, record)
         audit.changes(mapping, before, {STATUS_FIELD: record.get(STATUS_FIELD)})
         if self.unlinks is not None:
             await self._unlink(ctx, record)
@@ -303,9 +319,18 @@ class UserService:
         self, ctx: OrgContext, scim_id: str, if_match: Versions | None,
         change: Callable[[dict], dict],
     ) -> dict:
-        """Read, plan (`write_plan.plan_update`), carry out; re-read on a 412 without If-Match."""
+        """Read, plan (`write_plan.plan_update`), carry out; re-read on a 412 without If-Match.
+
+        A record this process already knows is planned against without reading it,
+        when the plan has fields for `If-Match` to guard (see `_write_known`).
+        """
         mapping = ctx.mappings.user
         what = f"User {scim_id}"
+        known = self.known.get(ctx.org_id, await self._backend_id(ctx, scim_id))
+        if known is not None:
+            written = await self._write_known(ctx, scim_id, known, if_match, change)
+            if written is not None:
+                return written
         for attempt in range(WRITE_ATTEMPTS):
             record = await self._record(ctx, scim_id)
             expected = check_precondition(record, if_match, what)
@@ -321,20 +346,67 @@ class UserService:
                         raise  # the IdP's own version is stale, or we gave up: 412
                     log.info("user %s changed while being written; retrying", scim_id)
                     continue
-            await self.index.moved(ctx.org_id, mapping, record, updated)
-            resource = mapping.to_scim(updated, ctx.base_url)
-            audit.target("user", name=resource.get("userName"))
-            return resource
+            return await self._written(ctx, record, updated)
         raise RuntimeError("unreachable: the last attempt returns or raises")
 
+    async def _write_known(
+        self, ctx: OrgContext, scim_id: str, known: dict, if_match: Versions | None,
+        change: Callable[[dict], dict],
+    ) -> dict | None:
+        """The write planned against the record this process last saw, or None: plan it
+        again from a fresh read.
+
+        Only a plan with fields to send is carried out here: its backend PATCH carries
+        `If-Match: <known lock_version>`, so it lands only if the record is still the
+        one planned against. None when that PATCH is refused as stale, and when the
+        known record fails the IdP's If-Match, makes the PATCH operations fail, or
+        leaves nothing to guard (no field to send; an action alone has no If-Match).
+        """
+        mapping = ctx.mappings.user
+        what = f"User {scim_id}"
+        try:
+            expected = check_precondition(known, if_match, what)
+            current = mapping.to_scim(known, ctx.base_url)
+            plan = plan_update(mapping, known, current, change(current))
+        except ScimError:
+            return None  # perhaps only the known record's doing: judged on a fresh one
+        if not plan.update:
+            return None
+        audit.target("user", known["id"], current.get("userName"))
+        _note_plan(mapping, known, plan, "update")
+        with backend_errors(mapping, what):
+            try:
+                updated = await self._apply(ctx, known, plan, expected)
+            except BackendStale:
+                audit.withdraw_changes()  # nothing landed; the fresh plan notes its own
+                return None
+        return await self._written(ctx, known, updated)
+
+    async def _written(self, ctx: OrgContext, before: dict, updated: dict) -> dict:
+        """After an update landed: the index follows, and the IdP gets the record as it is."""
+        mapping = ctx.mappings.user
+        await self.index.moved(ctx.org_id, mapping, before, updated)
+        resource = mapping.to_scim(updated, ctx.base_url)
+        audit.target("user", name=resource.get("userName"))
+        return resource
+
     async def _apply(self, ctx: OrgContext, record: dict, plan: WritePlan, lock: int) -> dict:
-        """One backend PATCH for the fields, then the status action if active changed."""
-        if plan.update:
-            record = await self._backend.update_employee(
-                ctx.org_id, record["id"], plan.update, if_match=lock
-            )
-        if plan.action is not None:
-            record = await self._status_call(plan.action)(ctx.org_id, record["id"])
+        """One backend PATCH for the fields, then the status action if active changed.
+
+        The answer is remembered (`known`); after an error the outcome is unknown, so
+        the record is forgotten and the next write reads first.
+        """
+        try:
+            if plan.update:
+                record = await self._backend.update_employee(
+                    ctx.org_id, record["id"], plan.update, if_match=lock
+                )
+            if plan.action is not None:
+                record = await self._status_call(plan.action)(ctx.org_id, record["id"])
+        except BaseException:
+            self.known.forget(ctx.org_id, record["id"])
+            raise
+        self.known.remember(ctx.org_id, record)
         return record
 
     # ---- listing ----

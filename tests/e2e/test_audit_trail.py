@@ -92,7 +92,8 @@ async def test_okta_sequence_is_told_by_workstream_admin_audit(
     assert "    title: - → Staff Engineer" in timeline
     assert "    status: - → deactivated" in timeline
     assert "    backend: POST employees/deactivate 200" in timeline
-    assert "    backend: GET employees 200, PATCH employees 200" in timeline
+    # The PUT planned against the record this gateway had just answered the GET with.
+    assert "    backend: PATCH employees 200" in timeline
     assert "    timezone:" not in timeline  # a create lists the fields it sets, no empty ones
 
     # "Who deactivated jane@acme.example?" is one command.
