@@ -143,6 +143,7 @@ class Load:
     p99_ms: float
     cpu_ms_per_request: float = 0.0  # user + system
     user_ms_per_request: float = 0.0  # the Python side; system time is mostly loopback TCP
+    sandbox_ms_per_request: float = 0.0  # the backend's CPU for it (same machine, same cores)
 
     @property
     def rate(self) -> float:
@@ -366,12 +367,14 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                     continue
                 base = (floor_base if server is floor else lean_base if server is lean
                         else gw_base)
-                cpu_before = server.cpu_s()
+                cpu_before, sandbox_before = server.cpu_s(), sandbox.cpu_s()
                 loads[name] = load = await loader.run(base, auth, lines, args.duration)
                 if load.requests:
                     user, system = (b - a for a, b in zip(cpu_before, server.cpu_s(), strict=True))
                     load.cpu_ms_per_request = (user + system) * 1000 / load.requests
                     load.user_ms_per_request = user * 1000 / load.requests
+                    load.sandbox_ms_per_request = (sum(sandbox.cpu_s()) - sum(sandbox_before)
+                                                   ) * 1000 / load.requests
                 print(f"  {people:,} {name}: {loads[name].rate:,.0f} r/s",
                       file=sys.stderr, flush=True)
             rss_after = gateway.rss_mb()
@@ -430,7 +433,7 @@ async def _profile(args: argparse.Namespace, gateway: Child, loader: Loader, bas
 def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
            load_at_start: str) -> str:
     head = (f"{'people':>8}  {'request':<13} {'r/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
-            f"{'errors':>6} {'cpu ms/req':>10} {'user ms/req':>11}  ratio")
+            f"{'errors':>6} {'cpu ms/req':>10} {'user ms/req':>11} {'sandbox ms/req':>14}  ratio")
     out = [head, "-" * (len(head) + 20)]
     for r in results:
         lookup, floor = r.loads["lookup"], r.loads["floor"]
@@ -451,7 +454,8 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
             label = {"floor": "floor lookup", "lean floor": "lean floor"}.get(name, name)
             out.append(f"{r.people:>8,}  {label:<13} {load.rate:>7,.0f} {load.p50_ms:>7.1f} "
                        f"{load.p99_ms:>7.1f} {load.errors:>6} "
-                       f"{load.cpu_ms_per_request:>10.2f} {load.user_ms_per_request:>11.2f}  "
+                       f"{load.cpu_ms_per_request:>10.2f} {load.user_ms_per_request:>11.2f} "
+                       f"{load.sandbox_ms_per_request:>14.2f}  "
                        f"{ratio}")
         out.append(f"{r.people:>8,}  gateway RSS {r.rss_idle_mb:.0f} MB idle after the index "
                    f"build, {r.rss_after_mb:.0f} MB after the load; seeded in {r.seed_s:.1f} s, "
@@ -471,7 +475,8 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
                f"Event loop: {results[0].loop}. Load average at start: {load_at_start}.")
     out.append("cpu ms/req: CPU time (user + system) of the server process (gateway, or floor) "
                "per request, the figure least moved by other load on the machine; user ms/req: "
-               "its user part (Python), system time being mostly the kernel's loopback TCP.")
+               "its user part (Python), system time being mostly the kernel's loopback TCP; "
+               "sandbox ms/req: the backend's CPU per request, on the same two cores.")
     out.extend(f"\n{r.people:,} people, {args.profile_of} {r.profile}"
                for r in results if r.profile)
     out.append("Gateway: 1 process, Basic auth, Redis index, every request over HTTP to the "
