@@ -13,5 +13,10 @@ def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
+def dumps_text(obj: Any) -> str:
+    """`dumps` as text, for APIs that want a str (SQLAlchemy's JSON columns)."""
+    return orjson.dumps(obj).decode()
+
+
 def loads(raw: bytes | str) -> Any:
     return orjson.loads(raw)

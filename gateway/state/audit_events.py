@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, literal, select
+from sqlalchemy.engine import Dialect
 
 from gateway.state.db import StateDB, utc
 from gateway.state.schema import audit_events as table
@@ -26,15 +27,48 @@ class AuditQuery:
     limit: int = 50
 
 
+@dataclass(frozen=True)
+class _PreparedInsert:
+    """The audit INSERT as the driver takes it: its SQL, and per placeholder the row key
+    and the column type's bind processor (None: the value goes as it is)."""
+
+    sql: str
+    params: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    @classmethod
+    def for_dialect(cls, dialect: Dialect) -> _PreparedInsert:
+        names = [c.key for c in table.c if c.key != "id"]
+        compiled = insert(table).compile(dialect=dialect, column_keys=names)
+        order = compiled.positiontup or names
+        return cls(str(compiled), tuple(
+            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in order))
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        # A processor also decides what None becomes (JSON columns store 'null').
+        return tuple(row[name] if process is None else process(row[name])
+                     for name, process in self.params)
+
+
 class AuditTrail:
     def __init__(self, db: StateDB) -> None:
         self.db = db
+        self._insert: _PreparedInsert | None = None
 
     async def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert rows (AuditEvent.row()) in one transaction: all or none."""
+        """Insert rows (AuditEvent.row()) in one transaction: all or none.
+
+        The statement is compiled once and each value goes through its column
+        type's own bind processor, then to the driver's executemany: SQLAlchemy's
+        per-row parameter machinery cost about 40 µs an event, on the event loop,
+        in bursts of a whole batch (20 ms for 500 events: a write's p99).
+        """
         if rows:
             async with self.db.begin() as conn:
-                await conn.execute(insert(table), list(rows))
+                if self._insert is None:
+                    self._insert = _PreparedInsert.for_dialect(conn.dialect)
+                prepared = self._insert
+                await conn.exec_driver_sql(prepared.sql, [prepared.values(r) for r in rows])
 
     async def find(self, query: AuditQuery) -> list[dict[str, Any]]:
         """Matching events, newest first; each a dict of the table's columns."""

@@ -28,6 +28,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from gateway import jsonio
 from gateway.state.schema import versions
 from gateway.state.url import async_url, describe_url, is_memory
 
@@ -86,6 +87,10 @@ class StateDB:
             options["connect_args"] = {"timeout": timeout_s, "command_timeout": timeout_s}
             options["pool_pre_ping"] = True
         self.is_postgres = backend == "postgresql"
+        # JSON columns (audit changes, backend calls) encoded by orjson, not the stdlib's
+        # pure-Python encoder: the audit writer encodes three of them per event.
+        options["json_serializer"] = jsonio.dumps_text
+        options["json_deserializer"] = jsonio.loads
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if backend == "sqlite" and not is_memory(self.url):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
