@@ -257,6 +257,7 @@ class SizeResult:
     import_s: float
     loop: str
     profile: str | None = None
+    import_cpu: str = ""  # gateway and sandbox CPU per page of the import
 
 
 async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
@@ -385,6 +386,7 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                                          profiled[args.profile_of], people)
 
             started = time.perf_counter()
+            cpu_at_start = sum(gateway.cpu_s()), sum(sandbox.cpu_s())
             seen, start_index = 0, 1
             while not args.no_import:
                 body = await scim(f"/Users?startIndex={start_index}&count=100")
@@ -393,12 +395,16 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                 if start_index > body["totalResults"]:
                     break
             import_s = time.perf_counter() - started
+            pages = max(1, (seen + 99) // 100)
+            gateway_ms = (sum(gateway.cpu_s()) - cpu_at_start[0]) * 1000 / pages
+            sandbox_ms = (sum(sandbox.cpu_s()) - cpu_at_start[1]) * 1000 / pages
+            import_cpu = f"CPU per page: gateway {gateway_ms:.1f} ms, sandbox {sandbox_ms:.1f} ms"
             if seen < people and not args.no_import:
                 raise RuntimeError(f"the import saw {seen} of {people} people")
         loop = ("uvloop (gateway.web.serve)" if args.workers == 1
                 else f"uvloop, {args.workers} pre-forked workers")
         return SizeResult(people, loads, rss_idle, rss_after, seed_s, index_s, import_s,
-                          loop, profile)
+                          loop, profile, import_cpu)
     finally:
         for child in reversed(children):
             child.stop(args.keep_logs)
@@ -460,7 +466,7 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
         out.append(f"{r.people:>8,}  gateway RSS {r.rss_idle_mb:.0f} MB idle after the index "
                    f"build, {r.rss_after_mb:.0f} MB after the load; seeded in {r.seed_s:.1f} s, "
                    f"index built in {r.index_s:.1f} s; full import (pages of 100) "
-                   f"{r.import_s:.1f} s")
+                   f"{r.import_s:.1f} s ({r.import_cpu})")
     if len(results) > 1:
         small, large = results[0], results[-1]
         out.append("")
