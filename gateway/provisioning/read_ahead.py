@@ -79,6 +79,10 @@ class ReadAhead:
                                                         context=context)
             task.add_done_callback(_consume_error)
             self._ahead[key] = _Ahead(number + 1, task, generation, self._clock())
+            # Let it send its request now: otherwise it would start only when this request
+            # next yields, after mapping the whole page, and the backend's time and ours
+            # would not overlap at all.
+            await asyncio.sleep(0)
         return page
 
     async def _take(self, key: ScanKey, number: int, generation: int) -> Page | None:

@@ -47,6 +47,15 @@ async def test_an_in_order_reader_gets_each_next_page_read_ahead() -> None:
     assert ahead.served == 3
 
 
+async def test_the_next_page_is_asked_for_before_this_one_is_handed_back() -> None:
+    # The caller maps the page it gets without yielding: the backend must already be
+    # working on the next one by then, or the two don't overlap.
+    backend, ahead = Backend(), ReadAhead()
+    await ahead.page(1, {}, 1, 100, backend.fetch)
+    await ahead.page(1, {}, 2, 100, backend.fetch)
+    assert backend.calls[-1] == 3
+
+
 async def test_a_reader_jumping_around_gets_nothing_read_ahead() -> None:
     backend, ahead = Backend(), ReadAhead()
     for number in (3, 1, 5, 2):
