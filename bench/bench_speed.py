@@ -2,7 +2,7 @@
 
     python -m bench speed [--people 1000,100000] [--duration 10] [--connections 32]
                           [--threads 2] [--python-load] [--profile DIR]
-                          [--no-import] [--workers N] [--keep-logs]
+                          [--rounds 4] [--no-import] [--workers N] [--keep-logs]
 
 For each org size: a fresh sandbox (own process, SQLite in memory, rate limit
 off) seeded through its admin bulk API, the gateway (`python -m gateway`
@@ -12,7 +12,10 @@ before and after) and the floor (`bench/speed_floor.py`: one Redis
 HGET, one pooled backend GET, a hand-built ListResponse; own process). The
 index is built once (`externalId eq` lookups until one is answered) before anything is timed.
 
-Then, each for `--duration` seconds with `--connections` connections:
+Then, each for `--duration` seconds in all with `--connections` connections,
+measured in `--rounds` slices with the scenarios taking turns (so a drift in
+the machine's speed over the minutes of a run hits them all alike; p50 and p99
+are the median of the slices'):
 the lookup Okta makes before every create (distinct existing userNames) on the
 gateway and on the floor, PUT (profile update, a real change every time),
 PATCH `active` (alternating false/true), POST (a new person every time); the
@@ -34,6 +37,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,7 +79,7 @@ function setup(thread)
   count = count + 1
 end
 function init(args)
-  n = tid
+  n = tid + %(offset)d
   headers = {Authorization = %(auth)s, Accept = "application/scim+json",
              ["Content-Type"] = "application/scim+json"}
 end
@@ -159,17 +163,20 @@ class Loader:
         self.name = (f"wrk ({args.threads} threads, Lua request file)" if self.wrk
                      else "Python aiohttp load generator (wrk unavailable)")
 
-    async def run(self, base: str, auth: str, lines: list[str], seconds: float) -> Load:
+    async def run(self, base: str, auth: str, lines: list[str], seconds: float,
+                  offset: int = 0) -> Load:
+        """`lines` cycled from line `offset` on, for `seconds`."""
         if self.wrk:
-            return await self._wrk(base, auth, lines, seconds)
-        return await _python_load(base, auth, lines, seconds, self.args.connections)
+            return await self._wrk(base, auth, lines, seconds, offset)
+        return await _python_load(base, auth, lines, seconds, self.args.connections, offset)
 
-    async def _wrk(self, base: str, auth: str, lines: list[str], seconds: float) -> Load:
+    async def _wrk(self, base: str, auth: str, lines: list[str], seconds: float,
+                   offset: int) -> Load:
         requests = self.workdir / f"requests-{uuid.uuid4().hex[:8]}.txt"
         requests.write_text("\n".join(lines) + "\n")
         script = self.workdir / "load.lua"
         script.write_text(LUA % {"file": json.dumps(str(requests)), "auth": json.dumps(auth),
-                                 "threads": self.args.threads})
+                                 "threads": self.args.threads, "offset": offset})
         proc = await asyncio.create_subprocess_exec(
             self.wrk, f"-t{self.args.threads}", f"-c{self.args.connections}",
             f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script), base,
@@ -197,11 +204,11 @@ def _find_wrk() -> str | None:
 
 
 async def _python_load(base: str, auth: str, lines: list[str], seconds: float,
-                       connections: int) -> Load:
+                       connections: int, offset: int = 0) -> Load:
     headers = {"Authorization": auth, "Accept": SCIM_JSON, "Content-Type": SCIM_JSON}
     latencies: list[float] = []
     errors = 0
-    counter = iter(range(10**12))
+    counter = iter(range(offset, 10**12))
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as s:
@@ -350,38 +357,59 @@ async def _one_size(args: argparse.Namespace, people: int, loader: Loader,
                 {"schemas": [PATCH_OP],
                  "Operations": [{"op": "replace", "value": {"active": active}}]})
                 for active in (False, True) for r in resources]
-            posts = [f"POST\t{BASE}/Users\t" + _okta_post_template(run)]
+            def posts(round_number: int) -> list[str]:
+                return [f"POST\t{BASE}/Users\t" + _okta_post_template(f"{run}r{round_number}")]
 
             warm = min(3.0, args.duration)
             await loader.run(gw_base, auth, lookups, warm)
             await loader.run(floor_base, auth, lookups, warm)
             await loader.run(lean_base, auth, lookups, warm)
 
+            scenarios = [(name, server, lines) for name, server, lines in (
+                ("lookup", gateway, lookups), ("floor", floor, lookups),
+                ("lean floor", lean, lookups), ("PUT", gateway, puts),
+                ("PATCH active", gateway, patches), ("POST", gateway, None))
+                if not args.only or name.split()[0] in args.only]
+            # Interleaved rounds: this machine's speed drifts by tens of percent over minutes
+            # (other tenants), which would skew ratios between scenarios measured one after
+            # another. Each scenario runs `--rounds` slices of the duration, in turn.
+            slices: dict[str, list[Load]] = {name: [] for name, _, _ in scenarios}
+            cpu: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name, _, _ in scenarios}
+            for round_number in range(args.rounds):
+                for name, server, lines in scenarios:
+                    base = (floor_base if server is floor else lean_base if server is lean
+                            else gw_base)
+                    # Each slice goes on where the last stopped (PUT and PATCH keep making a
+                    # real change), a little further on so two threads' ends can't overlap.
+                    offset = sum(done.requests for done in slices[name]) + 256 * round_number
+                    cpu_before, sandbox_before = server.cpu_s(), sandbox.cpu_s()
+                    load = await loader.run(base, auth, posts(round_number) if lines is None
+                                            else lines, args.duration / args.rounds, offset)
+                    user, system = (b - a for a, b in zip(cpu_before, server.cpu_s(),
+                                                          strict=True))
+                    cpu[name][0] += user
+                    cpu[name][1] += system
+                    cpu[name][2] += sum(sandbox.cpu_s()) - sum(sandbox_before)
+                    slices[name].append(load)
             loads: dict[str, Load] = {}
-            for name, server, lines in (("lookup", gateway, lookups),
-                                        ("floor", floor, lookups),
-                                        ("lean floor", lean, lookups),
-                                        ("PUT", gateway, puts),
-                                        ("PATCH active", gateway, patches),
-                                        ("POST", gateway, posts)):
-                if args.only and name.split()[0] not in args.only:
-                    continue
-                base = (floor_base if server is floor else lean_base if server is lean
-                        else gw_base)
-                cpu_before, sandbox_before = server.cpu_s(), sandbox.cpu_s()
-                loads[name] = load = await loader.run(base, auth, lines, args.duration)
+            for name, done in slices.items():
+                loads[name] = load = Load(
+                    sum(d.requests for d in done), sum(d.seconds for d in done),
+                    sum(d.errors for d in done), statistics.median(d.p50_ms for d in done),
+                    statistics.median(d.p99_ms for d in done))
                 if load.requests:
-                    user, system = (b - a for a, b in zip(cpu_before, server.cpu_s(), strict=True))
+                    user, system, backend = cpu[name]
                     load.cpu_ms_per_request = (user + system) * 1000 / load.requests
                     load.user_ms_per_request = user * 1000 / load.requests
-                    load.sandbox_ms_per_request = (sum(sandbox.cpu_s()) - sum(sandbox_before)
-                                                   ) * 1000 / load.requests
-                print(f"  {people:,} {name}: {loads[name].rate:,.0f} r/s",
+                    load.sandbox_ms_per_request = backend * 1000 / load.requests
+                rates = ", ".join(f"{d.rate:,.0f}" for d in done)
+                print(f"  {people:,} {name}: {load.rate:,.0f} r/s (rounds: {rates})",
                       file=sys.stderr, flush=True)
             rss_after = gateway.rss_mb()
             profile = None
             if args.profile:
-                profiled = {"lookup": lookups, "PUT": puts, "PATCH": patches, "POST": posts}
+                profiled = {"lookup": lookups, "PUT": puts, "PATCH": patches,
+                            "POST": posts(args.rounds)}
                 profile = await _profile(args, gateway, loader, gw_base, auth,
                                          profiled[args.profile_of], people)
 
@@ -477,7 +505,8 @@ def _table(args: argparse.Namespace, results: list[SizeResult], loader: Loader,
         out.append(f"  {'RSS':<13} {large.rss_after_mb / small.rss_after_mb:.2f}x "
                    f"({small.rss_after_mb:.0f} → {large.rss_after_mb:.0f} MB)")
     out.append("")
-    out.append(f"Load: {loader.name}, {args.connections} connections, {args.duration:g} s each. "
+    out.append(f"Load: {loader.name}, {args.connections} connections, {args.duration:g} s each "
+               f"in {args.rounds} interleaved rounds (p50, p99: median of the rounds'). "
                f"Event loop: {results[0].loop}. Load average at start: {load_at_start}.")
     out.append("cpu ms/req: CPU time (user + system) of the server process (gateway, or floor) "
                "per request, the figure least moved by other load on the machine; user ms/req: "
@@ -519,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0,
                         help="seconds per measured scenario (20 for figures to quote)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="slices each scenario's duration is measured in, scenarios taking "
+                             "turns (default 4): drift in the machine's speed hits all alike")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1,
                         help="gateway worker processes (server.workers; CPU and RSS summed)")
