@@ -56,13 +56,14 @@ class Projection:
     Immutable after construction, so one instance may serve many requests.
     """
 
-    __slots__ = ("_project_one", "_rtype")
+    __slots__ = ("_apply_default", "_project_one", "_rtype")
 
     def __init__(
         self, rtype: ResourceType, attributes: list[str] | None, excluded: list[str] | None,
         owned: bool = False,
     ) -> None:
         self._rtype = rtype
+        self._apply_default: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         if attributes is None and not excluded:
             # The common case (every GET, every page of a list): what to do with each
             # attribute is decided once per resource type, not per value.
@@ -70,6 +71,8 @@ class Projection:
 
             def project_one(urn: str | None, name: str, value: Any) -> Any:
                 return _default_copier(plan, rtype, urn, name, owned)(value)
+
+            self._apply_default = _default_applier(rtype, plan, owned)
         else:
             include = _select(attributes, rtype) if attributes is not None else None
             exclude = _select(excluded or [], rtype)
@@ -81,6 +84,8 @@ class Projection:
 
     def apply(self, resource: dict[str, Any]) -> dict[str, Any]:
         """A new dict holding what the request asked to see of `resource`."""
+        if self._apply_default is not None:
+            return self._apply_default(resource)
         rtype, project_one = self._rtype, self._project_one
         out: dict[str, Any] = {}
         for key, value in resource.items():
@@ -101,6 +106,53 @@ class Projection:
             if kept is not None:
                 out[key] = kept
         return out
+
+
+def _default_applier(
+    rtype: ResourceType, plan: dict[tuple[str | None, str], Copier], owned: bool,
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """`Projection.apply` with no names given, each top-level key's handling learnt once.
+
+    Same result as the general loop: `schemas` copied, an extension's object
+    projected name by name, every other key through its default copier. What a
+    key is (an extension URN or not) and its copier are kept per key, so a page
+    of a hundred resources splits no URN and looks up no plan per value.
+    """
+    core = rtype.core.id
+    # key -> (extension URN or None, the copier for the key as a top-level attribute)
+    keys: dict[str, tuple[str | None, Copier]] = {}
+
+    def learn(key: str) -> tuple[str | None, Copier]:
+        urn, rest = rtype.split_urn(key)
+        extension = urn if urn is not None and not rest and urn != core else None
+        how = (extension, _default_copier(plan, rtype, None, key, owned))
+        if len(keys) < _MAX_NAMES:
+            keys[key] = how
+        return how
+
+    def apply(resource: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in resource.items():
+            if key == SCHEMAS_KEY:
+                out[key] = json_copy(value)
+                continue
+            how = keys.get(key)
+            extension, copier = how if how is not None else learn(key)
+            if extension is not None and isinstance(value, dict):
+                inner = {}
+                for name, item in value.items():
+                    kept = _default_copier(plan, rtype, extension, name, owned)(item)
+                    if kept is not None:
+                        inner[name] = kept
+                if inner:
+                    out[key] = inner
+                continue
+            kept = copier(value)
+            if kept is not None:
+                out[key] = kept
+        return out
+
+    return apply
 
 
 class _TypeKey:

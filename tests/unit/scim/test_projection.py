@@ -184,3 +184,28 @@ def test_a_projection_is_shared_by_name_but_never_across_resource_types() -> Non
     twin = user_resource_type()  # equal, but another org's type may differ later: by identity
     assert projection.projection_for(twin, ["userName"], None) is not one
     assert one.apply(ADA) == project(ADA, USER, ["userName"], None)
+
+
+ODD = {  # what a mapping or a future attribute could put in a resource
+    **ADA,
+    "nickName": None,
+    "x-unknown": {"kept": [1, 2]},
+    "emails": [{}, {"value": "a@b.example"}],
+    "phoneNumbers": [],
+    "name": {},
+    ENTERPRISE_USER: "not an object",
+}
+
+
+@pytest.mark.parametrize("resource", [ADA, ODD, ENG], ids=["ada", "odd", "group"])
+@pytest.mark.parametrize("owned", [False, True])
+def test_the_default_projection_matches_the_general_one(resource: dict, owned: bool) -> None:
+    # No names: the per-key fast path. An excluded name nobody has: the general loop,
+    # which must keep exactly the same.
+    rtype = GROUP if resource is ENG else USER
+    fast = project(copy.deepcopy(resource), rtype, None, None, owned=owned)
+    general = project(copy.deepcopy(resource), rtype, None, ["noSuchAttribute"], owned=owned)
+    assert fast == general
+    assert "password" not in fast
+    again = project(copy.deepcopy(resource), rtype, None, None, owned=owned)
+    assert again == fast  # the second time from the learnt keys
