@@ -15,6 +15,8 @@ crosses orgs and memory stays flat however large an org is.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # Enough for an IdP's burst of GET-then-PUT pairs and for Entra's PATCH runs; about
@@ -49,6 +51,15 @@ class KnownRecords:
     def forget(self, org_id: int, employee_id: int) -> None:
         """A write whose outcome is unknown (an error midway): the next one reads first."""
         self._records.pop((org_id, employee_id), None)
+
+    @contextmanager
+    def unsure(self, org_id: int, employee_id: int) -> Iterator[None]:
+        """Around a backend write: if it fails (it may have landed), the record is forgotten."""
+        try:
+            yield
+        except BaseException:
+            self.forget(org_id, employee_id)
+            raise
 
     def __len__(self) -> int:
         return len(self._records)

@@ -124,15 +124,15 @@ class UserService:
             raise ScimError(404, f"User {scim_id} not found")
         return backend_id
 
-    async def _record(self, ctx: OrgContext, scim_id: str) -> dict:
-        backend_id = await self._backend_id(ctx, scim_id)
-        with backend_errors(ctx.mappings.user, f"User {scim_id}"):
+    async def _read(self, ctx: OrgContext, backend_id: int, what: str) -> dict:
+        """The employee as the backend has it now (and now known to this process)."""
+        with backend_errors(ctx.mappings.user, what):
             record = await self._backend.get_employee(ctx.org_id, backend_id)
         self.known.remember(ctx.org_id, record)
         return record
 
     async def get(self, ctx: OrgContext, scim_id: str) -> dict:
-        record = await self._record(ctx, scim_id)
+        record = await self._read(ctx, await self._backend_id(ctx, scim_id), f"User {scim_id}")
         return ctx.mappings.user.to_scim(record, ctx.base_url)
 
     # ---- writes ----
@@ -191,12 +191,8 @@ class UserService:
         backend_id = await self._backend_id(ctx, scim_id)
         audit.target("user", backend_id)
         audit.action(action)
-        with backend_errors(mapping, f"User {scim_id}"):
-            try:
-                record = await self._status_call(action)(ctx.org_id, backend_id)
-            except BaseException:
-                self.known.forget(ctx.org_id, backend_id)
-                raise
+        with backend_errors(mapping, f"User {scim_id}"), self.known.unsure(ctx.org_id, backend_id):
+            record = await self._status_call(action)(ctx.org_id, backend_id)
         self.known.remember(ctx.org_id, record)
         # The action answers with the record as it now is: the status before is unknown.
         audit.changes(mapping, {}, {STATUS_FIELD: record.get(STATUS_FIELD)})
@@ -233,11 +229,8 @@ class UserService:
             if if_match is not None:
                 before = await self._backend.get_employee(ctx.org_id, backend_id)
                 check_precondition(before, if_match, what)
-            try:
+            with self.known.unsure(ctx.org_id, backend_id):
                 record = await self._backend.deactivate_employee(ctx.org_id, backend_id)
-            except BaseException:
-                self.known.forget(ctx.org_id, backend_id)
-                raise
         self.known.remember(ctx.org_id, record)
         audit.changes(mapping, before, {STATUS_FIELD: record.get(STATUS_FIELD)})
         if self.unlinks is not None:
@@ -326,18 +319,15 @@ class UserService:
         """
         mapping = ctx.mappings.user
         what = f"User {scim_id}"
-        known = self.known.get(ctx.org_id, await self._backend_id(ctx, scim_id))
+        backend_id = await self._backend_id(ctx, scim_id)
+        known = self.known.get(ctx.org_id, backend_id)
         if known is not None:
-            written = await self._write_known(ctx, scim_id, known, if_match, change)
+            written = await self._write_known(ctx, what, known, if_match, change)
             if written is not None:
                 return written
         for attempt in range(WRITE_ATTEMPTS):
-            record = await self._record(ctx, scim_id)
-            expected = check_precondition(record, if_match, what)
-            current = mapping.to_scim(record, ctx.base_url)
-            audit.target("user", record["id"], current.get("userName"))
-            plan = plan_update(mapping, record, current, change(current))
-            _note_plan(mapping, record, plan, "update")
+            record = await self._read(ctx, backend_id, what)
+            expected, plan = self._planned(ctx, what, record, if_match, change)
             with backend_errors(mapping, what):
                 try:
                     updated = await self._apply(ctx, record, plan, expected)
@@ -350,7 +340,7 @@ class UserService:
         raise RuntimeError("unreachable: the last attempt returns or raises")
 
     async def _write_known(
-        self, ctx: OrgContext, scim_id: str, known: dict, if_match: Versions | None,
+        self, ctx: OrgContext, what: str, known: dict, if_match: Versions | None,
         change: Callable[[dict], dict],
     ) -> dict | None:
         """The write planned against the record this process last saw, or None: plan it
@@ -363,17 +353,13 @@ class UserService:
         leaves nothing to guard (no field to send; an action alone has no If-Match).
         """
         mapping = ctx.mappings.user
-        what = f"User {scim_id}"
         try:
-            expected = check_precondition(known, if_match, what)
-            current = mapping.to_scim(known, ctx.base_url)
-            plan = plan_update(mapping, known, current, change(current))
+            expected, plan = self._planned(ctx, what, known, if_match, change)
         except ScimError:
-            return None  # perhaps only the known record's doing: judged on a fresh one
-        if not plan.update:
+            plan = None  # perhaps only the known record's doing: judged on a fresh one
+        if plan is None or not plan.update:
+            audit.withdraw_changes()  # the fresh plan notes its own
             return None
-        audit.target("user", known["id"], current.get("userName"))
-        _note_plan(mapping, known, plan, "update")
         with backend_errors(mapping, what):
             try:
                 updated = await self._apply(ctx, known, plan, expected)
@@ -381,6 +367,20 @@ class UserService:
                 audit.withdraw_changes()  # nothing landed; the fresh plan notes its own
                 return None
         return await self._written(ctx, known, updated)
+
+    def _planned(
+        self, ctx: OrgContext, what: str, record: dict, if_match: Versions | None,
+        change: Callable[[dict], dict],
+    ) -> tuple[int, WritePlan]:
+        """The IdP's If-Match checked against `record` (the lock_version to send), and the
+        write that makes `change` of it (`write_plan.plan_update`), noted for the audit."""
+        mapping = ctx.mappings.user
+        expected = check_precondition(record, if_match, what)
+        current = mapping.to_scim(record, ctx.base_url)
+        audit.target("user", record["id"], current.get("userName"))
+        plan = plan_update(mapping, record, current, change(current))
+        _note_plan(mapping, record, plan, "update")
+        return expected, plan
 
     async def _written(self, ctx: OrgContext, before: dict, updated: dict) -> dict:
         """After an update landed: the index follows, and the IdP gets the record as it is."""
@@ -396,16 +396,13 @@ class UserService:
         The answer is remembered (`known`); after an error the outcome is unknown, so
         the record is forgotten and the next write reads first.
         """
-        try:
+        with self.known.unsure(ctx.org_id, record["id"]):
             if plan.update:
                 record = await self._backend.update_employee(
                     ctx.org_id, record["id"], plan.update, if_match=lock
                 )
             if plan.action is not None:
                 record = await self._status_call(plan.action)(ctx.org_id, record["id"])
-        except BaseException:
-            self.known.forget(ctx.org_id, record["id"])
-            raise
         self.known.remember(ctx.org_id, record)
         return record
 

@@ -41,3 +41,17 @@ def test_an_answer_without_an_id_or_version_is_not_kept() -> None:
     known.remember(1, {"id": 7})
     known.remember(1, {"lock_version": 3})
     assert len(known) == 0
+
+
+def test_a_write_that_fails_leaves_the_record_unknown() -> None:
+    known = KnownRecords()
+    known.remember(1, _record(7))
+    with known.unsure(1, 7):
+        pass  # it went through: the caller remembers the answer
+    assert known.get(1, 7) is not None
+    try:
+        with known.unsure(1, 7):
+            raise TimeoutError("the backend may or may not have taken it")
+    except TimeoutError:
+        pass
+    assert known.get(1, 7) is None
