@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -25,28 +23,11 @@ from tests.conftest import REDIS_URL, drop_keys
 from tests.net import free_port
 
 
-@pytest.fixture
-def prefix() -> str:
-    return f"wsgtest-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-async def redis_store(prefix: str) -> AsyncIterator[RedisIdStore]:
-    store = RedisIdStore(REDIS_URL, prefix=prefix)
-    yield store
-    await store.close()
-    await drop_keys(f"{prefix}:*")
-
-
 @pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[IdStore]:
+def store(request: pytest.FixtureRequest) -> IdStore:
     if request.param == "memory":
-        yield MemoryIdStore()
-        return
-    s = RedisIdStore(REDIS_URL, prefix=prefix)
-    yield s
-    await s.close()
-    await drop_keys(f"{prefix}:*")
+        return MemoryIdStore()
+    return request.getfixturevalue("redis_store")
 
 
 # ------------------------------------------------------------------ mappings

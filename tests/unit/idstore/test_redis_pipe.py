@@ -32,16 +32,9 @@ HANG = 60
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"wsgpipe-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-async def store(prefix: str) -> AsyncIterator[RedisIdStore]:
-    s = RedisIdStore(REDIS_URL, prefix=prefix)
-    yield s
-    await s.close()
-    await drop_keys(f"{prefix}:*")
+def store(redis_store: RedisIdStore) -> RedisIdStore:
+    """The store whose pipe is under test (conftest's, on the real Redis)."""
+    return redis_store
 
 
 @pytest.fixture
